@@ -1,0 +1,304 @@
+"""Django settings for predictmarket, read from the environment.
+
+Every variable is documented in README.md (Configuration). With nothing set the
+project runs on embedded defaults: SQLite, the local-memory cache and a
+filesystem Celery broker. ``DATABASE_URL`` and ``REDIS_URL`` switch to
+PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from predictmarket.config import Config, ConfigError
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+cfg = Config()
+
+# ------------------------------------------------------------------------------
+# Core
+# ------------------------------------------------------------------------------
+DEBUG = cfg.bool("DJANGO_DEBUG", True)
+
+if DEBUG:
+    # Local and test use only: production mode refuses to start without a key.
+    SECRET_KEY = cfg.str(
+        "DJANGO_SECRET_KEY", "django-insecure-local-development-key-not-for-production"
+    )
+    ALLOWED_HOSTS = cfg.list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+else:
+    SECRET_KEY = cfg.str("DJANGO_SECRET_KEY", required=True)
+    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
+        raise ConfigError("DJANGO_SECRET_KEY", "must be at least 50 random characters")
+    ALLOWED_HOSTS = cfg.list("ALLOWED_HOSTS", [])
+    if not ALLOWED_HOSTS:
+        raise ConfigError("ALLOWED_HOSTS", "is required when DJANGO_DEBUG=false")
+
+CSRF_TRUSTED_ORIGINS = cfg.list("CSRF_TRUSTED_ORIGINS", [])
+PUBLIC_BASE_URL = cfg.str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_prometheus",
+    "rest_framework",
+    "predictmarket.apps.CoreConfig",
+    "points",
+    "markets",
+    "betting",
+    "botrunner",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "predictmarket.logging.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+if not DEBUG:
+    # Static files for the admin and public pages under gunicorn; runserver
+    # serves them itself in debug mode.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
+
+ROOT_URLCONF = "predictmarket.urls"
+WSGI_APPLICATION = "predictmarket.wsgi.application"
+ASGI_APPLICATION = "predictmarket.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# ------------------------------------------------------------------------------
+# Database
+# ------------------------------------------------------------------------------
+_db = cfg.database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+if _db["ENGINE"] == "django.db.backends.postgresql":
+    _db["ENGINE"] = "django_prometheus.db.backends.postgresql"
+    if cfg.bool("DATABASE_POOL", True):
+        # psycopg 3 pool (Django 5.1+): persistent connections without
+        # CONN_MAX_AGE, which Django advises against in async code (the bot).
+        _db["OPTIONS"] = {
+            "pool": {
+                "min_size": cfg.int("DATABASE_POOL_MIN_SIZE", 2, min_value=0),
+                "max_size": cfg.int("DATABASE_POOL_MAX_SIZE", 20, min_value=1),
+                "timeout": cfg.int("DATABASE_POOL_TIMEOUT", 10, min_value=1),
+            },
+            "connect_timeout": 5,
+        }
+    else:
+        _db["CONN_MAX_AGE"] = cfg.int("DATABASE_CONN_MAX_AGE", 60, min_value=0)
+        _db["CONN_HEALTH_CHECKS"] = True
+        _db["OPTIONS"] = {"connect_timeout": 5}
+else:
+    _db["ENGINE"] = "django_prometheus.db.backends.sqlite3"
+    # IMMEDIATE transactions take SQLite's write lock up front so concurrent
+    # writers (web, worker) wait instead of failing with "database is locked".
+    _db["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+DATABASES = {"default": _db}
+DATABASE_IS_POSTGRES = "postgresql" in _db["ENGINE"]
+
+# ------------------------------------------------------------------------------
+# Cache and Redis
+# ------------------------------------------------------------------------------
+REDIS_URL = cfg.redis_url("REDIS_URL")
+CACHE_TTL = cfg.int("CACHE_TTL", 300, min_value=0)
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_prometheus.cache.backends.redis.NativeRedisCache",
+            "LOCATION": REDIS_URL,
+            "TIMEOUT": CACHE_TTL,
+            "KEY_PREFIX": "pm",
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_prometheus.cache.backends.locmem.LocMemCache",
+            "LOCATION": "predictmarket",
+            "TIMEOUT": CACHE_TTL,
+        }
+    }
+
+# ------------------------------------------------------------------------------
+# Celery (configured from these settings by predictmarket/celery.py)
+# ------------------------------------------------------------------------------
+CELERY_TASK_TIME_LIMIT = cfg.int("CELERY_TASK_TIME_LIMIT", 300, min_value=10)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 5
+if REDIS_URL:
+    CELERY_BROKER_URL = cfg.str("CELERY_BROKER_URL", REDIS_URL)
+    # A task not acknowledged within the visibility timeout is redelivered; it
+    # must be well above the longest task (acks are late, see below).
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "visibility_timeout": CELERY_TASK_TIME_LIMIT * 4,
+    }
+else:
+    _broker_dir = VAR_DIR / "celery-broker"
+    # The filesystem transport needs its folders to exist before it connects.
+    (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = cfg.str("CELERY_BROKER_URL", "filesystem://")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir),
+        "data_folder_out": str(_broker_dir),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_IGNORE_RESULT = True
+# Tasks are idempotent, so a task whose worker died is run again rather than lost.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_ALWAYS_EAGER = cfg.bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# The one beat schedule. Entries are added by the apps' real tasks.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+
+# ------------------------------------------------------------------------------
+# Business rules (defaults from the design notes; per-guild settings start here)
+# ------------------------------------------------------------------------------
+MIN_BET_AMOUNT = cfg.int("MIN_BET_AMOUNT", 1, min_value=1)
+MAX_BET_AMOUNT = cfg.int("MAX_BET_AMOUNT", 1_000_000, min_value=1)
+if MAX_BET_AMOUNT < MIN_BET_AMOUNT:
+    raise ConfigError("MAX_BET_AMOUNT", f"must not be below MIN_BET_AMOUNT ({MIN_BET_AMOUNT})")
+AUTO_REFUND_HOURS = cfg.int("AUTO_REFUND_HOURS", 120, min_value=1, max_value=24 * 365)
+MIN_RESOLUTION_VOTES = cfg.int("MIN_RESOLUTION_VOTES", 2, min_value=1, max_value=25)
+DEFAULT_LIQUIDITY = cfg.int("DEFAULT_LIQUIDITY", 1000, min_value=1)
+STARTING_BALANCE = cfg.int("STARTING_BALANCE", 1000, min_value=0)
+DAILY_POINTS = cfg.int("DAILY_POINTS", 100, min_value=0)
+
+RATE_LIMIT_BETS_PER_MINUTE = cfg.int("RATE_LIMIT_BETS_PER_MINUTE", 5, min_value=1)
+RATE_LIMIT_COMMANDS_PER_MINUTE = cfg.int("RATE_LIMIT_COMMANDS_PER_MINUTE", 10, min_value=1)
+RATE_LIMIT_GUILD_COMMANDS_PER_MINUTE = cfg.int(
+    "RATE_LIMIT_GUILD_COMMANDS_PER_MINUTE", 100, min_value=1
+)
+RATE_LIMIT_MARKET_CREATIONS_PER_HOUR = cfg.int(
+    "RATE_LIMIT_MARKET_CREATIONS_PER_HOUR", 10, min_value=1
+)
+RATE_LIMITS_ENABLED = cfg.bool("RATE_LIMITS_ENABLED", True)
+
+# ------------------------------------------------------------------------------
+# Discord bot
+# ------------------------------------------------------------------------------
+DISCORD_TOKEN = cfg.str("DISCORD_TOKEN", "")
+BOT_METRICS_PORT = cfg.int("BOT_METRICS_PORT", 9101, min_value=0, max_value=65535)
+
+# ------------------------------------------------------------------------------
+# REST framework
+# ------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+
+# ------------------------------------------------------------------------------
+# Security (production mode)
+# ------------------------------------------------------------------------------
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_SSL_REDIRECT = cfg.bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Probes and Prometheus scrape over plain HTTP inside the cluster.
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
+SECURE_HSTS_SECONDS = cfg.int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, min_value=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = cfg.bool("SECURE_HSTS_PRELOAD", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+if cfg.bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# check --deploy warns about HSTS preload, which is an opt-in commitment.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# ------------------------------------------------------------------------------
+# Logging and error reporting
+# ------------------------------------------------------------------------------
+LOG_LEVEL = cfg.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
+LOG_FORMAT = cfg.choice("LOG_FORMAT", "console" if DEBUG else "json", ("json", "console"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "predictmarket.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "console": {
+            "format": "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s",
+        },
+    },
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "celery": {"level": LOG_LEVEL},
+    },
+}
+
+SENTRY_DSN = cfg.str("SENTRY_DSN", "")
+SENTRY_ENVIRONMENT = cfg.str("SENTRY_ENVIRONMENT", "development" if DEBUG else "production")
+SENTRY_TRACES_SAMPLE_RATE = cfg.float(
+    "SENTRY_TRACES_SAMPLE_RATE", 0.0, min_value=0.0, max_value=1.0
+)
+if SENTRY_DSN:
+    from predictmarket.observability import init_sentry
+
+    init_sentry(SENTRY_DSN, SENTRY_ENVIRONMENT, SENTRY_TRACES_SAMPLE_RATE)
