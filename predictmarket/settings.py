@@ -201,7 +201,9 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = cfg.bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The one beat schedule. Entries are added by the apps' real tasks.
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "reconcile-ledger": {"task": "points.reconcile_ledger", "schedule": 3600.0},
+}
 
 # ------------------------------------------------------------------------------
 # Business rules (defaults from the design notes; per-guild settings start here)

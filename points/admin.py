@@ -1,0 +1,183 @@
+"""Admin for guild settings, members (with moderator actions) and the read-only ledger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
+
+from points.models import Account, Guild, LedgerEntry, LedgerTransaction, Member
+from points.services import member_set_frozen, points_deduct, points_grant
+from predictmarket.admin import ReadOnlyAdmin
+from predictmarket.admin_actions import admin_actor, form_action
+
+
+@admin.register(Guild)
+class GuildAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "name",
+        "points_backend",
+        "fee_bps",
+        "min_resolution_votes",
+        "public_pages",
+    ]
+    search_fields = ["name", "=id"]
+    readonly_fields = ["created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["id", "name", "points_backend"]}),
+        ("Discord", {"fields": ["moderator_role_id", "announcement_channel_id"]}),
+        (
+            "Points",
+            {"fields": ["starting_balance", "daily_amount", "transfers_enabled"]},
+        ),
+        (
+            "Markets",
+            {
+                "fields": [
+                    "min_bet",
+                    "max_bet",
+                    "default_liquidity",
+                    "fee_bps",
+                    "min_resolution_votes",
+                    "auto_refund_hours",
+                    "public_pages",
+                ]
+            },
+        ),
+        ("Times", {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # The Discord id is the primary key: fixed once the guild exists.
+        return [*self.readonly_fields, "id"] if obj else list(self.readonly_fields)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a guild's ledger is kept for ever
+
+
+class AmountReasonForm(forms.Form):
+    amount = forms.IntegerField(min_value=1, help_text="Whole points.")
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+def _grant(request: HttpRequest, member: Model, data: dict[str, Any]) -> str:
+    txn = points_grant(
+        member=member, amount=data["amount"], reason=data["reason"], actor=admin_actor(request)
+    )
+    return f"granted {data['amount']} points (transaction #{txn.pk})"
+
+
+def _deduct(request: HttpRequest, member: Model, data: dict[str, Any]) -> str:
+    txn = points_deduct(
+        member=member, amount=data["amount"], reason=data["reason"], actor=admin_actor(request)
+    )
+    return f"deducted {data['amount']} points (transaction #{txn.pk})"
+
+
+def _freeze(request: HttpRequest, member: Model, data: dict[str, Any]) -> str:
+    member_set_frozen(member=member, frozen=True, reason=data["reason"], actor=admin_actor(request))
+    return "frozen"
+
+
+def _unfreeze(request: HttpRequest, member: Model, data: dict[str, Any]) -> str:
+    member_set_frozen(
+        member=member, frozen=False, reason=data["reason"], actor=admin_actor(request)
+    )
+    return "unfrozen"
+
+
+@admin.register(Member)
+class MemberAdmin(admin.ModelAdmin):
+    list_display = ["display_name", "discord_id", "guild", "balance", "is_frozen", "created_at"]
+    list_filter = ["is_frozen", "guild"]
+    search_fields = ["display_name", "=discord_id"]
+    list_select_related = ["guild", "account"]
+    readonly_fields = [
+        "guild",
+        "discord_id",
+        "display_name",
+        "is_frozen",
+        "frozen_reason",
+        "last_daily_at",
+        "created_at",
+    ]
+    actions = [
+        form_action(
+            name="grant_points",
+            description="Grant points",
+            form_class=AmountReasonForm,
+            perform=_grant,
+            submit_label="Grant",
+        ),
+        form_action(
+            name="deduct_points",
+            description="Deduct points",
+            form_class=AmountReasonForm,
+            perform=_deduct,
+            submit_label="Deduct",
+        ),
+        form_action(
+            name="freeze_members",
+            description="Freeze (no betting, transfers or claims)",
+            form_class=ReasonForm,
+            perform=_freeze,
+            submit_label="Freeze",
+        ),
+        form_action(
+            name="unfreeze_members",
+            description="Unfreeze",
+            form_class=ReasonForm,
+            perform=_unfreeze,
+            submit_label="Unfreeze",
+        ),
+    ]
+
+    @admin.display(description="balance")
+    def balance(self, member: Member) -> int:
+        return member.account.balance
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # members appear on first use in Discord
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class EntryInline(admin.TabularInline):
+    model = LedgerEntry
+    fields = ["account", "amount", "balance_after"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdmin):
+    list_display = ["id", "kind", "label", "guild", "member", "balance"]
+    list_filter = ["kind", "guild"]
+    search_fields = ["label", "=member__discord_id", "=id"]
+    list_select_related = ["guild", "member"]
+
+
+@admin.register(LedgerTransaction)
+class LedgerTransactionAdmin(ReadOnlyAdmin):
+    list_display = ["id", "created_at", "kind", "guild", "actor", "memo"]
+    list_filter = ["kind", "guild"]
+    search_fields = ["idempotency_key", "actor", "memo"]
+    date_hierarchy = "created_at"
+    inlines = [EntryInline]
+    list_select_related = ["guild"]

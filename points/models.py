@@ -1,0 +1,246 @@
+"""Guilds, members and the double-entry points ledger.
+
+The ledger
+----------
+Points are whole numbers. Every movement is a ``LedgerTransaction`` with two or
+more ``LedgerEntry`` rows whose signed amounts sum to zero; entries are never
+updated or deleted (mistakes are corrected by new transactions). Each guild has
+one *house* account (the treasury: it issues points, so it may go negative),
+one account per *member* and one *escrow* account per market. An account's
+cached ``balance`` is updated in the same database transaction as its entries.
+
+Invariants held by the database, not only by Python:
+
+* member and escrow balances are never negative (CHECK);
+* an entry's amount is never zero (CHECK);
+* every idempotency key is used once (UNIQUE);
+* on PostgreSQL, a deferred constraint trigger rejects at commit any
+  transaction whose entries do not sum to zero, and another trigger refuses
+  UPDATE or DELETE of entries (migration ``0002_ledger_triggers``).
+
+Only ``points.ledger.ledger_post`` writes these tables.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from points.snowflakes import validate_snowflake
+
+
+def default_starting_balance() -> int:
+    return settings.STARTING_BALANCE
+
+
+def default_daily_amount() -> int:
+    return settings.DAILY_POINTS
+
+
+def default_min_bet() -> int:
+    return settings.MIN_BET_AMOUNT
+
+
+def default_max_bet() -> int:
+    return settings.MAX_BET_AMOUNT
+
+
+def default_liquidity() -> int:
+    return settings.DEFAULT_LIQUIDITY
+
+
+def default_min_resolution_votes() -> int:
+    return settings.MIN_RESOLUTION_VOTES
+
+
+def default_auto_refund_hours() -> int:
+    return settings.AUTO_REFUND_HOURS
+
+
+class PointsBackend(models.TextChoices):
+    LOCAL = "local", "Local ledger"
+
+
+class Guild(models.Model):
+    """A Discord server and its market settings."""
+
+    id = models.BigIntegerField(
+        primary_key=True, validators=[validate_snowflake], help_text="Discord guild id"
+    )
+    name = models.CharField(max_length=100, blank=True)
+    moderator_role_id = models.BigIntegerField(
+        null=True, blank=True, validators=[validate_snowflake]
+    )
+    announcement_channel_id = models.BigIntegerField(
+        null=True, blank=True, validators=[validate_snowflake]
+    )
+    starting_balance = models.BigIntegerField(
+        default=default_starting_balance, validators=[MinValueValidator(0)]
+    )
+    daily_amount = models.BigIntegerField(
+        default=default_daily_amount, validators=[MinValueValidator(0)]
+    )
+    min_bet = models.BigIntegerField(default=default_min_bet, validators=[MinValueValidator(1)])
+    max_bet = models.BigIntegerField(default=default_max_bet, validators=[MinValueValidator(1)])
+    default_liquidity = models.BigIntegerField(
+        default=default_liquidity, validators=[MinValueValidator(1)]
+    )
+    fee_bps = models.PositiveIntegerField(
+        "fee (basis points)", default=0, validators=[MaxValueValidator(5000)]
+    )
+    min_resolution_votes = models.PositiveIntegerField(
+        default=default_min_resolution_votes,
+        validators=[MinValueValidator(1), MaxValueValidator(25)],
+    )
+    auto_refund_hours = models.PositiveIntegerField(
+        default=default_auto_refund_hours,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 365)],
+    )
+    public_pages = models.BooleanField(default=False)
+    transfers_enabled = models.BooleanField(default=True)
+    points_backend = models.CharField(
+        max_length=16, choices=PointsBackend.choices, default=PointsBackend.LOCAL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(id__gt=0), name="guild_id_positive"),
+            models.CheckConstraint(condition=Q(starting_balance__gte=0), name="guild_start_gte_0"),
+            models.CheckConstraint(condition=Q(daily_amount__gte=0), name="guild_daily_gte_0"),
+            models.CheckConstraint(
+                condition=Q(min_bet__gte=1) & Q(max_bet__gte=models.F("min_bet")),
+                name="guild_bet_limits",
+            ),
+            models.CheckConstraint(condition=Q(default_liquidity__gte=1), name="guild_liq_gte_1"),
+            models.CheckConstraint(
+                condition=Q(fee_bps__gte=0) & Q(fee_bps__lte=5000), name="guild_fee_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(min_resolution_votes__gte=1), name="guild_votes_gte_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(auto_refund_hours__gte=1), name="guild_refund_gte_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or str(self.id)
+
+
+class Member(models.Model):
+    """A Discord user in a guild, created on first use."""
+
+    guild = models.ForeignKey(Guild, on_delete=models.PROTECT, related_name="members")
+    discord_id = models.BigIntegerField(validators=[validate_snowflake])
+    display_name = models.CharField(max_length=100, blank=True)
+    is_frozen = models.BooleanField(default=False)
+    frozen_reason = models.CharField(max_length=500, blank=True)
+    last_daily_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["guild", "discord_id"], name="member_unique_in_guild"),
+            models.CheckConstraint(condition=Q(discord_id__gt=0), name="member_id_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name or str(self.discord_id)
+
+
+class AccountKind(models.TextChoices):
+    HOUSE = "house", "House"
+    MEMBER = "member", "Member"
+    ESCROW = "escrow", "Escrow"
+
+
+class Account(models.Model):
+    guild = models.ForeignKey(Guild, on_delete=models.PROTECT, related_name="accounts")
+    kind = models.CharField(max_length=16, choices=AccountKind.choices)
+    member = models.OneToOneField(
+        Member, null=True, blank=True, on_delete=models.PROTECT, related_name="account"
+    )
+    label = models.CharField(max_length=100, blank=True)
+    balance = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # The house issues points and may go negative; nobody else may.
+            models.CheckConstraint(
+                condition=Q(kind=AccountKind.HOUSE) | Q(balance__gte=0),
+                name="account_balance_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind=AccountKind.MEMBER) & Q(member__isnull=False))
+                | (~Q(kind=AccountKind.MEMBER) & Q(member__isnull=True)),
+                name="account_member_iff_member_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["guild"],
+                condition=Q(kind=AccountKind.HOUSE),
+                name="account_one_house_per_guild",
+            ),
+        ]
+        indexes = [
+            # Leaderboard: members of one guild ordered by balance.
+            models.Index(
+                fields=["guild", "kind", "-balance", "id"], name="account_leaderboard_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.label or self.pk}"
+
+
+class TransactionKind(models.TextChoices):
+    GRANT = "grant", "Grant"
+    DAILY = "daily", "Daily claim"
+    BET = "bet", "Bet"
+    SELL = "sell", "Sell"
+    PAYOUT = "payout", "Payout"
+    REFUND = "refund", "Refund"
+    SUBSIDY = "subsidy", "Market subsidy"
+    FEE = "fee", "Fee"
+    ADJUSTMENT = "adjustment", "Adjustment"
+    TRANSFER = "transfer", "Transfer"
+
+
+class LedgerTransaction(models.Model):
+    guild = models.ForeignKey(Guild, on_delete=models.PROTECT, related_name="transactions")
+    kind = models.CharField(max_length=16, choices=TransactionKind.choices)
+    actor = models.CharField(max_length=100)
+    memo = models.CharField(max_length=500, blank=True)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    # sha256 of kind and entries: a replay with other accounts or amounts is a conflict.
+    fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["guild", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} {self.memo}"
+
+
+class LedgerEntry(models.Model):
+    transaction = models.ForeignKey(
+        LedgerTransaction, on_delete=models.PROTECT, related_name="entries"
+    )
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    amount = models.BigIntegerField()
+    balance_after = models.BigIntegerField()
+
+    class Meta:
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_not_zero"),
+        ]
+        indexes = [models.Index(fields=["account", "-id"], name="entry_account_history_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.amount:+d}"

@@ -1,0 +1,364 @@
+"""Point services: guilds and members on first use, daily claims, tips, moderation.
+
+Every function that moves points goes through ``ledger_post`` and is atomic
+and idempotent. Permission to moderate is decided by the caller (a Discord role,
+Manage Server, or Django staff permission); these functions record who acted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from points.ledger import Leg, ledger_post
+from points.models import (
+    Account,
+    AccountKind,
+    Guild,
+    LedgerTransaction,
+    Member,
+    TransactionKind,
+)
+from points.snowflakes import parse_snowflake
+from predictmarket.audit import audit_record
+from predictmarket.errors import (
+    AccountFrozen,
+    InvalidState,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from predictmarket.outbox import outbox_append
+
+DAILY_INTERVAL = timedelta(hours=24)
+MAX_REASON_LENGTH = 500
+
+
+class DailyNotReady(InvalidState):
+    code = "daily_not_ready"
+    default_message = "You already claimed your daily points."
+
+
+def parse_amount(amount: object, *, field: str = "amount", minimum: int = 1) -> int:
+    """Whole points, at least ``minimum``; anything else is a ``ValidationFailed``."""
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        if isinstance(amount, str) and amount.strip().lstrip("-").isdigit():
+            amount = int(amount.strip())
+        else:
+            raise ValidationFailed(f"{field} must be a whole number of points.", field=field)
+    if amount < minimum:
+        raise ValidationFailed(f"{field} must be at least {minimum}.", field=field)
+    return amount
+
+
+def _reason(reason: str | None) -> str:
+    cleaned = (reason or "").strip()
+    if not cleaned:
+        raise ValidationFailed("A reason is required.", field="reason")
+    if len(cleaned) > MAX_REASON_LENGTH:
+        raise ValidationFailed(
+            f"The reason must be at most {MAX_REASON_LENGTH} characters.", field="reason"
+        )
+    return cleaned
+
+
+# ------------------------------------------------------------------------------
+# Guilds, members, accounts
+# ------------------------------------------------------------------------------
+def guild_ensure(*, guild_id: object, name: str = "") -> Guild:
+    """The guild with this Discord id, created with default settings on first use."""
+    snowflake = parse_snowflake(guild_id, field="guild id")
+    guild = Guild.objects.filter(pk=snowflake).first()
+    if guild is None:
+        with transaction.atomic():
+            guild, _ = Guild.objects.get_or_create(pk=snowflake, defaults={"name": name[:100]})
+            Account.objects.get_or_create(
+                guild=guild, kind=AccountKind.HOUSE, defaults={"label": "house"}
+            )
+    elif name and guild.name != name[:100]:
+        Guild.objects.filter(pk=snowflake).update(name=name[:100])
+        guild.name = name[:100]
+    return guild
+
+
+def house_account(guild_id: int) -> Account:
+    account = Account.objects.filter(guild_id=guild_id, kind=AccountKind.HOUSE).first()
+    if account is None:
+        raise NotFound("This server is not set up yet.", guild_id=guild_id)
+    return account
+
+
+def escrow_account_create(*, guild_id: int, label: str) -> Account:
+    return Account.objects.create(guild_id=guild_id, kind=AccountKind.ESCROW, label=label[:100])
+
+
+def member_ensure(
+    *, guild_id: object, discord_id: object, display_name: str = "", guild_name: str = ""
+) -> Member:
+    """The member, created on first appearance with the guild's starting grant (once)."""
+    guild_snowflake = parse_snowflake(guild_id, field="guild id")
+    user_snowflake = parse_snowflake(discord_id, field="member id")
+    member = (
+        Member.objects.select_related("guild", "account")
+        .filter(guild_id=guild_snowflake, discord_id=user_snowflake)
+        .first()
+    )
+    if member is not None:
+        if display_name and member.display_name != display_name[:100]:
+            Member.objects.filter(pk=member.pk).update(display_name=display_name[:100])
+            member.display_name = display_name[:100]
+        return member
+    guild = guild_ensure(guild_id=guild_snowflake, name=guild_name)
+    try:
+        with transaction.atomic():
+            member = Member.objects.create(
+                guild=guild, discord_id=user_snowflake, display_name=display_name[:100]
+            )
+            account = Account.objects.create(
+                guild=guild, kind=AccountKind.MEMBER, member=member, label=display_name[:100]
+            )
+            if guild.starting_balance > 0:
+                ledger_post(
+                    guild_id=guild.pk,
+                    legs=[
+                        Leg(house_account(guild.pk).pk, -guild.starting_balance),
+                        Leg(account.pk, guild.starting_balance),
+                    ],
+                    kind=TransactionKind.GRANT,
+                    actor="system",
+                    memo="starting balance",
+                    idempotency_key=f"start:{guild.pk}:{user_snowflake}",
+                )
+    except IntegrityError:
+        # Another request created this member first; use theirs.
+        pass
+    return Member.objects.select_related("guild", "account").get(
+        guild_id=guild_snowflake, discord_id=user_snowflake
+    )
+
+
+def member_get(*, guild_id: int, discord_id: object) -> Member:
+    """An existing member of this guild, or ``NotFound``."""
+    snowflake = parse_snowflake(discord_id, field="member id")
+    member = (
+        Member.objects.select_related("guild", "account")
+        .filter(guild_id=guild_id, discord_id=snowflake)
+        .first()
+    )
+    if member is None:
+        raise NotFound("That member has not used the markets in this server yet.")
+    return member
+
+
+def _lock_member(member: Member) -> Member:
+    # Row lock on the member: serialises claims and freezes for one member.
+    return (
+        Member.objects.select_for_update(of=("self",))
+        .select_related("guild", "account")
+        .get(pk=member.pk)
+    )
+
+
+# ------------------------------------------------------------------------------
+# Member features
+# ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DailyClaim:
+    amount: int
+    balance: int
+    next_claim_at: datetime
+    transaction_id: int
+
+
+def points_daily_claim(*, member: Member, idempotency_key: str | None = None) -> DailyClaim:
+    """Claim the guild's daily points, at most once per rolling 24 hours."""
+    if idempotency_key:
+        earlier = LedgerTransaction.objects.filter(idempotency_key=idempotency_key).first()
+        if earlier is not None:
+            return _daily_from_transaction(member, earlier)
+    with transaction.atomic():
+        locked = _lock_member(member)
+        if locked.is_frozen:
+            raise AccountFrozen()
+        now = timezone.now()
+        if locked.last_daily_at is not None and now < locked.last_daily_at + DAILY_INTERVAL:
+            next_at = locked.last_daily_at + DAILY_INTERVAL
+            raise DailyNotReady(
+                f"You already claimed your daily points. The next claim opens at "
+                f"{next_at:%Y-%m-%d %H:%M} UTC.",
+                next_claim_at=next_at.isoformat(),
+            )
+        amount = locked.guild.daily_amount
+        if amount <= 0:
+            raise InvalidState("Daily points are turned off in this server.")
+        key = idempotency_key or f"daily:{locked.pk}:{now:%Y%m%d%H%M%S%f}"
+        txn = ledger_post(
+            guild_id=locked.guild_id,
+            legs=[Leg(house_account(locked.guild_id).pk, -amount), Leg(locked.account.pk, amount)],
+            kind=TransactionKind.DAILY,
+            actor=f"discord:{locked.discord_id}",
+            memo="daily claim",
+            idempotency_key=key,
+        )
+        locked.last_daily_at = now
+        locked.save(update_fields=["last_daily_at"])
+    return DailyClaim(
+        amount=amount,
+        balance=txn.balances[locked.account.pk],  # type: ignore[attr-defined]
+        next_claim_at=now + DAILY_INTERVAL,
+        transaction_id=txn.pk,
+    )
+
+
+def _daily_from_transaction(member: Member, txn: LedgerTransaction) -> DailyClaim:
+    entry = txn.entries.get(account__member=member)
+    member.refresh_from_db(fields=["last_daily_at"])
+    return DailyClaim(
+        amount=entry.amount,
+        balance=Account.objects.get(member=member).balance,
+        next_claim_at=txn.created_at + DAILY_INTERVAL,
+        transaction_id=txn.pk,
+    )
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    amount: int
+    sender_balance: int
+    recipient_balance: int
+    transaction_id: int
+    replayed: bool
+
+
+def points_transfer(
+    *,
+    sender: Member,
+    recipient: Member,
+    amount: object,
+    idempotency_key: str,
+    memo: str = "",
+) -> TransferResult:
+    """A tip from one member to another member of the same guild."""
+    points = parse_amount(amount)
+    if sender.guild_id != recipient.guild_id:
+        raise NotFound("That member is not in this server.")
+    if sender.pk == recipient.pk:
+        raise ValidationFailed("You cannot send points to yourself.", field="recipient")
+    if not sender.guild.transfers_enabled:
+        raise PermissionDenied("Point transfers are turned off in this server.")
+    if sender.is_frozen or Member.objects.filter(pk=sender.pk, is_frozen=True).exists():
+        raise AccountFrozen()
+    txn = ledger_post(
+        guild_id=sender.guild_id,
+        legs=[Leg(sender.account.pk, -points), Leg(recipient.account.pk, points)],
+        kind=TransactionKind.TRANSFER,
+        actor=f"discord:{sender.discord_id}",
+        memo=(memo.strip() or f"tip to {recipient}")[:500],
+        idempotency_key=idempotency_key,
+    )
+    balances = dict(
+        Account.objects.filter(pk__in=[sender.account.pk, recipient.account.pk]).values_list(
+            "pk", "balance"
+        )
+    )
+    return TransferResult(
+        amount=points,
+        sender_balance=balances[sender.account.pk],
+        recipient_balance=balances[recipient.account.pk],
+        transaction_id=txn.pk,
+        replayed=txn.replayed,  # type: ignore[attr-defined]
+    )
+
+
+# ------------------------------------------------------------------------------
+# Moderator features
+# ------------------------------------------------------------------------------
+def _moderator_adjust(
+    *,
+    member: Member,
+    amount: object,
+    reason: str,
+    actor: str,
+    idempotency_key: str | None,
+    sign: int,
+) -> LedgerTransaction:
+    points = parse_amount(amount)
+    why = _reason(reason)
+    action = "points.grant" if sign > 0 else "points.deduct"
+    key = idempotency_key or f"{action}:{member.pk}:{timezone.now():%Y%m%d%H%M%S%f}"
+    with transaction.atomic():
+        house = house_account(member.guild_id)
+        txn = ledger_post(
+            guild_id=member.guild_id,
+            legs=[Leg(house.pk, -sign * points), Leg(member.account.pk, sign * points)],
+            kind=TransactionKind.ADJUSTMENT,
+            actor=actor,
+            memo=why,
+            idempotency_key=key,
+        )
+        if not txn.replayed:  # type: ignore[attr-defined]
+            data = {"amount": points, "reason": why, "transaction_id": txn.pk}
+            audit_record(
+                actor=actor, action=action, guild_id=member.guild_id, target=member, data=data
+            )
+            outbox_append(
+                kind="balance.granted" if sign > 0 else "balance.deducted",
+                guild_id=member.guild_id,
+                aggregate_type="member",
+                aggregate_id=member.pk,
+                payload={**data, "discord_id": str(member.discord_id)},
+            )
+    return txn
+
+
+def points_grant(
+    *, member: Member, amount: object, reason: str, actor: str, idempotency_key: str | None = None
+) -> LedgerTransaction:
+    """Give a member points from the house, with a reason (moderators)."""
+    return _moderator_adjust(
+        member=member,
+        amount=amount,
+        reason=reason,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        sign=1,
+    )
+
+
+def points_deduct(
+    *, member: Member, amount: object, reason: str, actor: str, idempotency_key: str | None = None
+) -> LedgerTransaction:
+    """Take points back to the house; refused if it would take the balance below zero."""
+    return _moderator_adjust(
+        member=member,
+        amount=amount,
+        reason=reason,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        sign=-1,
+    )
+
+
+def member_set_frozen(*, member: Member, frozen: bool, reason: str, actor: str) -> Member:
+    """Freeze (no betting, transfers or claims) or unfreeze a member, with a reason."""
+    why = _reason(reason)
+    with transaction.atomic():
+        locked = _lock_member(member)
+        if locked.is_frozen == frozen:
+            raise InvalidState(
+                "That member is already frozen." if frozen else "That member is not frozen."
+            )
+        locked.is_frozen = frozen
+        locked.frozen_reason = why if frozen else ""
+        locked.save(update_fields=["is_frozen", "frozen_reason"])
+        audit_record(
+            actor=actor,
+            action="member.freeze" if frozen else "member.unfreeze",
+            guild_id=locked.guild_id,
+            target=locked,
+            data={"reason": why},
+        )
+    return locked

@@ -1,0 +1,92 @@
+"""Domain errors: one hierarchy, each with a stable code and a user-facing message.
+
+Services raise these; the API's exception handler and the bot's error handler
+map them to HTTP responses (``{"error": {"code", "message", "details"}}``) and
+ephemeral Discord replies in one place each.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code: str = "error"
+    http_status: int = 400
+    default_message: str = "The request could not be completed."
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class ValidationFailed(DomainError):
+    code = "validation_failed"
+    http_status = 400
+    default_message = "Some of the input is not valid."
+
+
+class InsufficientPoints(DomainError):
+    code = "insufficient_points"
+    http_status = 422
+    default_message = "You do not have enough points for that."
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    http_status = 404
+    default_message = "That does not exist."
+
+
+class PermissionDenied(DomainError):
+    code = "permission_denied"
+    http_status = 403
+    default_message = "You are not allowed to do that."
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    http_status = 409
+    default_message = "That conflicts with an earlier request."
+
+
+class IdempotencyConflict(Conflict):
+    code = "idempotency_conflict"
+    default_message = "This request id was already used for a different request."
+
+
+class InvalidState(DomainError):
+    """The object exists but is in a state that does not allow the operation."""
+
+    code = "invalid_state"
+    http_status = 409
+    default_message = "That cannot be done right now."
+
+
+class AccountFrozen(PermissionDenied):
+    code = "account_frozen"
+    default_message = "Your account is frozen by the moderators."
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+    http_status = 429
+    default_message = "Too many requests."
+
+    def __init__(self, message: str | None = None, *, retry_after: int, **details: Any) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(
+            message or f"Too many requests: try again in {self.retry_after} s.",
+            retry_after=self.retry_after,
+            **details,
+        )
+
+
+class ExternalServiceError(DomainError):
+    code = "external_service_error"
+    http_status = 503
+    default_message = "An external service is not answering; please try again shortly."
