@@ -203,6 +203,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The one beat schedule. Entries are added by the apps' real tasks.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "reconcile-ledger": {"task": "points.reconcile_ledger", "schedule": 3600.0},
+    "close-due-markets": {"task": "markets.close_due_markets", "schedule": 60.0},
+    "settlement-sweep": {"task": "betting.settlement_sweep", "schedule": 60.0},
+    "auto-refund-sweep": {"task": "betting.auto_refund_sweep", "schedule": 300.0},
+    "remind-moderators": {"task": "markets.remind_moderators", "schedule": 900.0},
 }
 
 # ------------------------------------------------------------------------------

@@ -1,0 +1,128 @@
+"""Markets, their outcomes and pools, resolution votes, and price history.
+
+A market's collateral sits in its own escrow account in the points ledger; the
+outcome pools are the market maker's state (see ``markets/amm.py``). Pools are
+only changed while the market row is locked (``select_for_update``), which
+serialises every trade on one market.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+
+from points.models import Account, Guild, Member
+
+# Pools and shares live on the AMM's 6-decimal grid (markets.amm.SHARE_QUANTUM).
+SHARES_MAX_DIGITS = 36
+SHARES_DECIMAL_PLACES = 6
+
+
+class MarketStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+    RESOLVED = "resolved", "Resolved"
+    CANCELLED = "cancelled", "Cancelled"
+    REFUNDED = "refunded", "Refunded (automatic)"
+
+
+class Market(models.Model):
+    guild = models.ForeignKey(Guild, on_delete=models.PROTECT, related_name="markets")
+    creator = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="created_markets")
+    question = models.CharField(max_length=500)
+    description = models.TextField(blank=True, max_length=2000)
+    category = models.CharField(max_length=50, blank=True, db_index=True)
+    status = models.CharField(
+        max_length=16, choices=MarketStatus.choices, default=MarketStatus.OPEN, db_index=True
+    )
+    opens_at = models.DateTimeField()
+    closes_at = models.DateTimeField(db_index=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    # Set when the payouts or refunds were made; the claim that makes settling run once.
+    settled_at = models.DateTimeField(null=True, blank=True)
+    liquidity = models.BigIntegerField()
+    fee_bps = models.PositiveIntegerField(default=0)
+    winning_outcome = models.ForeignKey(
+        "Outcome", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    escrow_account = models.OneToOneField(Account, on_delete=models.PROTECT, related_name="market")
+    volume = models.BigIntegerField(default=0, help_text="Points paid into the market by buyers")
+    discord_channel_id = models.BigIntegerField(null=True, blank=True)
+    discord_message_id = models.BigIntegerField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    # The Discord interaction id (or API Idempotency-Key) that created it.
+    idempotency_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["guild", "status", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(liquidity__gte=1), name="market_liquidity_gte_1"),
+            models.CheckConstraint(
+                condition=Q(closes_at__gt=models.F("opens_at")), name="market_closes_after_opens"
+            ),
+            models.CheckConstraint(condition=Q(volume__gte=0), name="market_volume_gte_0"),
+            models.CheckConstraint(
+                condition=~Q(status=MarketStatus.RESOLVED) | Q(winning_outcome__isnull=False),
+                name="market_resolved_has_winner",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.question[:60]}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in {MarketStatus.RESOLVED, MarketStatus.CANCELLED, MarketStatus.REFUNDED}
+
+
+class Outcome(models.Model):
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="outcomes")
+    index = models.PositiveSmallIntegerField()
+    label = models.CharField(max_length=100)
+    pool = models.DecimalField(max_digits=SHARES_MAX_DIGITS, decimal_places=SHARES_DECIMAL_PLACES)
+
+    class Meta:
+        ordering = ["market", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["market", "index"], name="outcome_unique_index"),
+            models.CheckConstraint(condition=Q(pool__gt=Decimal(0)), name="outcome_pool_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class ResolutionVote(models.Model):
+    """One moderator's current vote on a market: an outcome, or cancel (outcome null)."""
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="votes")
+    voter = models.CharField(max_length=100, help_text="discord:<id> or admin:<username>")
+    outcome = models.ForeignKey(Outcome, null=True, blank=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["market", "voter"], name="vote_one_per_moderator"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.voter}: {self.outcome or 'cancel'}"
+
+
+class PricePoint(models.Model):
+    """The market's probabilities after a trade (or at creation), for charts."""
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="price_points")
+    created_at = models.DateTimeField()
+    probabilities = models.JSONField(help_text="One probability per outcome, as strings")
+
+    class Meta:
+        indexes = [models.Index(fields=["market", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.market_id} @ {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,367 @@
+"""Market lifecycle: create, close, vote, resolve, cancel.
+
+Settlement and refunds live in the betting app (they need positions); this app
+asks for them through the ``market_decided`` signal and the periodic sweeps.
+Every function that changes a market locks its row first (then accounts, by
+primary key, inside ``ledger_post``), the one lock order of the project.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from markets import amm
+from markets.models import Market, MarketStatus, Outcome, PricePoint, ResolutionVote
+from markets.signals import market_decided
+from markets.validation import clean_market_input
+from points.ledger import Leg, ledger_post
+from points.models import Member, TransactionKind
+from points.services import escrow_account_create, house_account
+from predictmarket.audit import audit_record
+from predictmarket.errors import (
+    AccountFrozen,
+    Conflict,
+    InvalidState,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from predictmarket.outbox import outbox_append
+from predictmarket.ratelimit import rate_limit_hit
+
+REMIND_AFTER = timedelta(hours=24)
+
+
+def market_lock(market_id: int, *, guild_id: int | None = None) -> Market:
+    """The market row, locked until the end of the transaction (serialises its trades)."""
+    markets = Market.objects.select_for_update(of=("self",)).select_related("guild")
+    if guild_id is not None:
+        markets = markets.filter(guild_id=guild_id)
+    market = markets.filter(pk=market_id).first()
+    if market is None:
+        raise NotFound("That market does not exist in this server.", market_id=market_id)
+    return market
+
+
+def market_get(market_id: int, *, guild_id: int | None = None) -> Market:
+    markets = Market.objects.select_related("guild", "creator")
+    if guild_id is not None:
+        markets = markets.filter(guild_id=guild_id)
+    market = markets.filter(pk=market_id).first()
+    if market is None:
+        raise NotFound("That market does not exist in this server.", market_id=market_id)
+    return market
+
+
+def probabilities_payload(pools: Sequence) -> list[str]:
+    return [str(p.quantize(amm.SHARE_QUANTUM)) for p in amm.prices(pools)]
+
+
+def market_event_payload(market: Market, **extra: object) -> dict[str, object]:
+    return {
+        "market_id": market.pk,
+        "status": market.status,
+        "question": market.question,
+        "channel_id": str(market.discord_channel_id or ""),
+        "message_id": str(market.discord_message_id or ""),
+        **extra,
+    }
+
+
+# ------------------------------------------------------------------------------
+# Creation
+# ------------------------------------------------------------------------------
+def market_create(
+    *,
+    creator: Member,
+    question: str,
+    options: Sequence[str],
+    duration: timedelta,
+    category: str = "",
+    description: str = "",
+    actor: str,
+    idempotency_key: str | None = None,
+    bypass_rate_limit: bool = False,
+) -> Market:
+    """Open a market; the house pays its liquidity into the market's escrow."""
+    if idempotency_key:
+        earlier = Market.objects.filter(idempotency_key=idempotency_key).first()
+        if earlier is not None:
+            if earlier.creator_id != creator.pk or earlier.question != question.strip():
+                raise Conflict("This request id was already used for a different market.")
+            return earlier
+    data = clean_market_input(
+        question=question,
+        options=options,
+        duration=duration,
+        category=category,
+        description=description,
+    )
+    if Member.objects.filter(pk=creator.pk, is_frozen=True).exists():
+        raise AccountFrozen()
+    guild = creator.guild
+    rate_limit_hit("market_create", guild.pk, bypass=bypass_rate_limit)
+    now = timezone.now()
+    liquidity = guild.default_liquidity
+    try:
+        with transaction.atomic():
+            escrow = escrow_account_create(guild_id=guild.pk, label=f"market: {data.question[:80]}")
+            market = Market.objects.create(
+                guild=guild,
+                creator=creator,
+                question=data.question,
+                description=data.description,
+                category=data.category,
+                opens_at=now,
+                closes_at=now + data.duration,
+                liquidity=liquidity,
+                fee_bps=guild.fee_bps,
+                escrow_account=escrow,
+                idempotency_key=idempotency_key or None,
+            )
+            pools = amm.initial_pools(len(data.options), liquidity)
+            Outcome.objects.bulk_create(
+                Outcome(market=market, index=i, label=label, pool=pools[i])
+                for i, label in enumerate(data.options)
+            )
+            ledger_post(
+                guild_id=guild.pk,
+                legs=[Leg(house_account(guild.pk).pk, -liquidity), Leg(escrow.pk, liquidity)],
+                kind=TransactionKind.SUBSIDY,
+                actor=actor,
+                memo=f"liquidity for market #{market.pk}",
+                idempotency_key=f"market:{market.pk}:subsidy",
+            )
+            PricePoint.objects.create(
+                market=market, created_at=now, probabilities=probabilities_payload(pools)
+            )
+            audit_record(
+                actor=actor,
+                action="market.create",
+                guild_id=guild.pk,
+                target=market,
+                data={"question": data.question, "options": list(data.options)},
+            )
+            outbox_append(
+                kind="market.created",
+                guild_id=guild.pk,
+                aggregate_type="market",
+                aggregate_id=market.pk,
+                payload=market_event_payload(market, options=list(data.options)),
+            )
+    except IntegrityError:
+        if idempotency_key and Market.objects.filter(idempotency_key=idempotency_key).exists():
+            # A concurrent retry of the same request created it first.
+            return Market.objects.get(idempotency_key=idempotency_key)
+        raise
+    return market
+
+
+# ------------------------------------------------------------------------------
+# Closing
+# ------------------------------------------------------------------------------
+def _close_locked(market: Market, *, actor: str, now: datetime, early: bool) -> None:
+    market.status = MarketStatus.CLOSED
+    if early and market.closes_at > now:
+        market.closes_at = now
+    market.save(update_fields=["status", "closes_at", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="market.close",
+        guild_id=market.guild_id,
+        target=market,
+        data={"early": early},
+    )
+    outbox_append(
+        kind="market.closed",
+        guild_id=market.guild_id,
+        aggregate_type="market",
+        aggregate_id=market.pk,
+        payload=market_event_payload(market),
+    )
+
+
+def market_close(*, market_id: int, actor: str, guild_id: int | None = None) -> Market:
+    """Stop betting now (moderators)."""
+    with transaction.atomic():
+        market = market_lock(market_id, guild_id=guild_id)
+        if market.status != MarketStatus.OPEN:
+            raise InvalidState(f"The market is {market.get_status_display().lower()}, not open.")
+        _close_locked(market, actor=actor, now=timezone.now(), early=True)
+    return market
+
+
+def markets_close_due(*, now: datetime | None = None) -> list[int]:
+    """Mark CLOSED every open market past ``closes_at`` (betting already stopped then)."""
+    now = now or timezone.now()
+    closed = []
+    due = Market.objects.filter(status=MarketStatus.OPEN, closes_at__lte=now)
+    for market_id in due.values_list("pk", flat=True)[:500]:
+        with transaction.atomic():
+            market = market_lock(market_id)
+            if market.status == MarketStatus.OPEN and market.closes_at <= now:
+                _close_locked(market, actor="system", now=now, early=False)
+                closed.append(market_id)
+    return closed
+
+
+# ------------------------------------------------------------------------------
+# Resolution
+# ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VoteResult:
+    market: Market
+    choice: str  # outcome label, or "cancel"
+    votes_for_choice: int
+    votes_needed: int
+    decided: bool
+
+
+def resolution_vote(
+    *,
+    market_id: int,
+    voter: str,
+    outcome_index: int | None = None,
+    cancel: bool = False,
+    guild_id: int | None = None,
+) -> VoteResult:
+    """A moderator's vote for an outcome or for cancel; decides at the guild's threshold.
+
+    A moderator may change their vote until the market is decided; voting again
+    for the same choice is refused.
+    """
+    if cancel == (outcome_index is not None):
+        raise ValidationFailed("Vote for exactly one outcome, or for cancel.")
+    now = timezone.now()
+    with transaction.atomic():
+        market = market_lock(market_id, guild_id=guild_id)
+        if market.is_final:
+            raise InvalidState(f"The market is already {market.get_status_display().lower()}.")
+        if market.status == MarketStatus.OPEN:
+            if market.closes_at > now:
+                raise InvalidState("Betting is still open: close the market before resolving it.")
+            _close_locked(market, actor="system", now=now, early=False)
+        outcome = None
+        if not cancel:
+            outcome = market.outcomes.filter(index=outcome_index).first()
+            if outcome is None:
+                raise ValidationFailed(
+                    f"This market has no option {outcome_index}.", field="outcome"
+                )
+        vote = ResolutionVote.objects.filter(market=market, voter=voter).first()
+        if vote is not None and vote.outcome_id == (outcome.pk if outcome else None):
+            raise Conflict("You already voted for that.")
+        if vote is None:
+            ResolutionVote.objects.create(market=market, voter=voter, outcome=outcome)
+        else:
+            vote.outcome = outcome
+            vote.save(update_fields=["outcome", "updated_at"])
+        count = (
+            ResolutionVote.objects.filter(market=market, outcome=outcome).count()
+            if outcome
+            else ResolutionVote.objects.filter(market=market, outcome__isnull=True).count()
+        )
+        needed = market.guild.min_resolution_votes
+        choice = outcome.label if outcome else "cancel"
+        audit_record(
+            actor=voter,
+            action="market.vote",
+            guild_id=market.guild_id,
+            target=market,
+            data={"choice": choice, "votes": count, "needed": needed},
+        )
+        outbox_append(
+            kind="market.vote",
+            guild_id=market.guild_id,
+            aggregate_type="market",
+            aggregate_id=market.pk,
+            payload=market_event_payload(market, choice=choice, votes=count, needed=needed),
+        )
+        decided = count >= needed
+        if decided:
+            _decide_locked(market, outcome=outcome, actor=voter, now=now)
+    return VoteResult(market, choice, count, needed, decided)
+
+
+def _decide_locked(market: Market, *, outcome: Outcome | None, actor: str, now: datetime) -> None:
+    market.status = MarketStatus.RESOLVED if outcome else MarketStatus.CANCELLED
+    market.winning_outcome = outcome
+    market.resolved_at = now
+    market.save(update_fields=["status", "winning_outcome", "resolved_at", "updated_at"])
+    action = "market.resolved" if outcome else "market.cancelled"
+    data = {"winning_outcome": outcome.label if outcome else None}
+    audit_record(actor=actor, action=action, guild_id=market.guild_id, target=market, data=data)
+    outbox_append(
+        kind=action,
+        guild_id=market.guild_id,
+        aggregate_type="market",
+        aggregate_id=market.pk,
+        payload=market_event_payload(market, **data),
+    )
+    market_decided.send(sender=Market, market_id=market.pk, status=market.status)
+
+
+def market_cancel(
+    *,
+    market_id: int,
+    actor: str,
+    is_moderator: bool,
+    member: Member | None = None,
+    guild_id: int | None = None,
+) -> Market:
+    """Cancel and refund: moderators, or the creator while nobody else has traded."""
+    with transaction.atomic():
+        market = market_lock(market_id, guild_id=guild_id)
+        if not is_moderator:
+            if member is None or market.creator_id != member.pk:
+                raise PermissionDenied("Only moderators or the market's creator can cancel it.")
+            if market.trades.exclude(member=member).exists():
+                raise PermissionDenied(
+                    "Others have traded on this market: only moderators can cancel it now."
+                )
+        if market.is_final:
+            raise InvalidState(f"The market is already {market.get_status_display().lower()}.")
+        _decide_locked(market, outcome=None, actor=actor, now=timezone.now())
+    return market
+
+
+def markets_remind_unresolved(*, now: datetime | None = None) -> list[int]:
+    """Remind moderators (an outbox event, once) of markets closed 24 h without a decision."""
+    now = now or timezone.now()
+    reminded = []
+    waiting = Market.objects.filter(
+        status__in=[MarketStatus.OPEN, MarketStatus.CLOSED],
+        closes_at__lte=now - REMIND_AFTER,
+        reminded_at__isnull=True,
+    )
+    for market in waiting.select_related("guild")[:500]:
+        with transaction.atomic():
+            # The conditional update is the claim: two beats remind once.
+            if Market.objects.filter(pk=market.pk, reminded_at__isnull=True).update(
+                reminded_at=now
+            ):
+                outbox_append(
+                    kind="market.reminder",
+                    guild_id=market.guild_id,
+                    aggregate_type="market",
+                    aggregate_id=market.pk,
+                    payload=market_event_payload(
+                        market,
+                        closes_at=market.closes_at.isoformat(),
+                        votes_needed=market.guild.min_resolution_votes,
+                    ),
+                )
+                reminded.append(market.pk)
+    return reminded
+
+
+def market_set_discord_message(*, market_id: int, channel_id: int, message_id: int) -> None:
+    """Remember where the market's live message was posted (edited on every change)."""
+    Market.objects.filter(pk=market_id).update(
+        discord_channel_id=channel_id, discord_message_id=message_id
+    )

@@ -1,0 +1,17 @@
+"""Celery tasks of the markets app."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from markets.services import markets_close_due, markets_remind_unresolved
+
+
+@shared_task(name="markets.close_due_markets")
+def close_due_markets() -> int:
+    return len(markets_close_due())
+
+
+@shared_task(name="markets.remind_moderators")
+def remind_moderators() -> int:
+    return len(markets_remind_unresolved())
