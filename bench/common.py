@@ -7,6 +7,7 @@ default, the local one CI uses.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import statistics
@@ -14,7 +15,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -38,7 +38,9 @@ def setup_django(db_name: str) -> str:
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench-" + "x7Yq2" * 12)
     os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
     os.environ.setdefault("LOG_LEVEL", "warning")
-    os.environ.setdefault("DATABASE_POOL_MAX_SIZE", "32")
+    # Workers are forked processes (like gunicorn and Celery workers); a psycopg
+    # pool must not cross a fork, so each process keeps its own connection.
+    os.environ["DATABASE_POOL"] = "false"
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -82,32 +84,47 @@ def pgbench_tps(url: str, *, clients: int, seconds: int, script: str | None = No
     return float(match.group(1))
 
 
+_WORK: Callable[[int, int], None] | None = None
+
+
+def _worker_loop(args: tuple[int, int]) -> list[float]:
+    from django.db import connections
+
+    worker, count = args
+    connections.close_all()  # never share the parent's socket
+    latencies = []
+    try:
+        for i in range(count):
+            started = time.perf_counter()
+            assert _WORK is not None
+            _WORK(worker, i)
+            latencies.append(time.perf_counter() - started)
+    finally:
+        connections.close_all()
+    return latencies
+
+
 def run_workers(
     work: Callable[[int, int], None], *, workers: int, operations: int
 ) -> tuple[float, list[float]]:
-    """Run ``operations`` calls of ``work(worker, i)`` on ``workers`` threads.
+    """Run ``operations`` calls of ``work(worker, i)`` on ``workers`` forked processes.
 
+    Processes, not threads: production runs gunicorn and Celery worker
+    processes, and threads would measure the GIL instead of the database.
     Returns (operations per second, per-call latencies in seconds).
     """
-    from django.db import connection
+    global _WORK
+    from django.db import connections
 
+    _WORK = work
+    connections.close_all()
     per_worker = operations // workers
-    latencies: list[list[float]] = [[] for _ in range(workers)]
-
-    def loop(worker: int) -> None:
-        try:
-            for i in range(per_worker):
-                started = time.perf_counter()
-                work(worker, i)
-                latencies[worker].append(time.perf_counter() - started)
-        finally:
-            connection.close()
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(loop, range(workers)))
-    elapsed = time.perf_counter() - started
-    flat = [value for chunk in latencies for value in chunk]
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers) as pool:
+        started = time.perf_counter()
+        chunks = pool.map(_worker_loop, [(w, per_worker) for w in range(workers)])
+        elapsed = time.perf_counter() - started
+    flat = [value for chunk in chunks for value in chunk]
     return len(flat) / elapsed, flat
 
 

@@ -15,17 +15,17 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, DecimalField, F, Value, When
 from django.utils import timezone
 
 from betting.models import Position, Trade, TradeSide
+from betting.trade_writes import TradeWrite, write_trade
 from markets import amm
-from markets.models import Market, MarketStatus, Outcome, PricePoint
-from markets.services import market_event_payload, market_lock, probabilities_payload
+from markets.models import Market, MarketStatus, Outcome
+from markets.services import probabilities_payload
 from points.ledger import Leg, ledger_post
-from points.models import Member, TransactionKind
+from points.models import Guild, Member, TransactionKind
 from points.services import parse_amount
-from predictmarket.audit import audit_record
+from predictmarket.db import model_from_row
 from predictmarket.errors import (
     AccountFrozen,
     DomainError,
@@ -34,7 +34,6 @@ from predictmarket.errors import (
     NotFound,
     ValidationFailed,
 )
-from predictmarket.outbox import outbox_append
 from predictmarket.ratelimit import rate_limit_hit
 
 
@@ -104,11 +103,66 @@ def _outcomes(market: Market) -> list[Outcome]:
     return list(Outcome.objects.filter(market=market).order_by("index"))
 
 
-def _check_member(member: Member, market: Market) -> None:
-    if member.guild_id != market.guild_id:
-        raise NotFound("That market does not exist in this server.")
-    if Member.objects.filter(pk=member.pk, is_frozen=True).exists():
-        raise AccountFrozen()
+def _precheck(idempotency_key: str, member: Member) -> tuple[bool, bool]:
+    """(was this key already used for a trade, is the member frozen) in one round trip.
+
+    The member is read fresh: the caller's object may predate a moderator's freeze.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {Trade._meta.db_table} WHERE idempotency_key = %s), "
+            f"(SELECT is_frozen FROM {Member._meta.db_table} WHERE id = %s)",
+            [idempotency_key, member.pk],
+        )
+        seen, frozen = cursor.fetchone()
+    return bool(seen), bool(frozen)
+
+
+_MARKET_FIELDS = [f.attname for f in Market._meta.concrete_fields]
+_GUILD_FIELDS = [f.attname for f in Guild._meta.concrete_fields]
+_OUTCOME_FIELDS = [f.attname for f in Outcome._meta.concrete_fields]
+
+
+def _lock_sql(vendor: str) -> str:
+    def q(alias: str, column: str) -> str:
+        return f'{alias}."{column}"'  # "index" is a keyword: quote every column
+
+    columns = (
+        [q("m", c) for c in _MARKET_FIELDS]
+        + [q("g", c) for c in _GUILD_FIELDS]
+        + [q("o", c) for c in _OUTCOME_FIELDS]
+    )
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {Outcome._meta.db_table} o"
+        f" JOIN {Market._meta.db_table} m ON m.id = o.market_id"
+        f" JOIN {Guild._meta.db_table} g ON g.id = m.guild_id"
+        ' WHERE m.id = %s AND m.guild_id = %s ORDER BY o."index"'
+    )
+    # SQLite has no row locks: its IMMEDIATE transactions hold the database's write lock.
+    return sql + " FOR UPDATE OF m" if vendor == "postgresql" else sql
+
+
+def _lock_with_outcomes(market_id: int, member: Member) -> tuple[Market, list[Outcome]]:
+    """Lock the market row and read it with its guild and outcomes in one round trip.
+
+    The lock serialises every trade on this market: pools, the escrow balance
+    and positions change only while it is held. (Hand-written SQL because the
+    ORM's query compilation costs more CPU than the query on this hot path.)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_sql(connection.vendor), [market_id, member.guild_id])
+        rows = cursor.fetchall()
+    if not rows:
+        raise NotFound("That market does not exist in this server.", market_id=market_id)
+    m, g = len(_MARKET_FIELDS), len(_GUILD_FIELDS)
+    market = model_from_row(Market, _MARKET_FIELDS, rows[0][:m])
+    market.guild = model_from_row(Guild, _GUILD_FIELDS, rows[0][m : m + g])
+    outcomes = []
+    for row in rows:
+        outcome = model_from_row(Outcome, _OUTCOME_FIELDS, row[m + g :])
+        outcome.market = market
+        outcomes.append(outcome)
+    return market, outcomes
 
 
 def _parse_shares(shares: object) -> Decimal:
@@ -221,95 +275,6 @@ def _result(
     )
 
 
-def _write_trade(
-    *,
-    market: Market,
-    member: Member,
-    outcome: Outcome,
-    outcomes: list[Outcome],
-    side: str,
-    points: int,
-    shares: Decimal,
-    fee: Decimal,
-    pools_after: tuple[Decimal, ...],
-    probabilities_before: list[str],
-    probabilities_after: list[str],
-    idempotency_key: str,
-    ledger_transaction_id: int,
-    now: object,
-) -> Trade:
-    Outcome.objects.filter(market=market).update(
-        pool=Case(
-            *[When(pk=o.pk, then=Value(pools_after[o.index])) for o in outcomes],
-            output_field=DecimalField(max_digits=36, decimal_places=6),
-        )
-    )
-    if side == TradeSide.BUY:
-        Market.objects.filter(pk=market.pk).update(volume=F("volume") + points)
-    trade = Trade.objects.create(
-        market=market,
-        member=member,
-        outcome=outcome,
-        side=side,
-        points=points,
-        shares=shares,
-        average_price=(Decimal(points) / shares).quantize(Decimal("0.00000001")),
-        fee=fee.quantize(amm.SHARE_QUANTUM),
-        probabilities_before=probabilities_before,
-        probabilities_after=probabilities_after,
-        idempotency_key=idempotency_key,
-        ledger_transaction_id=ledger_transaction_id,
-        created_at=now,
-    )
-    if side == TradeSide.BUY:
-        table = Position._meta.db_table
-        with connection.cursor() as cursor:
-            # One statement creates or grows the position (the market lock
-            # serialises trades on this market, so no other writer races it).
-            cursor.execute(
-                f"INSERT INTO {table} "  # noqa: S608 - our table
-                "(market_id, member_id, outcome_id, shares, points_spent, points_received, "
-                "updated_at) VALUES (%s, %s, %s, %s, %s, 0, %s) "
-                "ON CONFLICT (member_id, outcome_id) DO UPDATE SET "
-                f"shares = {table}.shares + excluded.shares, "
-                f"points_spent = {table}.points_spent + excluded.points_spent, "
-                "updated_at = excluded.updated_at",
-                [market.pk, member.pk, outcome.pk, shares, points, now],
-            )
-    else:
-        # The shares were checked against the position under the market lock;
-        # the CHECK constraint (shares >= 0) is the last word.
-        Position.objects.filter(member=member, outcome=outcome).update(
-            shares=F("shares") - shares,
-            points_received=F("points_received") + points,
-            updated_at=now,
-        )
-    PricePoint.objects.create(market=market, created_at=now, probabilities=probabilities_after)
-    data = {
-        "trade_id": trade.pk,
-        "side": side,
-        "outcome": outcome.label,
-        "points": points,
-        "shares": str(shares),
-        "member_id": member.pk,
-    }
-    audit_record(
-        actor=f"discord:{member.discord_id}",
-        action=f"trade.{side}",
-        guild_id=market.guild_id,
-        target=market,
-        data=data,
-    )
-    outbox_append(
-        kind="market.trade",
-        guild_id=market.guild_id,
-        aggregate_type="market",
-        aggregate_id=market.pk,
-        payload=market_event_payload(market, probabilities=probabilities_after, **data),
-    )
-    return trade
-
-
 def bet_place(
     *,
     member: Member,
@@ -328,24 +293,26 @@ def bet_place(
     if not idempotency_key:
         raise ValidationFailed("A request id is required.")
     points = parse_amount(amount)
-    replay = _replay(
-        idempotency_key,
-        member=member,
-        market_id=market_id,
-        side=TradeSide.BUY,
-        outcome_index=outcome_index,
-        check={"points": points},
-    )
-    if replay is not None:
+    seen, frozen = _precheck(idempotency_key, member)
+    if seen:
+        replay = _replay(
+            idempotency_key,
+            member=member,
+            market_id=market_id,
+            side=TradeSide.BUY,
+            outcome_index=outcome_index,
+            check={"points": points},
+        )
+        assert replay is not None
         return replay
     rate_limit_hit("bet", member.pk, bypass=bypass_rate_limit)
+    if frozen:
+        raise AccountFrozen()
     try:
         with transaction.atomic():
-            market = market_lock(market_id, guild_id=member.guild_id)
-            _check_member(member, market)
+            market, outcomes = _lock_with_outcomes(market_id, member)
             _check_open(market)
             points = _check_amount(market, points)
-            outcomes = _outcomes(market)
             outcome = _outcome(outcomes, outcome_index)
             quote = amm.buy([o.pool for o in outcomes], outcome.index, points, market.fee_bps)
             if min_shares is not None and quote.shares < min_shares:
@@ -366,21 +333,23 @@ def bet_place(
             )
             if txn.replayed:  # type: ignore[attr-defined]
                 raise _ConcurrentReplay
-            trade = _write_trade(
-                market=market,
-                member=member,
-                outcome=outcome,
-                outcomes=outcomes,
-                side=TradeSide.BUY,
-                points=points,
-                shares=quote.shares,
-                fee=quote.fee,
-                pools_after=quote.pools_after,
-                probabilities_before=probabilities_payload(quote.pools_before),
-                probabilities_after=probabilities_payload(quote.pools_after),
-                idempotency_key=idempotency_key,
-                ledger_transaction_id=txn.pk,
-                now=now,
+            trade = write_trade(
+                TradeWrite(
+                    market=market,
+                    member=member,
+                    outcome=outcome,
+                    outcomes=outcomes,
+                    side=TradeSide.BUY,
+                    points=points,
+                    shares=quote.shares,
+                    fee=quote.fee,
+                    pools_after=quote.pools_after,
+                    probabilities_before=probabilities_payload(quote.pools_before),
+                    probabilities_after=probabilities_payload(quote.pools_after),
+                    idempotency_key=idempotency_key,
+                    ledger_transaction_id=txn.pk,
+                    now=now,
+                )
             )
     except _ConcurrentReplay:
         replay = _replay(
@@ -410,23 +379,29 @@ def shares_sell(
     """Sell shares (a number, or ``"all"``) of one outcome back to the market maker."""
     if not idempotency_key:
         raise ValidationFailed("A request id is required.")
-    replay = _replay(
-        idempotency_key,
-        member=member,
-        market_id=market_id,
-        side=TradeSide.SELL,
-        outcome_index=outcome_index,
-        check={},
-    )
-    if replay is not None:
+    # A retry must be the same sale: a request id reused for another share count
+    # is a conflict. ("all" names no count, so only the other fields are compared.)
+    sells_all = isinstance(shares, str) and shares.strip().lower() == "all"
+    check: dict[str, object] = {} if sells_all else {"shares": _parse_shares(shares)}
+    seen, frozen = _precheck(idempotency_key, member)
+    if seen:
+        replay = _replay(
+            idempotency_key,
+            member=member,
+            market_id=market_id,
+            side=TradeSide.SELL,
+            outcome_index=outcome_index,
+            check=check,
+        )
+        assert replay is not None
         return replay
     rate_limit_hit("bet", member.pk, bypass=bypass_rate_limit)
+    if frozen:
+        raise AccountFrozen()
     try:
         with transaction.atomic():
-            market = market_lock(market_id, guild_id=member.guild_id)
-            _check_member(member, market)
+            market, outcomes = _lock_with_outcomes(market_id, member)
             _check_open(market)
-            outcomes = _outcomes(market)
             outcome = _outcome(outcomes, outcome_index)
             amount = _resolve_shares(member, outcome, shares)
             try:
@@ -458,21 +433,23 @@ def shares_sell(
             )
             if txn.replayed:  # type: ignore[attr-defined]
                 raise _ConcurrentReplay
-            trade = _write_trade(
-                market=market,
-                member=member,
-                outcome=outcome,
-                outcomes=outcomes,
-                side=TradeSide.SELL,
-                points=quote.points_out,
-                shares=amount,
-                fee=quote.fee,
-                pools_after=quote.pools_after,
-                probabilities_before=probabilities_payload(quote.pools_before),
-                probabilities_after=probabilities_payload(quote.pools_after),
-                idempotency_key=idempotency_key,
-                ledger_transaction_id=txn.pk,
-                now=now,
+            trade = write_trade(
+                TradeWrite(
+                    market=market,
+                    member=member,
+                    outcome=outcome,
+                    outcomes=outcomes,
+                    side=TradeSide.SELL,
+                    points=quote.points_out,
+                    shares=amount,
+                    fee=quote.fee,
+                    pools_after=quote.pools_after,
+                    probabilities_before=probabilities_payload(quote.pools_before),
+                    probabilities_after=probabilities_payload(quote.pools_after),
+                    idempotency_key=idempotency_key,
+                    ledger_transaction_id=txn.pk,
+                    now=now,
+                )
             )
     except _ConcurrentReplay:
         replay = _replay(
@@ -481,7 +458,7 @@ def shares_sell(
             market_id=market_id,
             side=TradeSide.SELL,
             outcome_index=outcome_index,
-            check={},
+            check=check,
         )
         assert replay is not None
         return replay

@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from points.models import Account, AccountKind, LedgerEntry, LedgerTransaction, TransactionKind
+from predictmarket.db import fetch_all_prepared
 from predictmarket.errors import (
     IdempotencyConflict,
     InsufficientPoints,
@@ -87,48 +89,22 @@ def ledger_post(
     legs = _validate(legs, kind, idempotency_key)
     fingerprint = _fingerprint(kind, legs)
     now = timezone.now()
+    header = [guild_id, kind, actor[:100], memo[:500], idempotency_key, fingerprint, now]
     # No savepoint: inside a caller's transaction an error here must roll back
     # the caller's work too, and it saves two round trips per post.
-    with transaction.atomic(savepoint=False):
-        txn_table = LedgerTransaction._meta.db_table
-        account_table = Account._meta.db_table
-        with connection.cursor() as cursor:
-            # ON CONFLICT DO NOTHING: a concurrent post with the same key waits
-            # here for the first to commit, then gets no row and replays it.
-            cursor.execute(
-                f"INSERT INTO {txn_table} "  # noqa: S608 - table names are ours
-                "(guild_id, kind, actor, memo, idempotency_key, fingerprint, created_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-                [guild_id, kind, actor[:100], memo[:500], idempotency_key, fingerprint, now],
-            )
-            row = cursor.fetchone()
-            if row is None:
-                existing = LedgerTransaction.objects.get(idempotency_key=idempotency_key)
-                return _replay(existing, fingerprint)
-            txn_id = row[0]
-
-            entries = []
-            # Primary-key order: every poster locks accounts in the same order.
-            for leg in legs:
-                cursor.execute(
-                    f"UPDATE {account_table} SET balance = balance + %s "  # noqa: S608
-                    "WHERE id = %s AND guild_id = %s "
-                    "AND (kind = %s OR balance + %s >= 0) RETURNING balance",
-                    [leg.amount, leg.account_id, guild_id, AccountKind.HOUSE, leg.amount],
-                )
-                updated = cursor.fetchone()
-                if updated is None:
-                    _raise_for_refused_leg(leg, guild_id)
-                entries.append(
-                    LedgerEntry(
-                        transaction_id=txn_id,
-                        account_id=leg.account_id,
-                        amount=leg.amount,
-                        balance_after=updated[0],
-                    )
-                )
-        LedgerEntry.objects.bulk_create(entries)
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            txn_id, balances = _post_postgres(cursor, guild_id, legs, header)
+        else:
+            txn_id, balances = _post_portable(cursor, guild_id, legs, header)
+        if txn_id is None:
+            # ON CONFLICT DO NOTHING: a concurrent post with the same key waited
+            # for the first to commit and got no row; replay the original.
+            existing = LedgerTransaction.objects.get(idempotency_key=idempotency_key)
+            return _replay(existing, fingerprint)
+        for leg in legs:
+            if leg.account_id not in balances:
+                _raise_for_refused_leg(leg, guild_id)
     txn = LedgerTransaction(
         id=txn_id,
         guild_id=guild_id,
@@ -140,8 +116,108 @@ def ledger_post(
         created_at=now,
     )
     txn.replayed = False  # type: ignore[attr-defined]
-    txn.balances = {entry.account_id: entry.balance_after for entry in entries}  # type: ignore[attr-defined]
+    txn.balances = balances  # type: ignore[attr-defined]
     return txn
+
+
+_TXN_TABLE = LedgerTransaction._meta.db_table
+_ACCOUNT_TABLE = Account._meta.db_table
+_ENTRY_TABLE = LedgerEntry._meta.db_table
+
+
+def _post_postgres(
+    cursor: Any, guild_id: int, legs: list[Leg], header: list[object]
+) -> tuple[int | None, dict[int, int]]:
+    """One statement, one round trip: claim the key, lock, move, write the entries.
+
+    ``locked`` takes the row locks in primary-key order before ``moved`` updates
+    (its count is an InitPlan, evaluated first), so posts cannot deadlock. A
+    leg that would overdraw matches no row in ``moved``; the caller sees it
+    missing from the returned balances and raises, rolling everything back.
+    """
+    values = ", ".join(["(%s::bigint, %s::bigint)"] * len(legs))
+    rows = fetch_all_prepared(
+        f"""
+        WITH txn AS (
+            INSERT INTO {_TXN_TABLE}
+                (guild_id, kind, actor, memo, idempotency_key, fingerprint, created_at)
+            VALUES (%s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (idempotency_key) DO NOTHING RETURNING id
+        ),
+        legs (account_id, amount) AS (VALUES {values}),
+        locked AS (
+            SELECT a.id FROM {_ACCOUNT_TABLE} a
+            WHERE a.id IN (SELECT account_id FROM legs) AND EXISTS (SELECT 1 FROM txn)
+            ORDER BY a.id FOR UPDATE
+        ),
+        moved AS (
+            UPDATE {_ACCOUNT_TABLE} a SET balance = a.balance + legs.amount
+            FROM legs
+            WHERE a.id = legs.account_id AND a.guild_id = %s
+              AND (a.kind = %s OR a.balance + legs.amount >= 0)
+              AND (SELECT count(*) FROM locked) = %s
+            RETURNING a.id, a.balance, legs.amount
+        ),
+        entries AS (
+            INSERT INTO {_ENTRY_TABLE} (transaction_id, account_id, amount, balance_after)
+            SELECT txn.id, moved.id, moved.amount, moved.balance FROM txn, moved
+            RETURNING account_id, balance_after
+        )
+        SELECT t.id, e.account_id, e.balance_after
+        FROM (SELECT id FROM txn) t LEFT JOIN entries e ON true
+        """,
+        [
+            *header,
+            *[value for leg in legs for value in (leg.account_id, leg.amount)],
+            guild_id,
+            AccountKind.HOUSE,
+            len(legs),
+        ],
+    )
+    if not rows:
+        return None, {}
+    return rows[0][0], {row[1]: row[2] for row in rows if row[1] is not None}
+
+
+def _post_portable(
+    cursor: Any, guild_id: int, legs: list[Leg], header: list[object]
+) -> tuple[int | None, dict[int, int]]:
+    """The same post as several statements, for SQLite (the embedded default)."""
+    cursor.execute(
+        f"INSERT INTO {_TXN_TABLE} "
+        "(guild_id, kind, actor, memo, idempotency_key, fingerprint, created_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+        header,
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return None, {}
+    txn_id = row[0]
+    balances: dict[int, int] = {}
+    entries = []
+    # Primary-key order (legs are sorted): every poster locks in the same order.
+    for leg in legs:
+        cursor.execute(
+            f"UPDATE {_ACCOUNT_TABLE} SET balance = balance + %s "
+            "WHERE id = %s AND guild_id = %s "
+            "AND (kind = %s OR balance + %s >= 0) RETURNING balance",
+            [leg.amount, leg.account_id, guild_id, AccountKind.HOUSE, leg.amount],
+        )
+        updated = cursor.fetchone()
+        if updated is None:
+            return txn_id, balances
+        balances[leg.account_id] = updated[0]
+        entries.append(
+            LedgerEntry(
+                transaction_id=txn_id,
+                account_id=leg.account_id,
+                amount=leg.amount,
+                balance_after=updated[0],
+            )
+        )
+    LedgerEntry.objects.bulk_create(entries)
+    return txn_id, balances
 
 
 def _raise_for_refused_leg(leg: Leg, guild_id: int) -> None:

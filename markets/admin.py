@@ -1,0 +1,258 @@
+"""Admin for moderators: markets with live probabilities, and actions that call the services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+
+from markets.models import Market, MarketStatus, Outcome, ResolutionVote
+from markets.selectors import market_detail
+from markets.services import market_cancel, market_close, market_create, resolution_vote
+from markets.validation import clean_market_input
+from points.models import Member
+from predictmarket.admin_actions import admin_actor, form_action
+from predictmarket.errors import DomainError, ValidationFailed
+
+
+class OutcomeInline(admin.TabularInline):
+    model = Outcome
+    fields = ["index", "label", "pool", "probability"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    @admin.display(description="probability")
+    def probability(self, outcome: Outcome) -> str:
+        detail = market_detail(outcome.market)
+        return f"{detail.outcomes[outcome.index].probability:.1%}"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class VoteInline(admin.TabularInline):
+    model = ResolutionVote
+    fields = ["voter", "outcome", "updated_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class MarketCreateForm(forms.ModelForm):
+    """What a moderator fills in to open a market; ``market_create`` does the rest."""
+
+    creator = forms.ModelChoiceField(
+        queryset=Member.objects.select_related("guild").order_by("guild", "display_name"),
+        help_text="The member shown as the market's creator (their server is the market's).",
+    )
+    options = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="2 to 10 answers, one per line.",
+    )
+    duration_hours = forms.DecimalField(
+        min_value=0,
+        max_digits=6,
+        decimal_places=2,
+        initial=24,
+        help_text="How long betting stays open (1 minute to 30 days).",
+    )
+
+    class Meta:
+        model = Market
+        fields = ["question", "description", "category"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        hours = data.get("duration_hours")
+        if hours is not None and "options" in data and "question" in data:
+            try:
+                clean_market_input(
+                    question=data["question"],
+                    options=data["options"].splitlines(),
+                    duration=timedelta(hours=float(hours)),
+                    category=data.get("category", ""),
+                    description=data.get("description", ""),
+                )
+            except ValidationFailed as exc:
+                field = exc.details.get("field")
+                field = {"duration": "duration_hours"}.get(field, field)
+                self.add_error(field if field in self.fields else None, exc.message)
+        return data
+
+
+class ReasonlessForm(forms.Form):
+    pass
+
+
+def _close(request: HttpRequest, market: Model, data: dict[str, Any]) -> str:
+    market_close(market_id=market.pk, actor=admin_actor(request))
+    return "closed; betting has stopped"
+
+
+def _cancel(request: HttpRequest, market: Model, data: dict[str, Any]) -> str:
+    market_cancel(market_id=market.pk, actor=admin_actor(request), is_moderator=True)
+    return "cancelled; every member's stake is being refunded"
+
+
+def _vote_form(queryset: QuerySet) -> type[forms.Form]:
+    markets = list(queryset[:2])
+    choices: list[tuple[str, str]] = [("cancel", "Cancel the market and refund everyone")]
+    if len(markets) == 1:
+        choices = [
+            (str(o.index), f"{o.label}") for o in markets[0].outcomes.order_by("index")
+        ] + choices
+
+    class VoteForm(forms.Form):
+        choice = forms.ChoiceField(
+            choices=choices,
+            widget=forms.RadioSelect,
+            help_text="Your vote counts as one moderator's; the market resolves when "
+            "enough moderators agree. Select a single market to vote for an outcome.",
+        )
+
+    return VoteForm
+
+
+def _vote(request: HttpRequest, market: Model, data: dict[str, Any]) -> str:
+    cancel = data["choice"] == "cancel"
+    result = resolution_vote(
+        market_id=market.pk,
+        voter=admin_actor(request),
+        outcome_index=None if cancel else int(data["choice"]),
+        cancel=cancel,
+    )
+    if result.decided:
+        return f"vote for {result.choice!r} recorded; the market is decided and is being settled"
+    return (
+        f"vote for {result.choice!r} recorded ({result.votes_for_choice} of "
+        f"{result.votes_needed} needed)"
+    )
+
+
+@admin.register(Market)
+class MarketAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "question",
+        "guild",
+        "status",
+        "category",
+        "closes_at",
+        "volume",
+        "probabilities",
+    ]
+    list_filter = ["status", "category", "guild"]
+    search_fields = ["question", "description", "category", "=id"]
+    list_select_related = ["guild"]
+    date_hierarchy = "created_at"
+    inlines = [OutcomeInline, VoteInline]
+    actions = [
+        form_action(
+            name="close_now",
+            description="Close now (stop betting)",
+            form_class=ReasonlessForm,
+            perform=_close,
+            submit_label="Close",
+        ),
+        form_action(
+            name="vote_resolution",
+            description="Vote / resolve as…",
+            form_class=_vote_form,
+            perform=_vote,
+            submit_label="Vote",
+        ),
+        form_action(
+            name="cancel_and_refund",
+            description="Cancel and refund",
+            form_class=ReasonlessForm,
+            perform=_cancel,
+            submit_label="Cancel and refund",
+        ),
+    ]
+
+    @admin.display(description="probabilities")
+    def probabilities(self, market: Market) -> str:
+        detail = market_detail(market)
+        return " · ".join(f"{o.label}: {o.probability:.0%}" for o in detail.outcomes)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = MarketCreateForm
+            kwargs["fields"] = None
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return [
+                (
+                    None,
+                    {
+                        "fields": [
+                            "creator",
+                            "question",
+                            "options",
+                            "duration_hours",
+                            "category",
+                            "description",
+                        ]
+                    },
+                )
+            ]
+        return super().get_fieldsets(request, obj)
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
+        return self.inlines if obj is not None else []
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return []
+        # Markets change only through the lifecycle actions (services), never by editing.
+        return [f.name for f in Market._meta.fields]
+
+    def save_model(self, request: HttpRequest, obj: Market, form: Any, change: bool) -> None:
+        if change:
+            return
+        data = form.cleaned_data
+        try:
+            created = market_create(
+                creator=data["creator"],
+                question=data["question"],
+                options=data["options"].splitlines(),
+                duration=timedelta(hours=float(data["duration_hours"])),
+                category=data.get("category", ""),
+                description=data.get("description", ""),
+                actor=admin_actor(request),
+                bypass_rate_limit=True,
+            )
+        except DomainError as exc:
+            # Shown on the redirect; nothing was written.
+            messages.error(request, exc.message)
+            raise _CreateRefused from exc
+        obj.pk = obj.id = created.pk
+        obj._state.adding = False
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> Any:
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except _CreateRefused:
+            from django.shortcuts import redirect
+
+            return redirect(request.path)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class _CreateRefused(Exception):
+    pass
+
+
+__all__ = ["MarketAdmin", "MarketStatus"]

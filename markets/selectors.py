@@ -1,0 +1,120 @@
+"""Reads over markets: lists, details with live probabilities, price history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from markets import amm
+from markets.models import Market, MarketStatus, Outcome, PricePoint
+
+
+def market_list(
+    *,
+    guild_id: int,
+    status: str | None = None,
+    category: str | None = None,
+    search: str | None = None,
+) -> QuerySet[Market]:
+    """Markets of a guild, newest first, filtered by status, category and text."""
+    markets = Market.objects.filter(guild_id=guild_id).select_related("creator")
+    if status:
+        markets = markets.filter(status=status)
+    if category:
+        markets = markets.filter(category__iexact=category.strip())
+    if search:
+        text = search.strip()
+        markets = markets.filter(
+            Q(question__icontains=text)
+            | Q(description__icontains=text)
+            | Q(outcomes__label__icontains=text)
+        ).distinct()
+    return markets.order_by("-created_at", "-id")
+
+
+def open_markets(guild_id: int) -> QuerySet[Market]:
+    return market_list(guild_id=guild_id, status=MarketStatus.OPEN).filter(
+        closes_at__gt=timezone.now()
+    )
+
+
+@dataclass(frozen=True)
+class OutcomeView:
+    index: int
+    label: str
+    probability: Decimal
+    pool: Decimal
+    is_winner: bool
+
+
+@dataclass(frozen=True)
+class MarketDetail:
+    market: Market
+    outcomes: list[OutcomeView]
+    volume: int
+    traders: int
+    trades: int
+    time_left: timedelta | None
+    accepting_bets: bool
+
+
+def market_detail(market: Market) -> MarketDetail:
+    outcomes = list(Outcome.objects.filter(market=market).order_by("index"))
+    probabilities = amm.prices([o.pool for o in outcomes]) if outcomes else ()
+    counts = market.trades.aggregate(traders=Count("member", distinct=True), trades=Count("id"))
+    now = timezone.now()
+    accepting = market.status == MarketStatus.OPEN and market.closes_at > now
+    return MarketDetail(
+        market=market,
+        outcomes=[
+            OutcomeView(
+                index=o.index,
+                label=o.label,
+                probability=probabilities[i],
+                pool=o.pool,
+                is_winner=o.pk == market.winning_outcome_id,
+            )
+            for i, o in enumerate(outcomes)
+        ],
+        volume=market.volume,
+        traders=counts["traders"],
+        trades=counts["trades"],
+        time_left=(market.closes_at - now) if accepting else None,
+        accepting_bets=accepting,
+    )
+
+
+@dataclass(frozen=True)
+class PriceHistoryPoint:
+    at: datetime
+    probabilities: list[Decimal]
+
+
+def price_history(market: Market, *, limit: int = 500) -> list[PriceHistoryPoint]:
+    """The market's probabilities over time, oldest first, thinned to at most ``limit``."""
+    points = list(
+        PricePoint.objects.filter(market=market)
+        .order_by("created_at", "id")
+        .values_list("created_at", "probabilities")
+    )
+    if len(points) > limit:
+        # Keep the first and last points and an even spread between them.
+        step = (len(points) - 1) / (limit - 1)
+        points = [points[round(i * step)] for i in range(limit)]
+    return [
+        PriceHistoryPoint(at=at, probabilities=[Decimal(p) for p in probs]) for at, probs in points
+    ]
+
+
+def market_categories(guild_id: int) -> list[str]:
+    return list(
+        Market.objects.filter(guild_id=guild_id)
+        .exclude(category="")
+        .values_list("category", flat=True)
+        .distinct()
+        .order_by("category")
+    )
