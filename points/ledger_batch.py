@@ -111,13 +111,13 @@ def _write_balances(changed: list[tuple[int, int]]) -> None:
             if connection.vendor == "postgresql":
                 values = ", ".join(["(%s::bigint, %s::bigint)"] * len(chunk))
                 sql = (
-                    f"UPDATE {table} AS a SET balance = v.balance "  # noqa: S608 - our table
+                    f"UPDATE {table} AS a SET balance = v.balance "
                     f"FROM (VALUES {values}) AS v(id, balance) WHERE a.id = v.id"
                 )
             else:  # SQLite names VALUES columns column1, column2
                 values = ", ".join(["(%s, %s)"] * len(chunk))
                 sql = (
-                    f"WITH v(id, balance) AS (VALUES {values}) "  # noqa: S608 - our table
+                    f"WITH v(id, balance) AS (VALUES {values}) "
                     f"UPDATE {table} SET balance = "
                     f"(SELECT v.balance FROM v WHERE v.id = {table}.id) "
                     "WHERE id IN (SELECT id FROM v)"
