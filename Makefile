@@ -35,7 +35,7 @@ run: demo
 	echo "web:     http://$(HOST):$(PORT)/   admin: http://$(HOST):$(PORT)/admin/"; \
 	echo "health:  http://$(HOST):$(PORT)/health/ready   metrics: http://$(HOST):$(PORT)/metrics"; \
 	echo "Ctrl-C stops everything."; \
-	exec $(VENV)/bin/honcho -f Procfile.dev -p $(PORT) start $$procs
+	exec $(VENV)/bin/honcho -f Procfile.dev start -p $(PORT) $$procs
 
 test: venv
 	@if [ -n "$$DATABASE_URL" ]; then echo "make test: database from DATABASE_URL (PostgreSQL)"; \
