@@ -7,6 +7,7 @@ Manage Server, or Django staff permission); these functions record who acted.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +27,7 @@ from points.snowflakes import parse_snowflake
 from predictmarket.audit import audit_record
 from predictmarket.errors import (
     AccountFrozen,
+    IdempotencyConflict,
     InvalidState,
     NotFound,
     PermissionDenied,
@@ -35,6 +37,10 @@ from predictmarket.outbox import outbox_append
 
 DAILY_INTERVAL = timedelta(hours=24)
 MAX_REASON_LENGTH = 500
+# Balances are signed BIGINTs (about 9.2e18). Capping each movement far below
+# that keeps a typo ("grant 99999999999999999999") a validation error instead of
+# an overflow in the database; a trillion points is more than any guild uses.
+MAX_AMOUNT = 10**12
 
 
 class DailyNotReady(InvalidState):
@@ -43,14 +49,20 @@ class DailyNotReady(InvalidState):
 
 
 def parse_amount(amount: object, *, field: str = "amount", minimum: int = 1) -> int:
-    """Whole points, at least ``minimum``; anything else is a ``ValidationFailed``."""
+    """Whole points from ``minimum`` to ``MAX_AMOUNT``; anything else is ``ValidationFailed``."""
     if isinstance(amount, bool) or not isinstance(amount, int):
-        if isinstance(amount, str) and amount.strip().lstrip("-").isdigit():
-            amount = int(amount.strip())
+        text = amount.strip() if isinstance(amount, str) else ""
+        # ASCII digits only: str.isdigit() also accepts "²", which int() refuses,
+        # and the length cap keeps int() below Python's 4300-digit limit.
+        digits = text.removeprefix("-")
+        if digits.isascii() and digits.isdigit() and len(digits) <= 30:
+            amount = int(text)
         else:
             raise ValidationFailed(f"{field} must be a whole number of points.", field=field)
     if amount < minimum:
         raise ValidationFailed(f"{field} must be at least {minimum}.", field=field)
+    if amount > MAX_AMOUNT:
+        raise ValidationFailed(f"{field} must be at most {MAX_AMOUNT}.", field=field)
     return amount
 
 
@@ -181,6 +193,12 @@ def points_daily_claim(*, member: Member, idempotency_key: str | None = None) ->
             return _daily_from_transaction(member, earlier)
     with transaction.atomic():
         locked = _lock_member(member)
+        if idempotency_key:
+            # Checked again under the lock: a concurrent request with this key
+            # may have claimed while we waited, and must be replayed, not refused.
+            earlier = LedgerTransaction.objects.filter(idempotency_key=idempotency_key).first()
+            if earlier is not None:
+                return _daily_from_transaction(locked, earlier)
         if locked.is_frozen:
             raise AccountFrozen()
         now = timezone.now()
@@ -214,7 +232,10 @@ def points_daily_claim(*, member: Member, idempotency_key: str | None = None) ->
 
 
 def _daily_from_transaction(member: Member, txn: LedgerTransaction) -> DailyClaim:
-    entry = txn.entries.get(account__member=member)
+    entry = txn.entries.filter(account__member=member).first()
+    if txn.kind != TransactionKind.DAILY or entry is None:
+        # The key was used for another member's claim or another operation.
+        raise IdempotencyConflict(key=txn.idempotency_key)
     member.refresh_from_db(fields=["last_daily_at"])
     return DailyClaim(
         amount=entry.amount,
@@ -249,7 +270,8 @@ def points_transfer(
         raise ValidationFailed("You cannot send points to yourself.", field="recipient")
     if not sender.guild.transfers_enabled:
         raise PermissionDenied("Point transfers are turned off in this server.")
-    if sender.is_frozen or Member.objects.filter(pk=sender.pk, is_frozen=True).exists():
+    # Read fresh: the caller's object may predate a freeze or an unfreeze.
+    if Member.objects.filter(pk=sender.pk, is_frozen=True).exists():
         raise AccountFrozen()
     txn = ledger_post(
         guild_id=sender.guild_id,
@@ -288,7 +310,9 @@ def _moderator_adjust(
     points = parse_amount(amount)
     why = _reason(reason)
     action = "points.grant" if sign > 0 else "points.deduct"
-    key = idempotency_key or f"{action}:{member.pk}:{timezone.now():%Y%m%d%H%M%S%f}"
+    # Without a request id every call is a new adjustment: a timestamp key would
+    # silently merge two identical grants made within one clock tick.
+    key = idempotency_key or f"{action}:{member.pk}:{uuid.uuid4().hex}"
     with transaction.atomic():
         house = house_account(member.guild_id)
         txn = ledger_post(

@@ -15,13 +15,15 @@ def parse_snowflake(value: object, *, field: str = "id") -> int:
         raise ValidationFailed(f"{field} must be a Discord id.", field=field)
     if isinstance(value, str):
         value = value.strip()
-        if not value.isdigit():
+        # ASCII only: str.isdigit() also accepts other scripts' digits ("١٢٣").
+        if not (value.isascii() and value.isdigit()) or len(value) > 20:
             raise ValidationFailed(f"{field} must be a Discord id (digits only).", field=field)
-    try:
-        number = int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise ValidationFailed(f"{field} must be a Discord id.", field=field) from None
-    if isinstance(value, float) or not 0 < number <= MAX_SNOWFLAKE:
+        number = int(value)
+    elif isinstance(value, int):
+        number = value
+    else:  # floats, Decimals and anything else are not ids, even when whole
+        raise ValidationFailed(f"{field} must be a Discord id.", field=field)
+    if not 0 < number <= MAX_SNOWFLAKE:
         raise ValidationFailed(
             f"{field} must be a Discord id (a positive 64-bit number).", field=field
         )

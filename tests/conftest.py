@@ -10,6 +10,10 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
+from points.models import Account, Guild, Member
+from points.services import house_account
+from tests.factories import GuildFactory, MemberFactory
+
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     database = (
@@ -41,3 +45,44 @@ def _clear_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+# ------------------------------------------------------------------------------
+# Personas: the owner's guild with its house account, two members, an outsider
+# from another guild, and a moderator. Members are created through
+# ``member_ensure``, so each starts with the guild's real starting grant.
+# ------------------------------------------------------------------------------
+MODERATOR_DISCORD_ID = 555_000_000_000_000_001
+
+
+@pytest.fixture
+def guild(db: None) -> Guild:
+    """The owner's guild (default settings); its house account issues the points."""
+    return GuildFactory(name="Owner's guild")
+
+
+@pytest.fixture
+def house(guild: Guild) -> Account:
+    return house_account(guild.pk)
+
+
+@pytest.fixture
+def member(guild: Guild) -> Member:
+    return MemberFactory(guild=guild, display_name="alice")
+
+
+@pytest.fixture
+def other_member(guild: Guild) -> Member:
+    return MemberFactory(guild=guild, display_name="bob")
+
+
+@pytest.fixture
+def outsider(db: None) -> Member:
+    """A member of another guild."""
+    return MemberFactory(display_name="mallory")
+
+
+@pytest.fixture
+def moderator() -> str:
+    """The actor string services record for a moderator acting from Discord."""
+    return f"discord:{MODERATOR_DISCORD_ID}"
