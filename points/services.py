@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -386,3 +387,72 @@ def member_set_frozen(*, member: Member, frozen: bool, reason: str, actor: str) 
             data={"reason": why},
         )
     return locked
+
+
+# ------------------------------------------------------------------------------
+# Guild settings
+# ------------------------------------------------------------------------------
+GUILD_SETTINGS = (
+    "moderator_role_id",
+    "announcement_channel_id",
+    "starting_balance",
+    "daily_amount",
+    "min_bet",
+    "max_bet",
+    "default_liquidity",
+    "fee_bps",
+    "min_resolution_votes",
+    "auto_refund_hours",
+    "public_pages",
+    "transfers_enabled",
+)
+
+
+def guild_update_settings(*, guild_id: int, actor: str, **changes: object) -> Guild:
+    """Change a guild's settings (guild admins); validated by the model's own rules.
+
+    Unknown names and invalid values are a ``ValidationFailed`` naming the
+    setting; nothing is saved unless every change is valid.
+    """
+    unknown = sorted(set(changes) - set(GUILD_SETTINGS))
+    if unknown:
+        raise ValidationFailed(f"Unknown setting: {', '.join(unknown)}.", field=unknown[0])
+    if not changes:
+        raise ValidationFailed("Nothing to change.")
+    with transaction.atomic():
+        guild = Guild.objects.select_for_update().filter(pk=guild_id).first()
+        if guild is None:
+            raise NotFound("This server is not set up yet.")
+        before = {name: getattr(guild, name) for name in changes}
+        for name, value in changes.items():
+            setattr(guild, name, value)
+        try:
+            guild.full_clean(exclude=[f.name for f in Guild._meta.fields if f.name not in changes])
+        except DjangoValidationError as exc:
+            field, messages = next(iter(exc.message_dict.items()))
+            raise ValidationFailed(f"{field}: {' '.join(messages)}", field=field) from None
+        if guild.max_bet < guild.min_bet:
+            raise ValidationFailed(
+                f"max_bet ({guild.max_bet}) must not be below min_bet ({guild.min_bet}).",
+                field="max_bet",
+            )
+        guild.save(update_fields=[*changes, "updated_at"])
+        audit_record(
+            actor=actor,
+            action="guild.settings",
+            guild_id=guild.pk,
+            target=guild,
+            data={
+                "before": {k: _plain(v) for k, v in before.items()},
+                "after": {k: _plain(getattr(guild, k)) for k in changes},
+            },
+        )
+    return guild
+
+
+def _plain(value: object) -> object:
+    return (
+        str(value)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 2**53
+        else value
+    )
