@@ -426,16 +426,20 @@ def guild_update_settings(*, guild_id: int, actor: str, **changes: object) -> Gu
         before = {name: getattr(guild, name) for name in changes}
         for name, value in changes.items():
             setattr(guild, name, value)
+        if (
+            isinstance(guild.min_bet, int)
+            and isinstance(guild.max_bet, int)
+            and guild.max_bet < guild.min_bet
+        ):
+            raise ValidationFailed(
+                f"max_bet ({guild.max_bet}) must not be below min_bet ({guild.min_bet}).",
+                field="max_bet",
+            )
         try:
             guild.full_clean(exclude=[f.name for f in Guild._meta.fields if f.name not in changes])
         except DjangoValidationError as exc:
             field, messages = next(iter(exc.message_dict.items()))
             raise ValidationFailed(f"{field}: {' '.join(messages)}", field=field) from None
-        if guild.max_bet < guild.min_bet:
-            raise ValidationFailed(
-                f"max_bet ({guild.max_bet}) must not be below min_bet ({guild.min_bet}).",
-                field="max_bet",
-            )
         guild.save(update_fields=[*changes, "updated_at"])
         audit_record(
             actor=actor,
