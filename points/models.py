@@ -244,3 +244,27 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}: {self.amount:+d}"
+
+
+class ApiToken(models.Model):
+    """A member's personal API key (hashed). See ``points.api_tokens``."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="api_tokens")
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    is_moderator = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=Q(revoked_at__isnull=True),
+                name="api_token_one_live_per_member",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"pm_{self.prefix}_… ({self.member})"

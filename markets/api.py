@@ -1,0 +1,299 @@
+"""REST API for markets: browse, create, and the moderators' lifecycle actions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from markets.models import Market, MarketStatus
+from markets.selectors import market_detail, market_list, price_history
+from markets.services import (
+    market_cancel,
+    market_close,
+    market_create,
+    market_get,
+    resolution_vote,
+)
+from markets.validation import MAX_OPTIONS
+from predictmarket.api.context import (
+    IsMember,
+    IsModerator,
+    is_moderator,
+    request_actor,
+    request_guild_id,
+    request_member,
+)
+from predictmarket.api.pagination import Pagination
+from predictmarket.api.schema import ERRORS, WRITE_ERRORS
+
+OUTCOME_QUANTUM = Decimal("0.000001")
+
+
+class OutcomeOutput(serializers.Serializer):
+    index = serializers.IntegerField()
+    label = serializers.CharField()
+    probability = serializers.DecimalField(max_digits=10, decimal_places=6)
+    is_winner = serializers.BooleanField()
+
+
+class MarketSummary(serializers.Serializer):
+    id = serializers.IntegerField()
+    question = serializers.CharField()
+    category = serializers.CharField()
+    status = serializers.ChoiceField(choices=MarketStatus.choices)
+    opens_at = serializers.DateTimeField()
+    closes_at = serializers.DateTimeField()
+    volume = serializers.IntegerField()
+
+
+class MarketOutput(MarketSummary):
+    description = serializers.CharField()
+    creator = serializers.CharField(help_text="The creator's display name")
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    settled_at = serializers.DateTimeField(allow_null=True)
+    liquidity = serializers.IntegerField()
+    fee_bps = serializers.IntegerField()
+    traders = serializers.IntegerField()
+    trades = serializers.IntegerField()
+    accepting_bets = serializers.BooleanField()
+    seconds_left = serializers.IntegerField(allow_null=True)
+    outcomes = OutcomeOutput(many=True)
+
+
+def market_output(market: Market) -> dict[str, object]:
+    detail = market_detail(market)
+    return MarketOutput(
+        {
+            "id": market.pk,
+            "question": market.question,
+            "description": market.description,
+            "category": market.category,
+            "status": market.status,
+            "creator": market.creator.display_name,
+            "opens_at": market.opens_at,
+            "closes_at": market.closes_at,
+            "resolved_at": market.resolved_at,
+            "settled_at": market.settled_at,
+            "liquidity": market.liquidity,
+            "fee_bps": market.fee_bps,
+            "volume": detail.volume,
+            "traders": detail.traders,
+            "trades": detail.trades,
+            "accepting_bets": detail.accepting_bets,
+            "seconds_left": int(detail.time_left.total_seconds()) if detail.time_left else None,
+            "outcomes": [
+                {
+                    "index": o.index,
+                    "label": o.label,
+                    "probability": o.probability.quantize(OUTCOME_QUANTUM),
+                    "is_winner": o.is_winner,
+                }
+                for o in detail.outcomes
+            ],
+        }
+    ).data
+
+
+class MarketListView(APIView):
+    class Params(serializers.Serializer):
+        status = serializers.ChoiceField(choices=MarketStatus.choices, required=False)
+        category = serializers.CharField(max_length=50, required=False)
+        search = serializers.CharField(max_length=200, required=False)
+
+    class CreateInput(serializers.Serializer):
+        question = serializers.CharField(max_length=500, trim_whitespace=True)
+        options = serializers.ListField(
+            child=serializers.CharField(max_length=100), min_length=2, max_length=MAX_OPTIONS
+        )
+        duration_minutes = serializers.IntegerField(min_value=1, max_value=30 * 24 * 60)
+        category = serializers.CharField(max_length=50, required=False, allow_blank=True)
+        description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+    def get_permissions(self) -> list:
+        if self.request.method == "POST":
+            return [IsMember()]
+        return super().get_permissions()
+
+    @extend_schema(
+        operation_id="markets_list",
+        parameters=[
+            OpenApiParameter("status", str, enum=MarketStatus.values),
+            OpenApiParameter("category", str),
+            OpenApiParameter("search", str, description="Text in the question or options"),
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int, description="1-100, default 20"),
+        ],
+        responses={200: MarketSummary(many=True), **ERRORS},
+        tags=["markets"],
+    )
+    def get(self, request: Request) -> Response:
+        params = self.Params(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        markets = market_list(guild_id=request_guild_id(request), **params.validated_data)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(markets, request, view=self)
+        return paginator.get_paginated_response(MarketSummary(page, many=True).data)
+
+    @extend_schema(
+        operation_id="markets_create",
+        request=CreateInput,
+        responses={201: MarketOutput, **WRITE_ERRORS},
+        examples=[
+            OpenApiExample(
+                "A two-way market",
+                value={
+                    "question": "Will it snow on Friday?",
+                    "options": ["Yes", "No"],
+                    "duration_minutes": 1440,
+                    "category": "weather",
+                },
+                request_only=True,
+            )
+        ],
+        tags=["markets"],
+    )
+    def post(self, request: Request) -> Response:
+        data = self.CreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = request_member(request)
+        key = request.headers.get("Idempotency-Key")
+        market = market_create(
+            creator=member,
+            question=data.validated_data["question"],
+            options=data.validated_data["options"],
+            duration=timedelta(minutes=data.validated_data["duration_minutes"]),
+            category=data.validated_data.get("category", ""),
+            description=data.validated_data.get("description", ""),
+            actor=request_actor(request),
+            idempotency_key=f"api:{member.pk}:{key}" if key else None,
+            bypass_rate_limit=is_moderator(request),
+        )
+        return Response(market_output(market), status=status.HTTP_201_CREATED)
+
+
+class MarketDetailView(APIView):
+    @extend_schema(
+        operation_id="markets_retrieve", responses={200: MarketOutput, **ERRORS}, tags=["markets"]
+    )
+    def get(self, request: Request, market_id: int) -> Response:
+        market = market_get(market_id, guild_id=request_guild_id(request))
+        return Response(market_output(market))
+
+
+class PricePointOutput(serializers.Serializer):
+    at = serializers.DateTimeField()
+    probabilities = serializers.ListField(
+        child=serializers.DecimalField(max_digits=10, decimal_places=6),
+        help_text="One per outcome, in outcome order",
+    )
+
+
+class MarketHistoryView(APIView):
+    @extend_schema(
+        operation_id="markets_history",
+        responses={200: PricePointOutput(many=True), **ERRORS},
+        tags=["markets"],
+    )
+    def get(self, request: Request, market_id: int) -> Response:
+        market = market_get(market_id, guild_id=request_guild_id(request))
+        return Response(
+            PricePointOutput(
+                [{"at": p.at, "probabilities": p.probabilities} for p in price_history(market)],
+                many=True,
+            ).data
+        )
+
+
+class VoteInput(serializers.Serializer):
+    outcome = serializers.IntegerField(
+        min_value=0, required=False, allow_null=True, help_text="Outcome index to resolve as"
+    )
+    cancel = serializers.BooleanField(default=False, help_text="Vote to cancel and refund")
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("cancel") == (attrs.get("outcome") is not None):
+            raise serializers.ValidationError("Give exactly one of outcome or cancel=true.")
+        return attrs
+
+
+class VoteOutput(serializers.Serializer):
+    choice = serializers.CharField()
+    votes_for_choice = serializers.IntegerField()
+    votes_needed = serializers.IntegerField()
+    decided = serializers.BooleanField()
+    market = MarketOutput()
+
+
+class MarketVoteView(APIView):
+    permission_classes = [IsModerator]
+
+    @extend_schema(
+        operation_id="markets_vote",
+        request=VoteInput,
+        responses={200: VoteOutput, **WRITE_ERRORS},
+        tags=["moderation"],
+    )
+    def post(self, request: Request, market_id: int) -> Response:
+        data = VoteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        guild_id = request_guild_id(request)
+        market_get(market_id, guild_id=guild_id)  # 404 before anything else
+        result = resolution_vote(
+            market_id=market_id,
+            voter=request_actor(request),
+            outcome_index=data.validated_data.get("outcome"),
+            cancel=data.validated_data["cancel"],
+            guild_id=guild_id,
+        )
+        return Response(
+            VoteOutput(
+                {
+                    "choice": result.choice,
+                    "votes_for_choice": result.votes_for_choice,
+                    "votes_needed": result.votes_needed,
+                    "decided": result.decided,
+                    "market": market_output(market_get(market_id, guild_id=guild_id)),
+                }
+            ).data
+        )
+
+
+class MarketCloseView(APIView):
+    permission_classes = [IsModerator]
+
+    @extend_schema(
+        operation_id="markets_close",
+        request=None,
+        responses={200: MarketOutput, **WRITE_ERRORS},
+        tags=["moderation"],
+    )
+    def post(self, request: Request, market_id: int) -> Response:
+        guild_id = request_guild_id(request)
+        market_close(market_id=market_id, actor=request_actor(request), guild_id=guild_id)
+        return Response(market_output(market_get(market_id, guild_id=guild_id)))
+
+
+class MarketCancelView(APIView):
+    permission_classes = [IsModerator]
+
+    @extend_schema(
+        operation_id="markets_cancel",
+        request=None,
+        responses={200: MarketOutput, **WRITE_ERRORS},
+        tags=["moderation"],
+    )
+    def post(self, request: Request, market_id: int) -> Response:
+        guild_id = request_guild_id(request)
+        market_cancel(
+            market_id=market_id,
+            actor=request_actor(request),
+            is_moderator=True,
+            guild_id=guild_id,
+        )
+        return Response(market_output(market_get(market_id, guild_id=guild_id)))

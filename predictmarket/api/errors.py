@@ -1,0 +1,70 @@
+"""One place that turns every error into ``{"error": {"code", "message", "details"}}``."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from predictmarket.errors import DomainError, RateLimited
+
+logger = logging.getLogger(__name__)
+
+_DRF_CODES = {
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "rate_limited",
+    exceptions.ParseError: "malformed_request",
+    exceptions.ValidationError: "validation_failed",
+}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DomainError):
+        response = Response(error_body(exc.code, exc.message, exc.details), status=exc.http_status)
+        if isinstance(exc, RateLimited):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        # Unexpected: the client gets a short id, the log and Sentry the trace.
+        error_id = uuid.uuid4().hex[:8]
+        logger.exception("unhandled API error %s", error_id)
+        return Response(
+            error_body(
+                "internal_error",
+                f"Something went wrong (error id {error_id}).",
+                {"error_id": error_id},
+            ),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    if isinstance(exc, exceptions.ValidationError):
+        message = "Some of the input is not valid."
+        details = response.data if isinstance(response.data, dict) else {"input": response.data}
+    else:
+        message = str(getattr(exc, "detail", exc))
+        details = {}
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        details = {"retry_after": int(exc.wait + 0.999)}
+    response.data = error_body(code, message, details)
+    return response
