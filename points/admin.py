@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
 
+from points.api_tokens import api_token_issue, api_token_revoke
 from points.models import Account, Guild, LedgerEntry, LedgerTransaction, Member
 from points.services import member_set_frozen, points_deduct, points_grant
 from predictmarket.admin import ReadOnlyAdmin
@@ -82,6 +83,24 @@ def _deduct(request: HttpRequest, member: Model, data: dict[str, Any]) -> str:
     return f"deducted {data['amount']} points (transaction #{txn.pk})"
 
 
+class ApiKeyForm(forms.Form):
+    moderator = forms.BooleanField(
+        required=False,
+        help_text="Let this key use the moderator endpoints (votes, close, cancel).",
+    )
+
+
+def _issue_key(request: HttpRequest, member: Model, data: dict[str, Any]) -> str:
+    issued = api_token_issue(member=member, actor=admin_actor(request), moderator=data["moderator"])
+    # Shown once, here; only its hash is stored. Any earlier key stops working.
+    return f"new API key (copy it now, it is not shown again): {issued.key}"
+
+
+def _revoke_keys(request: HttpRequest, member: Model, data: dict[str, Any]) -> str:
+    revoked = api_token_revoke(member=member, actor=admin_actor(request))
+    return "API key revoked" if revoked else "had no API key"
+
+
 def _freeze(request: HttpRequest, member: Model, data: dict[str, Any]) -> str:
     member_set_frozen(member=member, frozen=True, reason=data["reason"], actor=admin_actor(request))
     return "frozen"
@@ -123,6 +142,20 @@ class MemberAdmin(admin.ModelAdmin):
             form_class=AmountReasonForm,
             perform=_deduct,
             submit_label="Deduct",
+        ),
+        form_action(
+            name="issue_api_key",
+            description="Issue (or regenerate) an API key",
+            form_class=ApiKeyForm,
+            perform=_issue_key,
+            submit_label="Issue key",
+        ),
+        form_action(
+            name="revoke_api_keys",
+            description="Revoke API keys",
+            form_class=forms.Form,
+            perform=_revoke_keys,
+            submit_label="Revoke",
         ),
         form_action(
             name="freeze_members",

@@ -72,7 +72,7 @@ def api_token_revoke(*, member: Member, actor: str) -> int:
 
 def api_token_authenticate(key: str) -> ApiToken | None:
     """The live token for ``key``, or None. Never says which part was wrong."""
-    parts = key.split("_")
+    parts = key.split("_", 2)  # the secret itself may contain "_"
     if len(parts) != 3 or parts[0] != "pm" or len(parts[1]) != PREFIX_BYTES * 2:
         return None
     token = (
