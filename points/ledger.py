@@ -16,7 +16,13 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from points.models import Account, AccountKind, LedgerEntry, LedgerTransaction, TransactionKind
+from points.models import (
+    MAY_GO_NEGATIVE,
+    Account,
+    LedgerEntry,
+    LedgerTransaction,
+    TransactionKind,
+)
 from predictmarket.db import fetch_all_prepared
 from predictmarket.errors import (
     IdempotencyConflict,
@@ -154,7 +160,7 @@ def _post_postgres(
             UPDATE {_ACCOUNT_TABLE} a SET balance = a.balance + legs.amount
             FROM legs
             WHERE a.id = legs.account_id AND a.guild_id = %s
-              AND (a.kind = %s OR a.balance + legs.amount >= 0)
+              AND (a.kind IN (%s, %s) OR a.balance + legs.amount >= 0)
               AND (SELECT count(*) FROM locked) = %s
             RETURNING a.id, a.balance, legs.amount
         ),
@@ -170,7 +176,7 @@ def _post_postgres(
             *header,
             *[value for leg in legs for value in (leg.account_id, leg.amount)],
             guild_id,
-            AccountKind.HOUSE,
+            *MAY_GO_NEGATIVE,
             len(legs),
         ],
     )
@@ -201,8 +207,8 @@ def _post_portable(
         cursor.execute(
             f"UPDATE {_ACCOUNT_TABLE} SET balance = balance + %s "
             "WHERE id = %s AND guild_id = %s "
-            "AND (kind = %s OR balance + %s >= 0) RETURNING balance",
-            [leg.amount, leg.account_id, guild_id, AccountKind.HOUSE, leg.amount],
+            "AND (kind IN (%s, %s) OR balance + %s >= 0) RETURNING balance",
+            [leg.amount, leg.account_id, guild_id, *MAY_GO_NEGATIVE, leg.amount],
         )
         updated = cursor.fetchone()
         if updated is None:

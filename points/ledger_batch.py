@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from points.ledger import Leg, _fingerprint, _validate
-from points.models import Account, AccountKind, LedgerEntry, LedgerTransaction
+from points.models import MAY_GO_NEGATIVE, Account, LedgerEntry, LedgerTransaction
 from predictmarket.errors import InsufficientPoints, NotFound
 
 _CHUNK = 5000  # keeps each statement under PostgreSQL's 65,535 parameters
@@ -81,7 +81,7 @@ def ledger_post_batch(
             for leg in legs:
                 running[leg.account_id] += leg.amount
                 balance, kind = balances[leg.account_id]
-                if running[leg.account_id] < 0 and kind != AccountKind.HOUSE:
+                if running[leg.account_id] < 0 and kind not in MAY_GO_NEGATIVE:
                     raise InsufficientPoints(
                         f"Not enough points in account {leg.account_id} for this batch.",
                         account_id=leg.account_id,

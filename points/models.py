@@ -24,7 +24,7 @@ Only ``points.ledger.ledger_post`` writes these tables.
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -61,6 +61,7 @@ def default_auto_refund_hours() -> int:
 
 class PointsBackend(models.TextChoices):
     LOCAL = "local", "Local ledger"
+    DRIP = "drip", "DRIP (drip.re)"
 
 
 class Guild(models.Model):
@@ -103,6 +104,15 @@ class Guild(models.Model):
     points_backend = models.CharField(
         max_length=16, choices=PointsBackend.choices, default=PointsBackend.LOCAL
     )
+    drip_realm_id = models.CharField(
+        "DRIP realm id",
+        max_length=24,
+        blank=True,
+        validators=[RegexValidator(r"^[0-9a-f]{24}$", "A DRIP realm id is 24 hex characters.")],
+    )
+    drip_currency_id = models.CharField("DRIP currency id", max_length=64, blank=True)
+    # Fernet-encrypted (points.drip.secrets); never shown back in full.
+    drip_api_key_encrypted = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -156,6 +166,13 @@ class AccountKind(models.TextChoices):
     HOUSE = "house", "House"
     MEMBER = "member", "Member"
     ESCROW = "escrow", "Escrow"
+    # DRIP guilds: points that came in from (or went back to) DRIP. Like the
+    # house it may go negative: it mirrors balances kept outside this ledger.
+    CLEARING = "clearing", "DRIP clearing"
+
+
+# Accounts that mirror points issued or held elsewhere, so may go negative.
+MAY_GO_NEGATIVE = (AccountKind.HOUSE, AccountKind.CLEARING)
 
 
 class Account(models.Model):
@@ -172,7 +189,7 @@ class Account(models.Model):
         constraints = [
             # The house issues points and may go negative; nobody else may.
             models.CheckConstraint(
-                condition=Q(kind=AccountKind.HOUSE) | Q(balance__gte=0),
+                condition=Q(kind__in=[AccountKind.HOUSE, AccountKind.CLEARING]) | Q(balance__gte=0),
                 name="account_balance_not_negative",
             ),
             models.CheckConstraint(
@@ -184,6 +201,11 @@ class Account(models.Model):
                 fields=["guild"],
                 condition=Q(kind=AccountKind.HOUSE),
                 name="account_one_house_per_guild",
+            ),
+            models.UniqueConstraint(
+                fields=["guild"],
+                condition=Q(kind=AccountKind.CLEARING),
+                name="account_one_clearing_per_guild",
             ),
         ]
         indexes = [
@@ -268,3 +290,46 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"pm_{self.prefix}_… ({self.member})"
+
+
+class DripTransferStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPLIED = "applied", "Applied at DRIP"
+    FAILED = "failed", "Failed (not applied)"
+    AMBIGUOUS = "ambiguous", "Unknown: needs review"
+
+
+class DripTransfer(models.Model):
+    """One change to a member's DRIP balance that this project asked for.
+
+    Written (pending) before the HTTP call, so a crash leaves a trace that the
+    delivery task resolves. Debits for bets are made synchronously; credits
+    (payouts, refunds, sales, compensations) are delivered by a Celery task,
+    retried until they land. See ``points.drip.delivery``.
+    """
+
+    guild = models.ForeignKey(Guild, on_delete=models.PROTECT, related_name="drip_transfers")
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="drip_transfers")
+    amount = models.BigIntegerField(help_text="Positive: credit to DRIP; negative: debit")
+    purpose = models.CharField(max_length=32)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    status = models.CharField(
+        max_length=16, choices=DripTransferStatus.choices, default=DripTransferStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    balance_before = models.BigIntegerField(null=True, blank=True)
+    balance_after = models.BigIntegerField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="drip_transfer_amount_not_zero"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.amount:+d} for {self.member} ({self.status})"

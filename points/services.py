@@ -22,6 +22,7 @@ from points.models import (
     Guild,
     LedgerTransaction,
     Member,
+    PointsBackend,
     TransactionKind,
 )
 from points.snowflakes import parse_snowflake
@@ -133,7 +134,8 @@ def member_ensure(
             account = Account.objects.create(
                 guild=guild, kind=AccountKind.MEMBER, member=member, label=display_name[:100]
             )
-            if guild.starting_balance > 0:
+            # A DRIP guild's points live in DRIP: no local starting grant.
+            if guild.starting_balance > 0 and guild.points_backend == PointsBackend.LOCAL:
                 ledger_post(
                     guild_id=guild.pk,
                     legs=[

@@ -15,3 +15,18 @@ def reconcile_ledger() -> dict[str, int]:
         "ledger_total": report.ledger_total,
         "mismatches": len(report.mismatches),
     }
+
+
+@shared_task(name="points.deliver_drip_transfers")
+def deliver_drip_transfers() -> dict[str, int]:
+    from points.drip.services import deliver_pending_transfers
+
+    report = deliver_pending_transfers()
+    return {"applied": report.applied, "retrying": report.retrying, "ambiguous": report.ambiguous}
+
+
+@shared_task(name="points.reconcile_drip")
+def reconcile_drip() -> int:
+    from points.drip.reconciliation import drip_reconcile_all
+
+    return sum(0 if report.ok else 1 for report in drip_reconcile_all())

@@ -19,7 +19,15 @@ import environ
 __all__ = ["Config", "ConfigError", "exit_on_config_error"]
 
 SECRET_NAMES = frozenset(
-    {"DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "DISCORD_TOKEN", "SENTRY_DSN"}
+    {
+        "DJANGO_SECRET_KEY",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "CELERY_BROKER_URL",
+        "DISCORD_TOKEN",
+        "SENTRY_DSN",
+        "DRIP_ENCRYPTION_KEY",
+    }
 )
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}

@@ -210,6 +210,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "settlement-sweep": {"task": "betting.settlement_sweep", "schedule": 60.0},
     "auto-refund-sweep": {"task": "betting.auto_refund_sweep", "schedule": 300.0},
     "remind-moderators": {"task": "markets.remind_moderators", "schedule": 900.0},
+    "deliver-drip-transfers": {"task": "points.deliver_drip_transfers", "schedule": 15.0},
+    "reconcile-drip": {"task": "points.reconcile_drip", "schedule": 3600.0},
 }
 
 # ------------------------------------------------------------------------------
@@ -240,6 +242,19 @@ RATE_LIMITS_ENABLED = cfg.bool("RATE_LIMITS_ENABLED", True)
 # ------------------------------------------------------------------------------
 DISCORD_TOKEN = cfg.str("DISCORD_TOKEN", "")
 BOT_METRICS_PORT = cfg.int("BOT_METRICS_PORT", 9101, min_value=0, max_value=65535)
+
+# ------------------------------------------------------------------------------
+# DRIP (external points service, for guilds that choose it)
+# ------------------------------------------------------------------------------
+DRIP_API_BASE_URL = cfg.str("DRIP_API_BASE_URL", "https://api.drip.re").rstrip("/")
+DRIP_API_VERSION = cfg.str("DRIP_API_VERSION", "v1")
+DRIP_TIMEOUT_SECONDS = cfg.float("DRIP_TIMEOUT_SECONDS", 5.0, min_value=0.1, max_value=60.0)
+DRIP_MAX_ATTEMPTS = cfg.int("DRIP_MAX_ATTEMPTS", 4, min_value=1, max_value=10)
+DRIP_MAX_RETRY_AFTER_SECONDS = cfg.int("DRIP_MAX_RETRY_AFTER_SECONDS", 30, min_value=1)
+DRIP_BREAKER_FAILURES = cfg.int("DRIP_BREAKER_FAILURES", 5, min_value=1)
+DRIP_BREAKER_RESET_SECONDS = cfg.int("DRIP_BREAKER_RESET_SECONDS", 30, min_value=1)
+DRIP_BALANCE_CACHE_SECONDS = cfg.int("DRIP_BALANCE_CACHE_SECONDS", 15, min_value=0)
+DRIP_ENCRYPTION_KEY = cfg.str("DRIP_ENCRYPTION_KEY", "")
 
 # ------------------------------------------------------------------------------
 # REST framework
