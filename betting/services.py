@@ -22,8 +22,9 @@ from betting.trade_writes import TradeWrite, write_trade
 from markets import amm
 from markets.models import Market, MarketStatus, Outcome
 from markets.services import probabilities_payload
+from points.drip.services import clearing_account, drip_debit, drip_queue_credit, is_drip_guild
 from points.ledger import Leg, ledger_post
-from points.models import Guild, Member, TransactionKind
+from points.models import DripTransfer, DripTransferStatus, Guild, Member, TransactionKind
 from points.services import parse_amount
 from predictmarket.db import model_from_row
 from predictmarket.errors import (
@@ -139,7 +140,12 @@ def _lock_sql(vendor: str) -> str:
         ' WHERE m.id = %s AND m.guild_id = %s ORDER BY o."index"'
     )
     # SQLite has no row locks: its IMMEDIATE transactions hold the database's write lock.
-    return sql + " FOR UPDATE OF m" if vendor == "postgresql" else sql
+    # OF m, o and not OF m alone: a statement that waited for another trade's lock
+    # re-reads only the rows it locks (PostgreSQL's EvalPlanQual), so unlocked
+    # outcome rows would keep the pools from before that trade committed and two
+    # trades would price off the same pools (a lost update; see the bet storm test).
+    # Only trades write pools, always under the market lock, so this adds no waits.
+    return sql + " FOR UPDATE OF m, o" if vendor == "postgresql" else sql
 
 
 def _lock_with_outcomes(market_id: int, member: Member) -> tuple[Market, list[Outcome]]:
@@ -308,6 +314,10 @@ def bet_place(
     rate_limit_hit("bet", member.pk, bypass=bypass_rate_limit)
     if frozen:
         raise AccountFrozen()
+    drip = is_drip_guild(member.guild)
+    payer = member.account.pk
+    if drip:
+        payer = _drip_debit_for_bet(member, market_id, points, idempotency_key)
     try:
         with transaction.atomic():
             market, outcomes = _lock_with_outcomes(market_id, member)
@@ -325,7 +335,7 @@ def bet_place(
             now = timezone.now()
             txn = ledger_post(
                 guild_id=market.guild_id,
-                legs=[Leg(member.account.pk, -points), Leg(market.escrow_account_id, points)],
+                legs=[Leg(payer, -points), Leg(market.escrow_account_id, points)],
                 kind=TransactionKind.BET,
                 actor=f"discord:{member.discord_id}",
                 memo=f"bet on market #{market.pk}: {outcome.label}"[:500],
@@ -362,8 +372,52 @@ def bet_place(
         )
         assert replay is not None
         return replay
-    balance = txn.balances[member.account.pk]  # type: ignore[attr-defined]
+    except BaseException:
+        if drip:
+            _drip_compensate(member, points, idempotency_key)
+        raise
+    if drip:
+        balance = DripTransfer.objects.get(idempotency_key=f"bet:{idempotency_key}").balance_after
+    else:
+        balance = txn.balances[member.account.pk]  # type: ignore[attr-defined]
     return _result(trade, market, outcome.label, balance=balance, replayed=False)
+
+
+def _drip_debit_for_bet(member: Member, market_id: int, points: int, key: str) -> int:
+    """Take the stake at DRIP before the local bet; return the account that pays locally.
+
+    Cheap checks first (market open, bet limits), so an obviously refused bet
+    never touches DRIP. The debit is made outside the market lock: an HTTP call
+    must not hold up every other trade on the market.
+    """
+    market = (
+        Market.objects.select_related("guild")
+        .filter(pk=market_id, guild_id=member.guild_id)
+        .first()
+    )
+    if market is None:
+        raise NotFound("That market does not exist in this server.", market_id=market_id)
+    _check_open(market)
+    _check_amount(market, points)
+    drip_debit(member=member, amount=points, key=f"bet:{key}")
+    return clearing_account(member.guild_id).pk
+
+
+def _drip_compensate(member: Member, points: int, key: str) -> None:
+    """The local bet failed after DRIP took the stake: queue it back (delivered by a task)."""
+    debit = DripTransfer.objects.filter(idempotency_key=f"bet:{key}").first()
+    if debit is None or debit.status != DripTransferStatus.APPLIED:
+        return
+    if Trade.objects.filter(idempotency_key=key).exists():
+        return  # the bet did land (a concurrent retry of the same request)
+    with transaction.atomic():
+        drip_queue_credit(
+            member=member,
+            guild_id=member.guild_id,
+            amount=points,
+            purpose="bet_compensation",
+            key=f"compensate:{key}",
+        )
 
 
 def shares_sell(
@@ -398,6 +452,9 @@ def shares_sell(
     rate_limit_hit("bet", member.pk, bypass=bypass_rate_limit)
     if frozen:
         raise AccountFrozen()
+    drip = is_drip_guild(member.guild)
+    # A DRIP guild's proceeds go to the clearing account and on to DRIP.
+    payee = clearing_account(member.guild_id).pk if drip else member.account.pk
     try:
         with transaction.atomic():
             market, outcomes = _lock_with_outcomes(market_id, member)
@@ -424,7 +481,7 @@ def shares_sell(
                 guild_id=market.guild_id,
                 legs=[
                     Leg(market.escrow_account_id, -quote.points_out),
-                    Leg(member.account.pk, quote.points_out),
+                    Leg(payee, quote.points_out),
                 ],
                 kind=TransactionKind.SELL,
                 actor=f"discord:{member.discord_id}",
@@ -451,6 +508,15 @@ def shares_sell(
                     now=now,
                 )
             )
+            if drip:
+                # Committed with the sale; the delivery task pays it out at DRIP.
+                drip_queue_credit(
+                    member=member,
+                    guild_id=member.guild_id,
+                    amount=quote.points_out,
+                    purpose="sell",
+                    key=f"sell:{idempotency_key}",
+                )
     except _ConcurrentReplay:
         replay = _replay(
             idempotency_key,
@@ -462,5 +528,5 @@ def shares_sell(
         )
         assert replay is not None
         return replay
-    balance = txn.balances[member.account.pk]  # type: ignore[attr-defined]
+    balance = None if drip else txn.balances[member.account.pk]  # type: ignore[attr-defined]
     return _result(trade, market, outcome.label, balance=balance, replayed=False)

@@ -25,9 +25,10 @@ from prometheus_client import Counter, Histogram
 from betting.models import Position
 from markets.models import Market, MarketStatus
 from markets.services import market_event_payload
+from points.drip.services import clearing_account, is_drip_guild
 from points.ledger import Leg
 from points.ledger_batch import Posting, ledger_post_batch
-from points.models import Account, TransactionKind
+from points.models import Account, DripTransfer, TransactionKind
 from points.services import house_account
 from predictmarket.audit import audit_record
 from predictmarket.outbox import outbox_append
@@ -99,11 +100,7 @@ def settle_resolved_market(*, market_id: int) -> SettlementResult:
         house = house_account(market.guild_id)
         escrow = _escrow_balance(market)
         payouts: dict[int, int] = {}
-        account_of: dict[int, int] = dict(
-            Account.objects.filter(member_id__in=[p.member_id for p in winners]).values_list(
-                "member_id", "pk"
-            )
-        )
+        account_of = _payee_accounts(market, [p.member_id for p in winners])
         for position in winners:
             payouts[position.member_id] = int(
                 position.shares.to_integral_value(rounding=ROUND_FLOOR)
@@ -123,6 +120,7 @@ def settle_resolved_market(*, market_id: int) -> SettlementResult:
             market, escrow_after_payments=escrow - paid_total, house_id=house.pk
         )
         ledger_post_batch(guild_id=market.guild_id, postings=postings, actor="system:settlement")
+        _queue_drip_credits(market, payouts, "payout")
         _record_received(market, outcome_id=market.winning_outcome_id)
         result = _finish(
             market,
@@ -134,6 +132,40 @@ def settle_resolved_market(*, market_id: int) -> SettlementResult:
     SETTLEMENT_SECONDS.labels("settle").observe(time.perf_counter() - started)
     MARKETS_FINISHED.labels("settled").inc()
     return result
+
+
+def _payee_accounts(market: Market, member_ids: list[int]) -> dict[int, int]:
+    """Where each member's payment goes: their account, or DRIP's clearing account."""
+    if is_drip_guild(market.guild):
+        clearing = clearing_account(market.guild_id).pk
+        return dict.fromkeys(member_ids, clearing)
+    return dict(Account.objects.filter(member_id__in=member_ids).values_list("member_id", "pk"))
+
+
+def _queue_drip_credits(market: Market, payments: dict[int, int], purpose: str) -> None:
+    """DRIP guilds: the payments go on to DRIP, delivered by a task until they land.
+
+    Queued in the settlement's own transaction, so a payout is never recorded
+    without its credit (the peers' bug: payouts skipped on an API error while
+    the market was marked resolved).
+    """
+    if not is_drip_guild(market.guild):
+        return
+    DripTransfer.objects.bulk_create(
+        [
+            DripTransfer(
+                guild_id=market.guild_id,
+                member_id=member_id,
+                amount=amount,
+                purpose=purpose,
+                idempotency_key=f"{purpose}:{market.pk}:{member_id}",
+                next_attempt_at=timezone.now(),
+            )
+            for member_id, amount in payments.items()
+            if amount > 0
+        ],
+        batch_size=5000,
+    )
 
 
 def _record_received(market: Market, *, outcome_id: int) -> None:
@@ -199,9 +231,7 @@ def refund_market(
                     idempotency_key=f"refund:{market.pk}:house-cover",
                 )
             )
-        account_of = dict(
-            Account.objects.filter(member_id__in=list(refunds)).values_list("member_id", "pk")
-        )
+        account_of = _payee_accounts(market, list(refunds))
         postings += [
             Posting(
                 legs=[Leg(market.escrow_account_id, -amount), Leg(account_of[member_id], amount)],
@@ -223,6 +253,7 @@ def refund_market(
                 )
             )
         ledger_post_batch(guild_id=market.guild_id, postings=postings, actor="system:refund")
+        _queue_drip_credits(market, refunds, "refund")
         for member_id, amount in refunds.items():
             if amount:
                 _mark_refunded(market, member_id, amount)

@@ -5,19 +5,63 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Model
 from django.http import HttpRequest
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 
 from points.api_tokens import api_token_issue, api_token_revoke
-from points.models import Account, Guild, LedgerEntry, LedgerTransaction, Member
-from points.services import member_set_frozen, points_deduct, points_grant
+from points.drip.secrets import masked
+from points.drip.services import guild_connect_drip, guild_use_local_points
+from points.models import (
+    Account,
+    DripTransfer,
+    Guild,
+    LedgerEntry,
+    LedgerTransaction,
+    Member,
+    PointsBackend,
+)
+from points.services import (
+    GUILD_SETTINGS,
+    guild_ensure,
+    guild_update_settings,
+    member_set_frozen,
+    points_deduct,
+    points_grant,
+)
 from predictmarket.admin import ReadOnlyAdmin
 from predictmarket.admin_actions import admin_actor, form_action
+from predictmarket.errors import DomainError
+
+
+class GuildForm(forms.ModelForm):
+    drip_api_key = forms.CharField(
+        label="DRIP API key",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Stored encrypted and never shown again; leave empty to keep the current key.",
+    )
+
+    class Meta:
+        model = Guild
+        fields = [
+            "id",
+            "name",
+            *GUILD_SETTINGS,
+            "points_backend",
+            "drip_realm_id",
+            "drip_currency_id",
+        ]
 
 
 @admin.register(Guild)
 class GuildAdmin(admin.ModelAdmin):
+    """Guild settings. Saving goes through the services (validated and audited)."""
+
+    form = GuildForm
     list_display = [
         "id",
         "name",
@@ -27,9 +71,9 @@ class GuildAdmin(admin.ModelAdmin):
         "public_pages",
     ]
     search_fields = ["name", "=id"]
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at", "drip_api_key_stored"]
     fieldsets = [
-        (None, {"fields": ["id", "name", "points_backend"]}),
+        (None, {"fields": ["id", "name"]}),
         ("Discord", {"fields": ["moderator_role_id", "announcement_channel_id"]}),
         (
             "Points",
@@ -49,12 +93,62 @@ class GuildAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        (
+            "Points backend",
+            {
+                "fields": [
+                    "points_backend",
+                    "drip_realm_id",
+                    "drip_api_key",
+                    "drip_api_key_stored",
+                    "drip_currency_id",
+                ],
+                "description": "Local keeps points in this project's ledger; DRIP keeps them "
+                "in drip.re (bets debit DRIP, payouts and refunds are credited back).",
+            },
+        ),
         ("Times", {"fields": ["created_at", "updated_at"]}),
     ]
+
+    @admin.display(description="stored DRIP API key")
+    def drip_api_key_stored(self, guild: Guild) -> str:
+        return masked(guild.drip_api_key_encrypted)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # The Discord id is the primary key: fixed once the guild exists.
         return [*self.readonly_fields, "id"] if obj else list(self.readonly_fields)
+
+    def save_model(self, request: HttpRequest, obj: Guild, form: Any, change: bool) -> None:
+        actor = admin_actor(request)
+        data = form.cleaned_data
+        if not change or "name" in form.changed_data:
+            guild_ensure(guild_id=obj.pk, name=obj.name)
+        changes = {
+            name: data[name] for name in GUILD_SETTINGS if name in form.changed_data or not change
+        }
+        if changes:
+            guild_update_settings(guild_id=obj.pk, actor=actor, **changes)
+        backend_fields = {"points_backend", "drip_realm_id", "drip_api_key", "drip_currency_id"}
+        if backend_fields & set(form.changed_data):
+            if data["points_backend"] == PointsBackend.DRIP:
+                guild_connect_drip(
+                    guild_id=obj.pk,
+                    realm_id=data["drip_realm_id"],
+                    api_key=data.get("drip_api_key") or None,
+                    currency_id=data.get("drip_currency_id", ""),
+                    actor=actor,
+                )
+            elif change:
+                guild_use_local_points(guild_id=obj.pk, actor=actor)
+        obj.refresh_from_db()
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().changeform_view(request, *args, **kwargs)
+        except DomainError as exc:
+            # Nothing was saved (the services validate before writing).
+            self.message_user(request, exc.message, messages.ERROR)
+            return redirect(request.path)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a guild's ledger is kept for ever
@@ -214,3 +308,39 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     inlines = [EntryInline]
     list_select_related = ["guild"]
+
+
+@admin.register(DripTransfer)
+class DripTransferAdmin(ReadOnlyAdmin):
+    """Every change asked of DRIP; ambiguous ones need a person (see the reconciliation)."""
+
+    list_display = [
+        "created_at",
+        "guild",
+        "member",
+        "purpose",
+        "amount",
+        "status",
+        "attempts",
+        "last_error",
+    ]
+    list_filter = ["status", "purpose", "guild"]
+    search_fields = ["idempotency_key", "=member__discord_id", "member__display_name"]
+    list_select_related = ["guild", "member"]
+    change_list_template = "admin/points/driptransfer/change_list.html"
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(self.reconciliation_view)
+        return [path("reconcile/", view, name="points_drip_reconcile"), *super().get_urls()]
+
+    def reconciliation_view(self, request: HttpRequest) -> Any:
+        """Runs the DRIP reconciliation now and shows drift (nothing is changed)."""
+        from points.drip.reconciliation import drip_reconcile_all
+
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "DRIP reconciliation",
+            "opts": self.model._meta,
+            "reports": drip_reconcile_all(),
+        }
+        return TemplateResponse(request, "admin/points/drip_reconciliation.html", context)
