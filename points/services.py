@@ -168,6 +168,14 @@ def member_get(*, guild_id: int, discord_id: object) -> Member:
     return member
 
 
+def _refuse_for_drip(guild: Guild, feature: str) -> None:
+    if guild.points_backend == PointsBackend.DRIP:
+        raise InvalidState(
+            f"{feature} are handled by DRIP in this server: this bot only uses DRIP points "
+            "for markets."
+        )
+
+
 def _lock_member(member: Member) -> Member:
     # Row lock on the member: serialises claims and freezes for one member.
     return (
@@ -194,6 +202,7 @@ def points_daily_claim(*, member: Member, idempotency_key: str | None = None) ->
         earlier = LedgerTransaction.objects.filter(idempotency_key=idempotency_key).first()
         if earlier is not None:
             return _daily_from_transaction(member, earlier)
+    _refuse_for_drip(member.guild, "Daily points")
     with transaction.atomic():
         locked = _lock_member(member)
         if idempotency_key:
@@ -271,6 +280,7 @@ def points_transfer(
         raise NotFound("That member is not in this server.")
     if sender.pk == recipient.pk:
         raise ValidationFailed("You cannot send points to yourself.", field="recipient")
+    _refuse_for_drip(sender.guild, "Tips")
     if not sender.guild.transfers_enabled:
         raise PermissionDenied("Point transfers are turned off in this server.")
     # Read fresh: the caller's object may predate a freeze or an unfreeze.

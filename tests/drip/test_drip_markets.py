@@ -191,3 +191,15 @@ def test_while_drip_is_down_bets_fail_fast_and_payouts_wait_then_land_once(
     payouts = DripTransfer.objects.filter(purpose="payout")
     assert [t.status for t in payouts] == [DripTransferStatus.APPLIED]
     assert fake_drip.balance(bob.discord_id) == 1000
+
+
+@pytest.mark.django_db
+def test_daily_points_and_tips_are_left_to_drip(players: tuple[Member, Member]) -> None:
+    from points.services import points_daily_claim, points_transfer
+    from predictmarket.errors import InvalidState
+
+    alice, bob = players
+    with pytest.raises(InvalidState, match="DRIP"):
+        points_daily_claim(member=alice)
+    with pytest.raises(InvalidState, match="DRIP"):
+        points_transfer(sender=alice, recipient=bob, amount=5, idempotency_key="t1")
