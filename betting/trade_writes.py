@@ -108,18 +108,18 @@ def _write_portable(write: TradeWrite) -> Trade:
         Market.objects.filter(pk=market.pk).update(volume=F("volume") + write.points)
     trade = write.trade()
     trade.save(force_insert=True)
+    # Computed here, not with F() in the database: SQLite stores decimals as
+    # floating point, and "shares - sold" there can land a hair below zero.
+    position, _ = Position.objects.get_or_create(
+        member=write.member, outcome=write.outcome, defaults={"market": market}
+    )
     if write.is_buy:
-        position, _ = Position.objects.get_or_create(
-            member=write.member, outcome=write.outcome, defaults={"market": market}
-        )
-        Position.objects.filter(pk=position.pk).update(
-            shares=F("shares") + write.shares, points_spent=F("points_spent") + write.points
-        )
+        position.shares += write.shares
+        position.points_spent += write.points
     else:
-        Position.objects.filter(member=write.member, outcome=write.outcome).update(
-            shares=F("shares") - write.shares,
-            points_received=F("points_received") + write.points,
-        )
+        position.shares -= write.shares
+        position.points_received += write.points
+    position.save(update_fields=["shares", "points_spent", "points_received", "updated_at"])
     PricePoint.objects.create(
         market=market, created_at=write.now, probabilities=write.probabilities_after
     )

@@ -168,7 +168,8 @@ def market_create(
 def _close_locked(market: Market, *, actor: str, now: datetime, early: bool) -> None:
     market.status = MarketStatus.CLOSED
     if early and market.closes_at > now:
-        market.closes_at = now
+        # Never at or before opens_at (a close in the creation's clock tick).
+        market.closes_at = max(now, market.opens_at + timedelta(microseconds=1))
     market.save(update_fields=["status", "closes_at", "updated_at"])
     audit_record(
         actor=actor,

@@ -35,10 +35,8 @@ def _action(client: Client, market: Market, action: str, **fields: str):
 def test_a_moderator_runs_a_market_end_to_end_in_the_admin(
     django_capture_on_commit_callbacks, settings
 ) -> None:
+    # The Celery app reads CELERY_* from the Django settings (this fixture restores them).
     settings.CELERY_TASK_ALWAYS_EAGER = True
-    from predictmarket.celery import app
-
-    app.conf.task_always_eager = True
     alice = member_ensure(guild_id=GUILD, discord_id=11, display_name="alice")
     bob = member_ensure(guild_id=GUILD, discord_id=12, display_name="bob")
     first, second = _staff("mod1"), _staff("mod2")
@@ -151,7 +149,10 @@ def test_audit_log_and_ledger_are_read_only_in_the_admin() -> None:
     assert client.get("/admin/points/ledgertransaction/").status_code == 200
     assert client.get("/admin/points/ledgertransaction/add/").status_code == 403
     assert client.get("/admin/core/auditlogentry/add/").status_code == 403
-    txn_page = client.get("/admin/points/ledgertransaction/1/change/")
+    from points.models import LedgerTransaction
+
+    first = LedgerTransaction.objects.order_by("pk").first()
+    txn_page = client.get(f"/admin/points/ledgertransaction/{first.pk}/change/")
     assert txn_page.status_code == 200
     assert b"starting balance" in txn_page.content
     assert b'name="_save"' not in txn_page.content

@@ -1,0 +1,117 @@
+"""A cancelled market returns max(0, spent - received) to each member, once; escrow ends at 0."""
+
+from __future__ import annotations
+
+import pytest
+
+from betting.settlement import refund_market
+from betting.tasks import refund_cancelled_market, settlement_sweep
+from markets.models import Market
+from points.models import Guild, LedgerTransaction, Member, TransactionKind
+from predictmarket.models import OutboxEvent
+from tests.betting.helpers import bet, betting_state, sell
+from tests.markets.helpers import (
+    assert_ledger_sound,
+    balance_of,
+    decide,
+    escrow_of,
+    house_of,
+    make_guild,
+    make_market,
+    make_member,
+)
+
+
+def test_it_returns_what_each_member_put_in_net(
+    guild: Guild, market: Market, bettor: Member, rival: Member
+) -> None:
+    third = make_member(guild, "third")
+    start = {m.pk: balance_of(m) for m in (bettor, rival, third)}
+    bet(bettor, market, 0, 300)
+    bet(bettor, market, 1, 50)
+    got_back = sell(bettor, market, 0, "100").points  # partly cashed out before the cancel
+    bet(rival, market, 1, 200)
+    bet(third, market, 0, 10)
+    decide(market, cancel=True)
+    escrow_before = escrow_of(market)
+    house_before = house_of(market.guild_id)
+
+    result = refund_market(market_id=market.pk)
+
+    assert result.performed and result.kind == "refunded"
+    owed = {bettor.pk: 350 - got_back, rival.pk: 200, third.pk: 10}
+    for member in (bettor, rival, third):
+        # Everyone ends exactly where they started: spent came back, minus what they got.
+        assert balance_of(member) == start[member.pk], member
+    assert result.paid_total == sum(owed.values())
+    assert escrow_of(market) == 0
+    assert house_of(market.guild_id) == house_before + (escrow_before - sum(owed.values()))
+    assert (
+        LedgerTransaction.objects.filter(
+            kind=TransactionKind.REFUND, idempotency_key__startswith=f"refund:{market.pk}:"
+        )
+        .exclude(idempotency_key__endswith=":house")
+        .count()
+        == 3
+    )
+    assert OutboxEvent.objects.filter(kind="market.refunded").count() == 1
+    assert_ledger_sound()
+
+
+@pytest.mark.django_db
+def test_it_gives_nothing_back_to_a_member_who_sold_at_a_profit_and_the_house_covers_it() -> None:
+    # Thin liquidity: "No" is cheap after the "Yes" bets, then dear after another "No" bet.
+    guild = make_guild(default_liquidity=10, min_resolution_votes=1)
+    market = make_market(make_member(guild, "creator"))
+    yes_small, yes_big = make_member(guild, "yes-small"), make_member(guild, "yes-big")
+    trader, no_big = make_member(guild, "trader"), make_member(guild, "no-big")
+    bet(yes_small, market, 0, 100)
+    bet(yes_big, market, 0, 600)
+    bet(trader, market, 1, 600)
+    bet(no_big, market, 1, 600)
+    received = sell(trader, market, 1, "all").points
+    assert received > 600  # sold at a profit
+    trader_after_sale, house_before = balance_of(trader), house_of(guild.pk)
+    escrow_before = escrow_of(market)
+    owed = 100 + 600 + 600  # the trader is owed nothing: spent < received
+    assert owed > escrow_before  # the escrow alone cannot pay the refunds
+    decide(market, cancel=True)
+
+    result = refund_market(market_id=market.pk)
+
+    assert result.performed
+    assert result.paid_total == owed
+    assert balance_of(trader) == trader_after_sale  # refund is 0, not negative
+    for member in (yes_small, yes_big, no_big):
+        assert balance_of(member) == guild.starting_balance  # spent came back in full
+    assert escrow_of(market) == 0
+    assert house_of(guild.pk) == house_before - (owed - escrow_before)
+    assert LedgerTransaction.objects.filter(
+        idempotency_key=f"refund:{market.pk}:house-cover"
+    ).exists()
+    assert_ledger_sound()
+
+
+def test_it_refunds_only_once(market: Market, bettor: Member) -> None:
+    bet(bettor, market, 1, 100)
+    decide(market, cancel=True)
+    assert refund_market(market_id=market.pk).performed
+    after = betting_state()
+
+    assert refund_market(market_id=market.pk).performed is False
+    assert refund_cancelled_market(market.pk) is False
+    assert settlement_sweep() == 0
+    assert betting_state() == after
+    assert_ledger_sound()
+
+
+def test_it_refunds_nothing_for_a_market_that_was_not_cancelled(
+    market: Market, bettor: Member
+) -> None:
+    bet(bettor, market, 1, 100)
+    before = betting_state()
+    assert refund_market(market_id=market.pk).performed is False
+    decide(market, outcome_index=0)
+    assert refund_market(market_id=market.pk).performed is False
+    assert balance_of(bettor) == 900
+    assert betting_state()["balances"] == before["balances"]
