@@ -66,7 +66,8 @@ def _refunds(market: Market, members: list[Member]) -> int:
 def test_the_deciding_vote_and_the_auto_refund_never_both_happen(settings: Settings) -> None:
     settings.CELERY_TASK_ALWAYS_EAGER = True  # settlement runs on commit in the voting thread
     settings.CELERY_TASK_EAGER_PROPAGATES = True
-    guild = make_guild(auto_refund_hours=1, min_resolution_votes=2)
+    # Enough for ten rounds of stakes even if one member loses every round.
+    guild = make_guild(auto_refund_hours=1, min_resolution_votes=2, starting_balance=10_000)
     creator = make_member(guild, "creator")
     members = [make_member(guild, f"punter{n}") for n in range(6)]
     seen = set()
