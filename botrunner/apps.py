@@ -6,3 +6,9 @@ from django.apps import AppConfig
 class BotrunnerConfig(AppConfig):
     name = "botrunner"
     verbose_name = "Discord bot"
+
+    def ready(self) -> None:
+        from botrunner.heartbeat import check_bot
+        from predictmarket.health import register_check
+
+        register_check("bot", check_bot)

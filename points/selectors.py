@@ -86,3 +86,15 @@ def balance_leaderboard(
             balance=balance,
         )
     return Leaderboard(rows=rows, own=own)
+
+
+def member_display_balance(member: Member) -> int:
+    """The balance a member sees: from DRIP (cached briefly) when the guild keeps points there.
+
+    Raises ``DripUnavailable`` with a clear message when DRIP cannot be reached.
+    """
+    from points.drip.services import drip_balance, is_drip_guild
+
+    if is_drip_guild(member.guild):
+        return drip_balance(member)
+    return member_balance(member)

@@ -1,0 +1,117 @@
+"""What the bot posts in a guild's announcement channel for market events.
+
+Built from the outbox event's payload (see ``markets.services.market_event_payload``
+and ``betting.settlement``). Member text is escaped; the only mention the bot
+ever makes is the moderator role on a reminder, and only when one is configured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import nextcord
+
+from botrunner.text import NO_MENTIONS, clip, points, relative_time, safe
+
+ANNOUNCED_KINDS = frozenset(
+    {
+        "market.resolved",
+        "market.settled",
+        "market.cancelled",
+        "market.refunded",
+        "market.auto_refunded",
+        "market.reminder",
+    }
+)
+
+
+@dataclass
+class Announcement:
+    content: str | None
+    embed: nextcord.Embed
+    allowed_mentions: nextcord.AllowedMentions
+
+
+def _title(payload: dict[str, Any]) -> str:
+    return clip(f"#{payload.get('market_id')} {safe(payload.get('question'), 240)}", 256)
+
+
+def _top_lines(payload: dict[str, Any]) -> str:
+    rows = payload.get("top") or []
+    lines = [
+        f"{n}. {safe(row.get('display_name') or 'a member', 80)} — "
+        f"{points(int(row.get('amount', 0)))} points"
+        for n, row in enumerate(rows[:10], start=1)
+    ]
+    return "\n".join(lines)
+
+
+def build_announcement(
+    kind: str, payload: dict[str, Any], *, moderator_role_id: int | None = None
+) -> Announcement | None:
+    title = _title(payload)
+    winner = safe(payload.get("winning_outcome") or "", 200)
+    paid = points(int(payload.get("paid_total") or 0))
+    members = int(payload.get("members_paid") or 0)
+    if kind == "market.resolved":
+        embed = nextcord.Embed(
+            title=f"Resolved: {title}"[:256],
+            description=f"The winning answer is **{winner}**. Payouts are on their way.",
+            colour=nextcord.Colour.blurple(),
+        )
+    elif kind == "market.settled":
+        description = f"Winning answer: **{winner}**. {paid} points paid to {members} members."
+        if payload.get("top"):
+            description += "\n\n**Top payouts**\n" + _top_lines(payload)
+        embed = nextcord.Embed(
+            title=f"Paid out: {title}"[:256],
+            description=clip(description, 4096),
+            colour=nextcord.Colour.green(),
+        )
+    elif kind == "market.cancelled":
+        embed = nextcord.Embed(
+            title=f"Cancelled: {title}"[:256],
+            description="The market was cancelled. Everyone gets back what they put in.",
+            colour=nextcord.Colour.light_grey(),
+        )
+    elif kind in {"market.refunded", "market.auto_refunded"}:
+        why = (
+            "Nobody resolved it in time after it closed, so it was refunded automatically."
+            if kind == "market.auto_refunded"
+            else "The cancelled market is refunded."
+        )
+        embed = nextcord.Embed(
+            title=f"Refunded: {title}"[:256],
+            description=f"{why} {paid} points went back to {members} members.",
+            colour=nextcord.Colour.light_grey(),
+        )
+    elif kind == "market.reminder":
+        closes = payload.get("closes_at")
+        when = relative_time(datetime.fromisoformat(closes)) if closes else "a while ago"
+        needed = payload.get("votes_needed") or 1
+        embed = nextcord.Embed(
+            title=f"Waiting for a resolution: {title}"[:256],
+            description=(
+                f"This market closed {when} and still needs {needed} moderator "
+                f"vote{'s' if needed != 1 else ''}. Vote with `/resolve market:"
+                f"{payload.get('market_id')}`."
+            ),
+            colour=nextcord.Colour.gold(),
+        )
+        if moderator_role_id:
+            # The one mention the bot makes: the configured moderator role.
+            return Announcement(
+                content=f"<@&{moderator_role_id}>",
+                embed=embed,
+                allowed_mentions=nextcord.AllowedMentions(
+                    everyone=False,
+                    users=False,
+                    roles=[nextcord.Object(id=moderator_role_id)],
+                    replied_user=False,
+                ),
+            )
+    else:
+        return None
+    return Announcement(content=None, embed=embed, allowed_mentions=NO_MENTIONS)

@@ -1,0 +1,224 @@
+"""``/config show`` and ``/config set``: a guild's market settings (Manage Server only).
+
+The settings are written by ``points.services.guild_update_settings``, which
+validates every value with the model's validators and records the change in
+the audit log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import nextcord
+from nextcord.ext import commands
+
+from botrunner.calls import call
+from botrunner.context import require_admin
+from botrunner.embeds import key_value_embed
+from botrunner.invocation import Invocation, handler
+from botrunner.reads import guild_settings
+from points.drip.secrets import masked
+from points.drip.services import guild_connect_drip, guild_use_local_points
+from points.models import Guild
+from points.services import guild_update_settings
+from predictmarket.errors import ValidationFailed
+
+
+def _describe(guild: Guild) -> list[tuple[str, str]]:
+    role = f"<@&{guild.moderator_role_id}>" if guild.moderator_role_id else "not set"
+    channel = f"<#{guild.announcement_channel_id}>" if guild.announcement_channel_id else "not set"
+    return [
+        ("Moderator role", f"{role} (Manage Server always moderates)"),
+        ("Announcement channel", channel),
+        ("Starting balance", f"{guild.starting_balance:,} points"),
+        ("Daily amount", f"{guild.daily_amount:,} points"),
+        ("Smallest bet", f"{guild.min_bet:,} points"),
+        ("Largest bet", f"{guild.max_bet:,} points"),
+        ("Fee", f"{guild.fee_bps / 100:g}% ({guild.fee_bps} basis points)"),
+        ("Default liquidity", f"{guild.default_liquidity:,} points"),
+        ("Resolution votes", str(guild.min_resolution_votes)),
+        ("Auto-refund after", f"{guild.auto_refund_hours} hours"),
+        ("Public pages", "on" if guild.public_pages else "off"),
+        ("Transfers (/tip)", "on" if guild.transfers_enabled else "off"),
+        ("Points kept in", guild.get_points_backend_display()),
+        *(
+            [
+                ("DRIP realm", guild.drip_realm_id),
+                ("DRIP API key", masked(guild.drip_api_key_encrypted)),
+                ("DRIP currency", guild.drip_currency_id or "default"),
+            ]
+            if guild.points_backend == "drip"
+            else []
+        ),
+    ]
+
+
+@handler("config show")
+async def config_show_command(inv: Invocation) -> None:
+    actor = await inv.actor()
+    require_admin(actor)
+    guild = await call(guild_settings, actor.guild_id)
+    await inv.reply(embed=key_value_embed("Market settings", _describe(guild)))
+
+
+@handler("config set")
+async def config_set_command(
+    inv: Invocation,
+    *,
+    moderator_role: Any = None,
+    clear_moderator_role: bool | None = None,
+    announcement_channel: Any = None,
+    clear_announcement_channel: bool | None = None,
+    **values: Any,
+) -> None:
+    actor = await inv.actor()
+    require_admin(actor)
+    changes: dict[str, Any] = {k: v for k, v in values.items() if v is not None}
+    if moderator_role is not None:
+        changes["moderator_role_id"] = int(moderator_role.id)
+    elif clear_moderator_role:
+        changes["moderator_role_id"] = None
+    if announcement_channel is not None:
+        changes["announcement_channel_id"] = int(announcement_channel.id)
+    elif clear_announcement_channel:
+        changes["announcement_channel_id"] = None
+    if not changes:
+        raise ValidationFailed("Nothing to change: pick at least one setting.")
+    guild = await call(guild_update_settings, guild_id=actor.guild_id, actor=actor.name, **changes)
+    await inv.reply(
+        embed=key_value_embed("Settings saved", _describe(guild), description="Now in force:")
+    )
+
+
+@handler("config drip")
+async def config_drip_command(
+    inv: Invocation, *, realm_id: str, api_key: str | None = None, currency_id: str | None = None
+) -> None:
+    actor = await inv.actor()
+    require_admin(actor)
+    await call(
+        guild_connect_drip,
+        guild_id=actor.guild_id,
+        realm_id=realm_id,
+        api_key=api_key,
+        currency_id=currency_id or "",
+        actor=actor.name,
+    )
+    guild = await call(guild_settings, actor.guild_id)
+    await inv.reply(
+        embed=key_value_embed(
+            "Connected to DRIP",
+            _describe(guild),
+            description="Bets now use members' DRIP points; payouts and refunds go back to DRIP.",
+        )
+    )
+
+
+@handler("config local-points")
+async def config_local_command(inv: Invocation) -> None:
+    actor = await inv.actor()
+    require_admin(actor)
+    await call(guild_use_local_points, guild_id=actor.guild_id, actor=actor.name)
+    guild = await call(guild_settings, actor.guild_id)
+    await inv.reply(embed=key_value_embed("Using local points", _describe(guild)))
+
+
+def _int(description: str, minimum: int, maximum: int | None = None) -> Any:
+    return nextcord.SlashOption(
+        description=description, required=False, min_value=minimum, max_value=maximum
+    )
+
+
+class ConfigCog(commands.Cog, name="Config"):
+    @nextcord.slash_command(
+        name="config",
+        description="Server managers: market settings",
+        dm_permission=False,
+        # Hidden from members who cannot manage the server; still checked on every call.
+        default_member_permissions=nextcord.Permissions(manage_guild=True),
+    )
+    async def config(self, interaction: nextcord.Interaction) -> None:
+        """Group: the subcommands below do the work."""
+
+    @config.subcommand(name="show", description="Show the market settings")
+    async def show(self, interaction: nextcord.Interaction) -> None:
+        await config_show_command(interaction)
+
+    @config.subcommand(name="set", description="Change market settings")
+    async def set_(
+        self,
+        interaction: nextcord.Interaction,
+        moderator_role: nextcord.Role | None = nextcord.SlashOption(  # noqa: B008
+            description="Role whose members moderate markets", required=False
+        ),
+        clear_moderator_role: bool | None = nextcord.SlashOption(
+            description="Remove the moderator role", required=False
+        ),
+        announcement_channel: nextcord.abc.GuildChannel | None = nextcord.SlashOption(  # noqa: B008
+            description="Where results and reminders are posted",
+            required=False,
+            channel_types=[nextcord.ChannelType.text, nextcord.ChannelType.news],
+        ),
+        clear_announcement_channel: bool | None = nextcord.SlashOption(
+            description="Stop announcements", required=False
+        ),
+        starting_balance: int | None = _int("Points a new member starts with", 0),
+        daily_amount: int | None = _int("Points per /daily (0 turns it off)", 0),
+        min_bet: int | None = _int("Smallest bet", 1),
+        max_bet: int | None = _int("Largest bet", 1),
+        fee_bps: int | None = _int("Trading fee in basis points (100 = 1%)", 0, 5000),
+        default_liquidity: int | None = _int("Liquidity of new markets", 1),
+        resolution_votes: int | None = _int("Moderator votes that decide a market", 1, 25),
+        auto_refund_hours: int | None = _int("Refund unresolved markets after (hours)", 1, 8760),
+        public_pages: bool | None = nextcord.SlashOption(
+            description="Show markets on the public web pages", required=False
+        ),
+        transfers: bool | None = nextcord.SlashOption(
+            description="Allow /tip between members", required=False
+        ),
+    ) -> None:
+        await config_set_command(
+            interaction,
+            moderator_role=moderator_role,
+            clear_moderator_role=clear_moderator_role,
+            announcement_channel=announcement_channel,
+            clear_announcement_channel=clear_announcement_channel,
+            starting_balance=starting_balance,
+            daily_amount=daily_amount,
+            min_bet=min_bet,
+            max_bet=max_bet,
+            fee_bps=fee_bps,
+            default_liquidity=default_liquidity,
+            min_resolution_votes=resolution_votes,
+            auto_refund_hours=auto_refund_hours,
+            public_pages=public_pages,
+            transfers_enabled=transfers,
+        )
+
+    @config.subcommand(name="drip", description="Keep this server's points in DRIP")
+    async def drip(
+        self,
+        interaction: nextcord.Interaction,
+        realm_id: str = nextcord.SlashOption(
+            description="DRIP realm id (24 hex characters)", min_length=24, max_length=24
+        ),
+        api_key: str | None = nextcord.SlashOption(
+            description="DRIP API key (stored encrypted; leave out to keep the current one)",
+            required=False,
+            max_length=200,
+        ),
+        currency_id: str | None = nextcord.SlashOption(
+            description="DRIP currency id (optional)", required=False, max_length=64
+        ),
+    ) -> None:
+        await config_drip_command(
+            interaction, realm_id=realm_id, api_key=api_key, currency_id=currency_id
+        )
+
+    @config.subcommand(name="local-points", description="Keep points in this bot's own ledger")
+    async def local_points(self, interaction: nextcord.Interaction) -> None:
+        await config_local_command(interaction)
+
+
+def setup(bot: Any) -> None:
+    bot.add_cog(ConfigCog())

@@ -1,0 +1,51 @@
+"""``/help``: what the bot does, in one ephemeral embed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import nextcord
+from nextcord.ext import commands
+
+from botrunner.embeds import key_value_embed
+from botrunner.invocation import Invocation, handler
+
+HELP_ROWS = [
+    ("/market create", "Ask a question with 2 to 10 answers and a closing time."),
+    ("/market list · /market show", "Browse markets; post one with its odds, chart and buttons."),
+    ("/bet · /sell", "Buy shares of an answer (you see a quote first) or sell them back."),
+    ("/portfolio · /balance · /history", "Your shares, points and movements (only you see them)."),
+    ("/daily · /tip", "Claim daily points; give points to another member."),
+    ("/leaderboard", "Top members by balance, net worth or profit."),
+    ("/apikey", "Your personal key for the REST API (shown once, only to you)."),
+    (
+        "Moderators",
+        "/resolve (vote the winning answer, or cancel), /market close, /market cancel, "
+        "/points grant|deduct|freeze|unfreeze with a reason.",
+    ),
+    (
+        "Server managers",
+        "/config show and /config set for this server's market settings; /config drip to use "
+        "DRIP points, /config local-points to go back.",
+    ),
+    (
+        "How prices work",
+        "An answer's price is the community's probability. Each winning share pays 1 point; "
+        "if a market is cancelled or never resolved, everyone gets back what they put in.",
+    ),
+]
+
+
+@handler("help")
+async def help_command(inv: Invocation) -> None:
+    await inv.reply(embed=key_value_embed("Prediction markets", HELP_ROWS))
+
+
+class HelpCog(commands.Cog, name="Help"):
+    @nextcord.slash_command(name="help", description="How the prediction markets work")
+    async def help(self, interaction: nextcord.Interaction) -> None:
+        await help_command(interaction)
+
+
+def setup(bot: Any) -> None:
+    bot.add_cog(HelpCog())

@@ -1,0 +1,226 @@
+"""``/market create|list|show`` (members) and ``/market close|cancel`` (moderators).
+
+Posting a market (create, show) leaves one public message in the channel; its
+id is recorded with ``market_set_discord_message`` so the outbox consumer keeps
+it live. Everything else a member sees here is ephemeral.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import nextcord
+from nextcord.ext import commands
+
+from botrunner.autocomplete import ANY_STATUS, UNDECIDED, suggest_markets
+from botrunner.calls import call
+from botrunner.cards import render_market_message
+from botrunner.cogs.moderation import market_cancel_command, market_close_command
+from botrunner.components import (
+    LIST_CATEGORY_MAX,
+    LIST_SEARCH_MAX,
+    create_market_modal,
+    list_view,
+    modal_values,
+    parse_list_page,
+)
+from botrunner.context import require_guild
+from botrunner.embeds import market_list_embed
+from botrunner.invocation import Ack, Invocation, handler
+from botrunner.parsing import parse_duration, parse_id, parse_options
+from botrunner.reads import market_card, market_page
+from markets.services import market_create, market_set_discord_message
+
+PAGE_SIZE = 5
+STATUS_CHOICES = {
+    "Open": "open",
+    "Closed (waiting for resolution)": "closed",
+    "Resolved": "resolved",
+    "Cancelled": "cancelled",
+    "Refunded": "refunded",
+}
+
+
+async def post_market(inv: Invocation, market_id: int, *, note: str) -> None:
+    """Post the market publicly in this channel and make that message the live one."""
+    actor = await inv.actor(rate_limited=False)
+    card = await call(market_card, market_id, guild_id=actor.guild_id)
+    message = await render_market_message(card)
+    # The deferred reply is ephemeral and the first follow-up would replace it
+    # (keeping it ephemeral), so settle it first; the next follow-up is public.
+    await inv.edit(content=note)
+    posted = await inv.reply(ephemeral=False, **message.send_kwargs())
+    channel_id = getattr(inv.interaction, "channel_id", None)
+    if posted is not None and channel_id:
+        await call(
+            market_set_discord_message,
+            market_id=card.market_id,
+            channel_id=int(channel_id),
+            message_id=int(posted.id),
+        )
+
+
+# -- /market create -------------------------------------------------------------
+@handler("market create", ack=Ack.NONE)
+async def market_create_start(inv: Invocation) -> None:
+    require_guild(inv.interaction)  # before the modal: a DM gets an answer, not a form
+    await inv.send_modal(create_market_modal())
+
+
+@handler("market create submit")
+async def market_create_submit(inv: Invocation) -> None:
+    actor = await inv.actor()
+    values = modal_values(inv.interaction)
+    options = parse_options(values.get("options"))
+    duration = parse_duration(values.get("duration"))
+    market = await call(
+        market_create,
+        creator=actor.member,
+        question=values.get("question", ""),
+        options=options,
+        duration=duration,
+        category=values.get("category", ""),
+        actor=actor.name,
+        idempotency_key=inv.idempotency_key,
+        bypass_rate_limit=actor.is_moderator,
+    )
+    await post_market(inv, market.pk, note=f"✅ Market #{market.pk} is open — posted below.")
+
+
+# -- /market list ---------------------------------------------------------------
+async def _show_page(
+    inv: Invocation, *, page: int, status: str, category: str, search: str, edit: bool
+) -> None:
+    actor = await inv.actor()
+    found = await call(
+        market_page,
+        guild_id=actor.guild_id,
+        status=status or None,
+        category=category or None,
+        search=search or None,
+        page=page,
+        size=PAGE_SIZE,
+    )
+    filters = "".join(
+        f" · {name}: {value}"
+        for name, value in (("status", status), ("category", category), ("search", search))
+        if value
+    )
+    embed = market_list_embed(found.rows, page=found.page, filters=filters, has_more=found.has_more)
+    view = list_view(found.page, found.has_more, status, category, search)
+    if edit:
+        await inv.edit(embed=embed, view=view)
+    else:
+        await inv.reply(embed=embed, view=view)
+
+
+@handler("market list")
+async def market_list_command(
+    inv: Invocation,
+    *,
+    status: str | None = None,
+    category: str | None = None,
+    search: str | None = None,
+) -> None:
+    await _show_page(
+        inv,
+        page=0,
+        status=status or "",
+        category=(category or "").strip()[:LIST_CATEGORY_MAX],
+        search=(search or "").strip()[:LIST_SEARCH_MAX],
+        edit=False,
+    )
+
+
+@handler("market list page", ack=Ack.UPDATE)
+async def market_list_page(inv: Invocation, parts: list[str]) -> None:
+    page, status, category, search = parse_list_page(parts)
+    await _show_page(inv, page=page, status=status, category=category, search=search, edit=True)
+
+
+# -- /market show and Refresh ---------------------------------------------------
+@handler("market show")
+async def market_show_command(inv: Invocation, *, market: str) -> None:
+    await inv.actor()
+    market_id = parse_id(market)
+    await post_market(
+        inv, market_id, note=f"Market #{market_id} is posted below; it updates as people trade."
+    )
+
+
+@handler("refresh", ack=Ack.UPDATE)
+async def market_refresh(inv: Invocation, parts: list[str]) -> None:
+    actor = await inv.actor()
+    card = await call(market_card, int(parts[0]), guild_id=actor.guild_id)
+    message = await render_market_message(card)
+    await inv.edit(**message.edit_kwargs())
+
+
+class MarketsCog(commands.Cog, name="Markets"):
+    @nextcord.slash_command(name="market", description="Prediction markets", dm_permission=False)
+    async def market(self, interaction: nextcord.Interaction) -> None:
+        """Group: the subcommands below do the work."""
+
+    @market.subcommand(name="create", description="Ask a question with 2 to 10 answers")
+    async def create(self, interaction: nextcord.Interaction) -> None:
+        await market_create_start(interaction)
+
+    @market.subcommand(name="list", description="Browse this server's markets")
+    async def list_(
+        self,
+        interaction: nextcord.Interaction,
+        status: str | None = nextcord.SlashOption(
+            description="Only markets in this state", choices=STATUS_CHOICES, required=False
+        ),
+        category: str | None = nextcord.SlashOption(
+            description="Only this category", required=False, max_length=LIST_CATEGORY_MAX
+        ),
+        search: str | None = nextcord.SlashOption(
+            description="Words in the question or answers",
+            required=False,
+            max_length=LIST_SEARCH_MAX,
+        ),
+    ) -> None:
+        await market_list_command(interaction, status=status, category=category, search=search)
+
+    @market.subcommand(name="show", description="Post a market with its odds, chart and buttons")
+    async def show(
+        self,
+        interaction: nextcord.Interaction,
+        market: str = nextcord.SlashOption(description="The market", autocomplete=True),
+    ) -> None:
+        await market_show_command(interaction, market=market)
+
+    @show.on_autocomplete("market")
+    async def _show_market(self, interaction: nextcord.Interaction, market: str) -> None:
+        await suggest_markets(interaction, market, ANY_STATUS)
+
+    @market.subcommand(name="close", description="Moderators: stop betting on a market now")
+    async def close(
+        self,
+        interaction: nextcord.Interaction,
+        market: str = nextcord.SlashOption(description="The market", autocomplete=True),
+    ) -> None:
+        await market_close_command(interaction, market=market)
+
+    @close.on_autocomplete("market")
+    async def _close_market(self, interaction: nextcord.Interaction, market: str) -> None:
+        await suggest_markets(interaction, market, ("open",))
+
+    @market.subcommand(
+        name="cancel", description="Cancel and refund a market (moderators, or its creator)"
+    )
+    async def cancel(
+        self,
+        interaction: nextcord.Interaction,
+        market: str = nextcord.SlashOption(description="The market", autocomplete=True),
+    ) -> None:
+        await market_cancel_command(interaction, market=market)
+
+    @cancel.on_autocomplete("market")
+    async def _cancel_market(self, interaction: nextcord.Interaction, market: str) -> None:
+        await suggest_markets(interaction, market, UNDECIDED)
+
+
+def setup(bot: Any) -> None:
+    bot.add_cog(MarketsCog())

@@ -1,0 +1,217 @@
+"""Member points: ``/balance``, ``/daily``, ``/tip``, ``/leaderboard``, ``/history``.
+
+Replies are ephemeral: balances and history are a member's own business.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import nextcord
+from django.conf import settings
+from nextcord.ext import commands
+
+from betting.selectors import worth_leaderboard
+from botrunner.calls import call
+from botrunner.components import history_view
+from botrunner.context import Actor
+from botrunner.invocation import Ack, Invocation, handler
+from botrunner.text import clip, points, relative_time, safe
+from points.api_tokens import api_token_issue, api_token_revoke
+from points.selectors import balance_leaderboard, member_display_balance, member_history
+from points.services import member_ensure, points_daily_claim, points_transfer
+from predictmarket.errors import ValidationFailed
+
+HISTORY_PAGE = 10
+BOARDS = {
+    "Balance": "balance",
+    "Net worth (balance + open positions)": "net_worth",
+    "Profit": "profit",
+}
+
+
+async def member_of(actor: Actor, user: Any) -> Any:
+    """Another Discord user as a member of the actor's guild (created on first use)."""
+    if user is None:
+        raise ValidationFailed("Pick a member.")
+    if getattr(user, "bot", False):
+        raise ValidationFailed("Bots do not take part in the markets.")
+    return await call(
+        member_ensure,
+        guild_id=actor.guild_id,
+        discord_id=int(user.id),
+        display_name=getattr(user, "display_name", "") or "",
+    )
+
+
+@handler("balance")
+async def balance_command(inv: Invocation) -> None:
+    actor = await inv.actor()
+    balance = await call(member_display_balance, actor.member)
+    await inv.reply(f"💰 Your balance: **{points(balance)}** points.")
+
+
+@handler("daily")
+async def daily_command(inv: Invocation) -> None:
+    actor = await inv.actor()
+    claim = await call(points_daily_claim, member=actor.member, idempotency_key=inv.idempotency_key)
+    await inv.reply(
+        f"🎁 You claimed **{points(claim.amount)}** points. Balance: {points(claim.balance)} "
+        f"points. Next claim {relative_time(claim.next_claim_at)}."
+    )
+
+
+@handler("tip")
+async def tip_command(
+    inv: Invocation, *, member: Any, amount: int, note: str | None = None
+) -> None:
+    actor = await inv.actor()
+    recipient = await member_of(actor, member)
+    result = await call(
+        points_transfer,
+        sender=actor.member,
+        recipient=recipient,
+        amount=amount,
+        idempotency_key=inv.idempotency_key,
+        memo=note or "",
+    )
+    await inv.reply(
+        f"💸 You sent **{points(result.amount)}** points to {safe(recipient.display_name, 100)}. "
+        f"Your balance: {points(result.sender_balance)} points."
+    )
+
+
+@handler("leaderboard")
+async def leaderboard_command(inv: Invocation, *, by: str = "balance") -> None:
+    actor = await inv.actor()
+    if by == "balance":
+        board = await call(balance_leaderboard, actor.guild_id, limit=10, member=actor.member)
+        rows = [(r.rank, r.display_name, f"{points(r.balance)} points") for r in board.rows]
+        own = board.own and (board.own.rank, f"{points(board.own.balance)} points")
+    elif by in {"net_worth", "profit"}:
+        ranked, mine = await call(
+            worth_leaderboard, actor.guild_id, by=by, limit=10, member=actor.member
+        )
+        value = (lambda r: r.net_worth) if by == "net_worth" else (lambda r: r.profit)
+        rows = [(r.rank, r.display_name, f"{value(r)} points") for r in ranked]
+        own = mine and (mine.rank, f"{value(mine)} points")
+    else:
+        raise ValidationFailed("Rank by balance, net worth or profit.")
+    title = {"balance": "Balance", "net_worth": "Net worth", "profit": "Profit"}[by]
+    lines = [f"**{rank}.** {safe(name, 80) or '—'} — {value}" for rank, name, value in rows]
+    embed = nextcord.Embed(
+        title=f"Leaderboard: {title}",
+        description=clip("\n".join(lines) or "Nobody yet.", 4096),
+        colour=nextcord.Colour.gold(),
+    )
+    if own:
+        embed.set_footer(text=f"You: #{own[0]} with {own[1]}")
+    await inv.reply(embed=embed)
+
+
+async def _history(inv: Invocation, *, before: int | None, edit: bool) -> None:
+    actor = await inv.actor()
+    page = await call(member_history, actor.member, limit=HISTORY_PAGE, before=before)
+    lines = [
+        f"{relative_time(e.transaction.created_at)} · {e.transaction.get_kind_display()} · "
+        f"**{e.amount:+,}** → {points(e.balance_after)} · {safe(e.transaction.memo, 80)}"
+        for e in page.entries
+    ]
+    embed = nextcord.Embed(
+        title="Your points history", description=clip("\n".join(lines) or "Nothing yet.", 4096)
+    )
+    view = history_view(page.next_before)
+    if edit:
+        await inv.edit(embed=embed, view=view)
+    elif view is not None:
+        await inv.reply(embed=embed, view=view)
+    else:
+        await inv.reply(embed=embed)
+
+
+@handler("history")
+async def history_command(inv: Invocation) -> None:
+    await _history(inv, before=None, edit=False)
+
+
+@handler("history page", ack=Ack.UPDATE)
+async def history_page(inv: Invocation, parts: list[str]) -> None:
+    await _history(inv, before=int(parts[0]), edit=True)
+
+
+@handler("apikey")
+async def apikey_command(inv: Invocation, *, revoke: bool = False) -> None:
+    actor = await inv.actor()
+    if revoke:
+        revoked = await call(api_token_revoke, member=actor.member, actor=actor.name)
+        await inv.reply("🔒 Your API key is revoked." if revoked else "You had no API key.")
+        return
+    issued = await call(
+        api_token_issue, member=actor.member, actor=actor.name, moderator=actor.is_moderator
+    )
+    scope = " It may use the moderator endpoints." if actor.is_moderator else ""
+    await inv.reply(
+        f"🔑 Your API key (shown once — keep it secret; any older key stopped working):\n"
+        f"`{issued.key}`\nSend it as `Authorization: Bearer <key>`. "
+        f"Docs: {settings.PUBLIC_BASE_URL}/api/docs/.{scope}"
+    )
+
+
+class PointsCog(commands.Cog, name="Points"):
+    @nextcord.slash_command(name="balance", description="Your points", dm_permission=False)
+    async def balance(self, interaction: nextcord.Interaction) -> None:
+        await balance_command(interaction)
+
+    @nextcord.slash_command(
+        name="daily", description="Claim your daily points", dm_permission=False
+    )
+    async def daily(self, interaction: nextcord.Interaction) -> None:
+        await daily_command(interaction)
+
+    @nextcord.slash_command(name="tip", description="Give points to a member", dm_permission=False)
+    async def tip(
+        self,
+        interaction: nextcord.Interaction,
+        member: nextcord.Member = nextcord.SlashOption(  # noqa: B008
+            description="Who gets the points"
+        ),
+        amount: int = nextcord.SlashOption(description="How many points", min_value=1),
+        note: str | None = nextcord.SlashOption(
+            description="A note for the ledger", required=False, max_length=200
+        ),
+    ) -> None:
+        await tip_command(interaction, member=member, amount=amount, note=note)
+
+    @nextcord.slash_command(name="leaderboard", description="Top members", dm_permission=False)
+    async def leaderboard(
+        self,
+        interaction: nextcord.Interaction,
+        by: str = nextcord.SlashOption(
+            description="Rank by", choices=BOARDS, default="balance", required=False
+        ),
+    ) -> None:
+        await leaderboard_command(interaction, by=by or "balance")
+
+    @nextcord.slash_command(
+        name="apikey", description="Get (or revoke) your personal API key", dm_permission=False
+    )
+    async def apikey(
+        self,
+        interaction: nextcord.Interaction,
+        revoke: bool = nextcord.SlashOption(
+            description="Revoke your key instead of making a new one",
+            required=False,
+            default=False,
+        ),
+    ) -> None:
+        await apikey_command(interaction, revoke=bool(revoke))
+
+    @nextcord.slash_command(
+        name="history", description="Your recent points movements", dm_permission=False
+    )
+    async def history(self, interaction: nextcord.Interaction) -> None:
+        await history_command(interaction)
+
+
+def setup(bot: Any) -> None:
+    bot.add_cog(PointsCog())

@@ -1,0 +1,294 @@
+"""Buying and selling: ``/bet``, ``/sell``, ``/portfolio`` and the market message's buttons.
+
+A bet is two steps. First the quote (shares, average price, payout if the
+answer wins) with Confirm/Cancel; Confirm then places the bet with the quote's
+``min_shares``, so a price that moved against the member refuses the bet
+instead of filling it worse. Confirm's custom id carries the id of the
+interaction that asked for the quote (``/bet`` or the amount modal), which is
+the bet's idempotency key: however often Confirm is clicked, one bet is placed.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import nextcord
+from nextcord.ext import commands
+
+from betting.selectors import member_portfolio
+from betting.services import TradeResult, bet_place, shares_sell
+from botrunner.autocomplete import OPEN_ONLY, suggest_markets, suggest_outcomes
+from botrunner.calls import call
+from botrunner.components import (
+    amount_modal,
+    confirm_view,
+    holding_select,
+    modal_values,
+    outcome_select,
+    selected_label,
+    selected_values,
+    shares_modal,
+)
+from botrunner.embeds import position_embed, quote_embed
+from botrunner.invocation import Ack, Invocation, handler
+from botrunner.parsing import parse_id
+from botrunner.reads import market_outcomes, outcome_index, positions_in_market, quote_bet
+from botrunner.text import clip, points, safe, shares
+from predictmarket.errors import InvalidState, ValidationFailed
+
+
+def trade_text(result: TradeResult, *, bought: bool) -> str:
+    label = safe(result.outcome_label, 200)
+    if bought:
+        text = (
+            f"✅ Bought {shares(result.shares)} shares of **{label}** for "
+            f"{points(result.points)} points (average price "
+            f"{result.average_price.quantize(Decimal('0.0001'))}). "
+            f"If it wins you get {points(result.payout_if_wins)} points."
+        )
+    else:
+        text = (
+            f"✅ Sold {shares(result.shares)} shares of **{label}** for "
+            f"{points(result.points)} points."
+        )
+    if result.replayed:
+        text += " (This was already done; nothing was charged twice.)"
+    elif result.balance is not None:
+        text += f" Your balance: {points(result.balance)} points."
+    return text
+
+
+async def show_quote(
+    inv: Invocation, *, market_id: int, outcome: int, amount: object, origin_id: int
+) -> None:
+    actor = await inv.actor()
+    view = await call(
+        quote_bet,
+        guild_id=actor.guild_id,
+        market_id=market_id,
+        outcome_index=outcome,
+        amount=amount,
+    )
+    quote = view.quote
+    await inv.reply(
+        embed=quote_embed(
+            question=view.question,
+            outcome_label=view.outcome_label,
+            amount=quote.amount,
+            shares_out=quote.shares,
+            average_price=quote.average_price,
+            payout_if_wins=quote.payout_if_wins,
+            probability_after=quote.probabilities_after[outcome],
+            fee=quote.fee,
+        ),
+        view=confirm_view(
+            market_id=market_id,
+            outcome_index=outcome,
+            amount=quote.amount,
+            min_shares=quote.shares,
+            origin_id=origin_id,
+        ),
+    )
+
+
+# -- /bet and Confirm -----------------------------------------------------------
+@handler("bet")
+async def bet_command(inv: Invocation, *, market: str, outcome: str, amount: int) -> None:
+    actor = await inv.actor()
+    market_id = parse_id(market)
+    index = await call(outcome_index, guild_id=actor.guild_id, market_id=market_id, typed=outcome)
+    await show_quote(
+        inv, market_id=market_id, outcome=index, amount=amount, origin_id=inv.interaction.id
+    )
+
+
+@handler("bet confirm", ack=Ack.UPDATE)
+async def bet_confirm(inv: Invocation, parts: list[str]) -> None:
+    market_id, index, amount = int(parts[0]), int(parts[1]), int(parts[2])
+    min_shares, origin_id = Decimal(parts[3]), int(parts[4])
+    actor = await inv.actor()
+    result = await call(
+        bet_place,
+        member=actor.member,
+        market_id=market_id,
+        outcome_index=index,
+        amount=amount,
+        idempotency_key=f"discord:{origin_id}",
+        min_shares=min_shares,
+        bypass_rate_limit=actor.is_moderator,
+    )
+    # Replace the quote (and its buttons) with the result.
+    await inv.edit(content=trade_text(result, bought=True), embed=None, view=None)
+
+
+@handler("bet cancel", ack=Ack.NONE)
+async def bet_cancel(inv: Invocation, parts: list[str]) -> None:
+    await inv.interaction.response.edit_message(
+        content="Bet cancelled: nothing was charged.", embed=None, view=None
+    )
+
+
+# -- the Buy button: pick an answer, type an amount, see the quote --------------
+@handler("buy")
+async def buy_button(inv: Invocation, parts: list[str]) -> None:
+    actor = await inv.actor()
+    found = await call(market_outcomes, guild_id=actor.guild_id, market_id=int(parts[0]))
+    if not found.accepting_bets:
+        raise InvalidState("Betting is over on this market.")
+    await inv.reply(
+        f"Buy shares in: {safe(found.question, 300)}",
+        view=outcome_select(
+            "buypick", found.market_id, found.outcomes, placeholder="Which answer do you buy?"
+        ),
+    )
+
+
+@handler("buy pick", ack=Ack.NONE)
+async def buy_pick(inv: Invocation, parts: list[str]) -> None:
+    value = (selected_values(inv.interaction) or ["0"])[0]
+    label = selected_label(inv.interaction, value, fallback=f"answer {int(value) + 1}")
+    await inv.send_modal(amount_modal(int(parts[0]), int(value), label))
+
+
+@handler("buy amount")
+async def buy_amount(inv: Invocation, parts: list[str]) -> None:
+    amount = modal_values(inv.interaction).get("amount", "")
+    await show_quote(
+        inv,
+        market_id=int(parts[0]),
+        outcome=int(parts[1]),
+        amount=amount,
+        origin_id=inv.interaction.id,
+    )
+
+
+# -- selling --------------------------------------------------------------------
+async def sell(inv: Invocation, *, market_id: int, outcome: int, amount: str) -> None:
+    actor = await inv.actor()
+    result = await call(
+        shares_sell,
+        member=actor.member,
+        market_id=market_id,
+        outcome_index=outcome,
+        shares=amount,
+        idempotency_key=inv.idempotency_key,
+        bypass_rate_limit=actor.is_moderator,
+    )
+    await inv.reply(trade_text(result, bought=False))
+
+
+@handler("sell")
+async def sell_command(inv: Invocation, *, market: str, outcome: str, shares: str) -> None:
+    actor = await inv.actor()
+    market_id = parse_id(market)
+    index = await call(outcome_index, guild_id=actor.guild_id, market_id=market_id, typed=outcome)
+    await sell(inv, market_id=market_id, outcome=index, amount=shares)
+
+
+@handler("sell button")
+async def sell_button(inv: Invocation, parts: list[str]) -> None:
+    actor = await inv.actor()
+    market_id = int(parts[0])
+    held = await call(positions_in_market, actor.member, market_id)
+    holdings = [(p.outcome_index, p.outcome_label, p.shares) for p in held if p.shares > 0]
+    if not holdings:
+        raise ValidationFailed("You hold no shares in this market.")
+    await inv.reply("Sell shares:", view=holding_select(market_id, holdings))
+
+
+@handler("sell pick", ack=Ack.NONE)
+async def sell_pick(inv: Invocation, parts: list[str]) -> None:
+    value = (selected_values(inv.interaction) or ["0"])[0]
+    label = selected_label(inv.interaction, value, fallback=f"answer {int(value) + 1}")
+    await inv.send_modal(shares_modal(int(parts[0]), int(value), label))
+
+
+@handler("sell amount")
+async def sell_amount(inv: Invocation, parts: list[str]) -> None:
+    amount = modal_values(inv.interaction).get("shares", "")
+    await sell(inv, market_id=int(parts[0]), outcome=int(parts[1]), amount=amount)
+
+
+# -- positions ------------------------------------------------------------------
+@handler("my position")
+async def position_button(inv: Invocation, parts: list[str]) -> None:
+    actor = await inv.actor()
+    market_id = int(parts[0])
+    found = await call(market_outcomes, guild_id=actor.guild_id, market_id=market_id)
+    lines = await call(positions_in_market, actor.member, market_id)
+    await inv.reply(embed=position_embed(found.question, lines))
+
+
+@handler("portfolio")
+async def portfolio_command(inv: Invocation) -> None:
+    actor = await inv.actor()
+    portfolio = await call(member_portfolio, actor.member)
+    lines = [
+        f"**#{h.market_id}** {safe(h.question, 80)} — {safe(h.outcome_label, 60)}: "
+        f"{shares(h.shares)} shares, worth {h.value} ({h.profit:+} profit)"
+        for h in portfolio.holdings[:30]
+    ]
+    embed = nextcord.Embed(
+        title="Your portfolio",
+        description=clip("\n".join(lines) or "You hold no shares in open markets.", 4096),
+    )
+    embed.add_field(name="Value now", value=f"{portfolio.value} points")
+    embed.add_field(name="Profit so far", value=f"{portfolio.profit:+} points")
+    await inv.reply(embed=embed)
+
+
+class TradingCog(commands.Cog, name="Trading"):
+    @nextcord.slash_command(name="bet", description="Buy shares of an answer", dm_permission=False)
+    async def bet(
+        self,
+        interaction: nextcord.Interaction,
+        market: str = nextcord.SlashOption(description="The market", autocomplete=True),
+        outcome: str = nextcord.SlashOption(description="The answer", autocomplete=True),
+        amount: int = nextcord.SlashOption(description="Points to spend", min_value=1),
+    ) -> None:
+        await bet_command(interaction, market=market, outcome=outcome, amount=amount)
+
+    @bet.on_autocomplete("market")
+    async def _bet_market(self, interaction: nextcord.Interaction, market: str) -> None:
+        await suggest_markets(interaction, market, OPEN_ONLY)
+
+    @bet.on_autocomplete("outcome")
+    async def _bet_outcome(
+        self, interaction: nextcord.Interaction, outcome: str, market: str | None = None
+    ) -> None:
+        await suggest_outcomes(interaction, outcome, market)
+
+    @nextcord.slash_command(
+        name="sell", description="Sell shares back to the market", dm_permission=False
+    )
+    async def sell(
+        self,
+        interaction: nextcord.Interaction,
+        market: str = nextcord.SlashOption(description="The market", autocomplete=True),
+        outcome: str = nextcord.SlashOption(description="The answer", autocomplete=True),
+        shares: str = nextcord.SlashOption(
+            description="How many shares, or all", max_length=40, default="all", required=False
+        ),
+    ) -> None:
+        await sell_command(interaction, market=market, outcome=outcome, shares=shares or "all")
+
+    @sell.on_autocomplete("market")
+    async def _sell_market(self, interaction: nextcord.Interaction, market: str) -> None:
+        await suggest_markets(interaction, market, OPEN_ONLY)
+
+    @sell.on_autocomplete("outcome")
+    async def _sell_outcome(
+        self, interaction: nextcord.Interaction, outcome: str, market: str | None = None
+    ) -> None:
+        await suggest_outcomes(interaction, outcome, market)
+
+    @nextcord.slash_command(
+        name="portfolio", description="Your shares and their value", dm_permission=False
+    )
+    async def portfolio(self, interaction: nextcord.Interaction) -> None:
+        await portfolio_command(interaction)
+
+
+def setup(bot: Any) -> None:
+    bot.add_cog(TradingCog())

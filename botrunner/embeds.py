@@ -1,0 +1,139 @@
+"""Embeds: what members read. Pure functions of plain data, within Discord's limits.
+
+Limits (Discord): title 256, description 4,096, at most 25 fields, field name
+256, field value 1,024, 6,000 characters in all. Member text goes through
+``text.safe`` (escaped, clipped to a budget), and probabilities are written out
+as a bar and a percentage so nothing is said by colour alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+import nextcord
+
+from botrunner.reads import MarketCard, MarketRow, PositionLine
+from botrunner.text import absolute_time, bar, clip, percent, points, relative_time, safe, shares
+
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FIELD_VALUE_MAX = 1024
+STATUS_COLOURS = {
+    "open": nextcord.Colour.green(),
+    "closed": nextcord.Colour.gold(),
+    "resolved": nextcord.Colour.blurple(),
+    "cancelled": nextcord.Colour.light_grey(),
+    "refunded": nextcord.Colour.light_grey(),
+}
+
+
+def market_embed(card: MarketCard, *, image_filename: str | None = None) -> nextcord.Embed:
+    title = safe(card.question, TITLE_MAX)
+    lines: list[str] = []
+    if title.endswith("…"):
+        # The title was cut: the whole question opens the description.
+        lines += [safe(card.question, 1000), ""]
+    if card.description:
+        lines += [safe(card.description, 500), ""]
+    for outcome in card.outcomes:
+        winner = " ✅ **winner**" if outcome.is_winner else ""
+        lines.append(
+            f"`{bar(outcome.probability)}` **{percent(outcome.probability)}** "
+            f"{safe(outcome.label, 200)}{winner}"
+        )
+    embed = nextcord.Embed(
+        title=title,
+        description=clip("\n".join(lines), DESCRIPTION_MAX),
+        colour=STATUS_COLOURS.get(card.status, nextcord.Colour.default()),
+        # The title links to the market's public page when the server has them.
+        url=card.page_url or None,
+    )
+    embed.add_field(name="Volume", value=f"{points(card.volume)} points")
+    embed.add_field(name="Traders", value=str(card.traders))
+    closes = relative_time(card.closes_at)
+    embed.add_field(
+        name="Closes" if card.accepting_bets else "Closed",
+        value=f"{closes} ({absolute_time(card.closes_at)})",
+    )
+    embed.add_field(name="Status", value=card.status_label)
+    embed.add_field(name="Category", value=safe(card.category, 120) or "—")
+    embed.add_field(name="Created by", value=safe(card.creator_name, 220) or "—")
+    if image_filename:
+        embed.set_image(url=f"attachment://{image_filename}")
+    action = f" · bet with /bet market:{card.market_id}" if card.accepting_bets else ""
+    embed.set_footer(text=f"Market #{card.market_id}{action}")
+    return embed
+
+
+def quote_embed(
+    *,
+    question: str,
+    outcome_label: str,
+    amount: int,
+    shares_out: Decimal,
+    average_price: Decimal,
+    payout_if_wins: int,
+    probability_after: Decimal,
+    fee: Decimal,
+) -> nextcord.Embed:
+    embed = nextcord.Embed(
+        title="Confirm your bet",
+        description=f"**{safe(outcome_label, 220)}** on {safe(question, 600)}",
+        colour=nextcord.Colour.blurple(),
+    )
+    embed.add_field(name="You pay", value=f"{points(amount)} points")
+    embed.add_field(name="Shares", value=shares(shares_out))
+    embed.add_field(name="Average price", value=f"{average_price.quantize(Decimal('0.0001'))}")
+    embed.add_field(name="Payout if it wins", value=f"{points(payout_if_wins)} points")
+    embed.add_field(name="Probability after", value=percent(probability_after))
+    if fee:
+        embed.add_field(name="Fee", value=f"{fee.quantize(Decimal('0.01'))} points")
+    embed.set_footer(text="The price may move before you confirm; you never get fewer shares.")
+    return embed
+
+
+def market_list_embed(
+    rows: Sequence[MarketRow], *, page: int, filters: str, has_more: bool
+) -> nextcord.Embed:
+    lines = [
+        f"**#{row.market_id}** {safe(row.question, 150)}\n"
+        f"{row.status_label} · closes {relative_time(row.closes_at)} · "
+        f"{points(row.volume)} points traded"
+        + (f" · {safe(row.category, 60)}" if row.category else "")
+        for row in rows
+    ]
+    embed = nextcord.Embed(
+        title="Markets",
+        description=clip("\n\n".join(lines) or "No market matches.", DESCRIPTION_MAX),
+        colour=nextcord.Colour.blurple(),
+    )
+    more = " · more on the next page" if has_more else ""
+    embed.set_footer(text=clip(f"Page {page + 1}{filters}{more}", 2048))
+    return embed
+
+
+def position_embed(question: str, lines: Sequence[PositionLine]) -> nextcord.Embed:
+    embed = nextcord.Embed(title="Your position", description=safe(question, 1000))
+    if not lines:
+        embed.add_field(name="Nothing yet", value="You hold no shares in this market.")
+    for line in lines[:20]:
+        embed.add_field(
+            name=clip(safe(line.outcome_label, 200), 256),
+            value=(
+                f"{shares(line.shares)} shares · worth {line.value} points now\n"
+                f"spent {points(line.points_spent)} · received {points(line.points_received)}"
+            ),
+            inline=False,
+        )
+    return embed
+
+
+def key_value_embed(
+    title: str, rows: Sequence[tuple[str, str]], *, description: str = ""
+) -> nextcord.Embed:
+    """A small table (settings, help), at most 25 rows."""
+    embed = nextcord.Embed(title=title, description=description or None)
+    for name, value in rows[:25]:
+        embed.add_field(name=clip(name, 256), value=clip(value, FIELD_VALUE_MAX), inline=False)
+    return embed

@@ -1,0 +1,271 @@
+"""Live market messages and announcements, fed by the event outbox.
+
+The consumer reads events after its cursor (``outbox_read("discord")``), and:
+
+* marks the market's posted message as stale for trades and status changes,
+  then edits it at most once per ``debounce`` seconds per message: the edit
+  renders the market as it is *now*, so one edit covers every trade since the
+  last one (a busy market is edited every 5 s, not once per trade);
+* posts results, refunds and reminders in the guild's announcement channel.
+
+Delivery is at least once. The cursor is acknowledged only up to events whose
+effects are done: a message that is still waiting for its debounced edit holds
+the cursor just before the event that made it stale, so after a crash the
+event is read again and the edit made. Announcements are recorded in
+``DeliveredAnnouncement`` after they are posted, so an event read again is not
+announced twice.
+
+Discord answers 429 when the bot is too fast; nextcord already waits and
+retries most of them, and whatever still reaches us is retried here after the
+response's ``Retry-After``. ``sleep`` and ``clock`` are injectable for tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import aiohttp
+import nextcord
+
+from botrunner.announcements import ANNOUNCED_KINDS, build_announcement
+from botrunner.calls import call
+from botrunner.cards import render_market_message
+from botrunner.metrics import MESSAGE_EDITS, OUTBOX_EVENTS
+from botrunner.reads import announcement_target, market_card
+from botrunner.services import announcement_delivered, announcement_record
+from botrunner.text import NO_MENTIONS
+from predictmarket.models import OutboxEvent
+from predictmarket.outbox import outbox_acknowledge, outbox_read
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CONSUMER = "discord"
+EDITED_KINDS = frozenset(
+    {
+        "market.trade",
+        "market.closed",
+        "market.resolved",
+        "market.cancelled",
+        "market.settled",
+        "market.refunded",
+        "market.auto_refunded",
+    }
+)
+DEFAULT_RETRY_AFTER = 5.0
+MAX_RETRY_AFTER = 300.0
+# A message whose edits keep failing is given up after this many flushes, so it
+# cannot hold the cursor (and every later announcement) back for ever.
+MAX_EDIT_FAILURES = 5
+
+
+class RetryLater(Exception):
+    """Discord or the network is not taking requests now; try this event again later."""
+
+
+def retry_after_seconds(exc: nextcord.HTTPException) -> float:
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        seconds = float(value) if value is not None else DEFAULT_RETRY_AFTER
+    except (TypeError, ValueError):
+        seconds = DEFAULT_RETRY_AFTER
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+class OutboxConsumer:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        consumer: str = CONSUMER,
+        batch: int = 200,
+        debounce: float = 5.0,
+        poll_interval: float = 2.0,
+        attempts: int = 3,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        with_charts: bool = True,
+    ) -> None:
+        self.client = client  # anything with get_partial_messageable(channel_id)
+        self.consumer = consumer
+        self.batch = batch
+        self.debounce = debounce
+        self.poll_interval = poll_interval
+        self.attempts = attempts
+        self.clock = clock
+        self.sleep = sleep
+        self.with_charts = with_charts
+        self._stale: dict[int, int] = {}  # market id → first event id not yet shown
+        self._failures: dict[int, int] = {}
+        self._last_edit: dict[int, float] = {}
+        self._handled_upto = 0
+        self._acknowledged = 0
+
+    # -- the loop --------------------------------------------------------------
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.poll_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("outbox poll failed")
+                await self.sleep(self.poll_interval * 5)
+            await self.sleep(self.poll_interval)
+
+    async def poll_once(self) -> int:
+        """Handle new events, make the edits now due, move the cursor; the events handled."""
+        events = await call(outbox_read, self.consumer, limit=self.batch)
+        handled = 0
+        for event in events:
+            if event.id <= self._handled_upto:
+                continue  # read again while the cursor waits for a debounced edit
+            if not await self._handle(event):
+                break  # Discord is busy: this event and the ones after it wait for the next poll
+            self._handled_upto = event.id
+            handled += 1
+            OUTBOX_EVENTS.labels(event.kind).inc()
+        await self.flush_edits()
+        await self._acknowledge()
+        return handled
+
+    async def _handle(self, event: OutboxEvent) -> bool:
+        if event.kind in EDITED_KINDS and event.aggregate_type == "market":
+            self._stale.setdefault(int(event.aggregate_id), event.id)
+        if event.kind in ANNOUNCED_KINDS:
+            return await self._announce(event)
+        return True
+
+    async def _acknowledge(self) -> None:
+        position = self._handled_upto
+        if self._stale:
+            position = min(position, min(self._stale.values()) - 1)
+        if position > self._acknowledged:
+            await call(outbox_acknowledge, self.consumer, position)
+            self._acknowledged = position
+
+    # -- live messages -------------------------------------------------------
+    async def flush_edits(self) -> int:
+        """Edit every stale message whose debounce window has passed."""
+        now = self.clock()
+        edited = 0
+        for market_id in list(self._stale):
+            last = self._last_edit.get(market_id)
+            if last is not None and now - last < self.debounce:
+                continue
+            try:
+                done = await self._edit(market_id)
+            except Exception as exc:
+                if not isinstance(exc, RetryLater):
+                    logger.exception("editing the message of market %s failed", market_id)
+                MESSAGE_EDITS.labels("retry_later").inc()
+                failures = self._failures.get(market_id, 0) + 1
+                self._failures[market_id] = failures
+                if failures < MAX_EDIT_FAILURES:
+                    continue
+                logger.warning("giving up editing the message of market %s", market_id)
+                done = False
+            self._stale.pop(market_id, None)
+            self._failures.pop(market_id, None)
+            if done:
+                self._last_edit[market_id] = now
+                edited += 1
+        # Forget windows long past, so the map does not grow with every market ever traded.
+        for market_id, at in list(self._last_edit.items()):
+            if now - at > self.debounce * 10:
+                del self._last_edit[market_id]
+        return edited
+
+    async def _edit(self, market_id: int) -> bool:
+        card = await call(market_card, market_id)
+        if not card.channel_id or not card.message_id:
+            return False  # never posted: nothing to keep live
+        rendered = await render_market_message(card, with_chart=self.with_charts)
+        channel = self.client.get_partial_messageable(card.channel_id)
+        message = channel.get_partial_message(card.message_id)
+        try:
+            await self._with_retries(
+                lambda: message.edit(**rendered.edit_kwargs(), allowed_mentions=NO_MENTIONS)
+            )
+        except (nextcord.NotFound, nextcord.Forbidden):
+            # Deleted, or the bot lost access: stop trying until it is shown again.
+            logger.info("market %s message is gone or forbidden; not editing it", market_id)
+            MESSAGE_EDITS.labels("gone").inc()
+            return False
+        except nextcord.HTTPException:
+            # Refused for good (a 4xx other than 429): retrying would be refused again.
+            logger.exception("Discord refused the edit of market %s's message", market_id)
+            MESSAGE_EDITS.labels("refused").inc()
+            return False
+        MESSAGE_EDITS.labels("edited").inc()
+        return True
+
+    # -- announcements -------------------------------------------------------
+    async def _announce(self, event: OutboxEvent) -> bool:
+        if await call(announcement_delivered, event_id=event.id):
+            return True  # announced before a restart
+        target = await call(announcement_target, event.guild_id)
+        if not target.channel_id:
+            return True  # the guild has no announcement channel
+        announcement = build_announcement(
+            event.kind, event.payload, moderator_role_id=target.moderator_role_id
+        )
+        if announcement is None:
+            return True
+        channel = self.client.get_partial_messageable(target.channel_id)
+        kwargs: dict[str, Any] = {
+            "embed": announcement.embed,
+            "allowed_mentions": announcement.allowed_mentions,
+        }
+        if announcement.content:
+            kwargs["content"] = announcement.content
+        try:
+            message = await self._with_retries(lambda: channel.send(**kwargs))
+        except RetryLater:
+            return False
+        except (nextcord.NotFound, nextcord.Forbidden):
+            logger.warning(
+                "guild %s announcement channel %s is missing or forbidden",
+                event.guild_id,
+                target.channel_id,
+            )
+            return True
+        except nextcord.HTTPException:
+            logger.exception("Discord refused announcement of event %s", event.id)
+            return True
+        await call(
+            announcement_record,
+            event_id=event.id,
+            kind=event.kind,
+            guild_id=event.guild_id,
+            channel_id=target.channel_id,
+            message_id=getattr(message, "id", None),
+        )
+        return True
+
+    # -- Discord's rate limits -------------------------------------------------
+    async def _with_retries(self, request: Callable[[], Awaitable[T]]) -> T:
+        """Run a Discord request, waiting ``Retry-After`` on 429 and backing off on 5xx."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return await request()
+            except (nextcord.NotFound, nextcord.Forbidden):
+                raise
+            except nextcord.HTTPException as exc:
+                if exc.status == 429:
+                    wait = retry_after_seconds(exc)
+                    logger.warning("Discord rate limit: retrying in %.1f s", wait)
+                elif exc.status >= 500:
+                    wait = float(2**attempt)
+                else:
+                    raise
+            except (TimeoutError, aiohttp.ClientError):
+                wait = float(2**attempt)
+            if attempt < self.attempts:
+                await self.sleep(wait)
+        raise RetryLater()

@@ -1,0 +1,243 @@
+"""Reads the bot needs, shaped as plain data on the worker thread.
+
+Selectors return model instances and lazy querysets; touching a relation of
+either on the event loop would run a query there. These helpers call the
+selectors inside ``call`` and hand back frozen dataclasses that are safe to
+use anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+
+from betting.selectors import member_portfolio
+from betting.services import bet_quote
+from markets.amm import BuyQuote
+from markets.models import Market, MarketStatus, Outcome
+from markets.selectors import PriceHistoryPoint, market_detail, market_list, price_history
+from markets.services import market_get
+from points.models import Guild, Member
+from predictmarket.errors import ValidationFailed
+
+UNDECIDED = (MarketStatus.OPEN, MarketStatus.CLOSED)
+
+
+@dataclass(frozen=True)
+class OutcomeLine:
+    index: int
+    label: str
+    probability: Decimal
+    is_winner: bool
+
+
+@dataclass(frozen=True)
+class MarketCard:
+    """Everything the market message shows."""
+
+    market_id: int
+    guild_id: int
+    question: str
+    description: str
+    category: str
+    status: str
+    status_label: str
+    creator_name: str
+    closes_at: datetime
+    volume: int
+    traders: int
+    outcomes: list[OutcomeLine]
+    accepting_bets: bool
+    history: list[PriceHistoryPoint]
+    channel_id: int | None
+    message_id: int | None
+    page_url: str = ""  # the public web page, when the guild turned public pages on
+
+
+def market_card(market_id: int, *, guild_id: int | None = None) -> MarketCard:
+    market = market_get(market_id, guild_id=guild_id)
+    detail = market_detail(market)
+    return MarketCard(
+        market_id=market.pk,
+        guild_id=market.guild_id,
+        question=market.question,
+        description=market.description,
+        category=market.category,
+        status=market.status,
+        status_label=market.get_status_display(),
+        creator_name=market.creator.display_name or str(market.creator.discord_id),
+        closes_at=market.closes_at,
+        volume=detail.volume,
+        traders=detail.traders,
+        outcomes=[
+            OutcomeLine(o.index, o.label, o.probability, o.is_winner) for o in detail.outcomes
+        ],
+        accepting_bets=detail.accepting_bets,
+        history=price_history(market, limit=300),
+        channel_id=market.discord_channel_id,
+        message_id=market.discord_message_id,
+        page_url=(
+            f"{settings.PUBLIC_BASE_URL}/g/{market.guild_id}/markets/{market.pk}/"
+            if market.guild.public_pages
+            else ""
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class MarketRow:
+    market_id: int
+    question: str
+    category: str
+    status_label: str
+    closes_at: datetime
+    volume: int
+
+
+@dataclass(frozen=True)
+class MarketPage:
+    rows: list[MarketRow]
+    page: int
+    has_more: bool
+
+
+def market_page(
+    *,
+    guild_id: int,
+    status: str | None,
+    category: str | None,
+    search: str | None,
+    page: int,
+    size: int,
+) -> MarketPage:
+    start = max(0, page) * size
+    markets = market_list(guild_id=guild_id, status=status, category=category, search=search)
+    found = list(markets[start : start + size + 1])
+    return MarketPage(
+        rows=[
+            MarketRow(m.pk, m.question, m.category, m.get_status_display(), m.closes_at, m.volume)
+            for m in found[:size]
+        ],
+        page=max(0, page),
+        has_more=len(found) > size,
+    )
+
+
+def market_choices(
+    *, guild_id: int, typed: str, statuses: tuple[str, ...] | None, limit: int = 25
+) -> list[tuple[int, str]]:
+    """(id, question) of the guild's markets matching what was typed, for autocomplete."""
+    markets = Market.objects.filter(guild_id=guild_id)
+    if statuses:
+        markets = markets.filter(status__in=statuses)
+    text = typed.strip().lstrip("#")
+    if text.isdigit():
+        markets = markets.filter(pk=int(text)) | markets.filter(question__icontains=text)
+    elif text:
+        markets = markets.filter(question__icontains=text)
+    return list(markets.order_by("-created_at", "-id").values_list("pk", "question")[:limit])
+
+
+def outcome_choices(*, guild_id: int, market_id: int) -> list[tuple[int, str, Decimal]]:
+    """(index, label, probability) of a market's outcomes; empty for an unknown market."""
+    market = Market.objects.filter(pk=market_id, guild_id=guild_id).first()
+    if market is None:
+        return []
+    detail = market_detail(market)
+    return [(o.index, o.label, o.probability) for o in detail.outcomes]
+
+
+def outcome_index(*, guild_id: int, market_id: int, typed: str) -> int:
+    """The outcome a member picked: autocomplete sends the index; typing a label works too."""
+    text = (typed or "").strip()
+    if text.isdigit():
+        return int(text)
+    labels = list(
+        Outcome.objects.filter(market_id=market_id, market__guild_id=guild_id)
+        .order_by("index")
+        .values_list("index", "label")
+    )
+    for index, label in labels:
+        if label.casefold() == text.casefold():
+            return index
+    raise ValidationFailed("Pick one of the market's answers from the list.", field="outcome")
+
+
+@dataclass(frozen=True)
+class PositionLine:
+    outcome_index: int
+    outcome_label: str
+    shares: Decimal
+    value: Decimal
+    points_spent: int
+    points_received: int
+
+
+def positions_in_market(member: Member, market_id: int) -> list[PositionLine]:
+    portfolio = member_portfolio(member, include_closed=True)
+    return [
+        PositionLine(
+            h.outcome_index, h.outcome_label, h.shares, h.value, h.points_spent, h.points_received
+        )
+        for h in portfolio.holdings
+        if h.market_id == market_id and (h.shares > 0 or h.points_spent or h.points_received)
+    ]
+
+
+@dataclass(frozen=True)
+class AnnouncementTarget:
+    channel_id: int | None
+    moderator_role_id: int | None
+
+
+def announcement_target(guild_id: int | None) -> AnnouncementTarget:
+    row = Guild.objects.filter(pk=guild_id).values("announcement_channel_id", "moderator_role_id")
+    found = row.first() if guild_id else None
+    if not found:
+        return AnnouncementTarget(None, None)
+    return AnnouncementTarget(found["announcement_channel_id"], found["moderator_role_id"])
+
+
+def guild_settings(guild_id: int) -> Guild:
+    """The guild row (plain fields only are read from it on the loop)."""
+    return Guild.objects.get(pk=guild_id)
+
+
+@dataclass(frozen=True)
+class MarketOutcomes:
+    market_id: int
+    question: str
+    accepting_bets: bool
+    outcomes: list[tuple[int, str, Decimal]]
+
+
+def market_outcomes(*, guild_id: int, market_id: int) -> MarketOutcomes:
+    market = market_get(market_id, guild_id=guild_id)
+    detail = market_detail(market)
+    return MarketOutcomes(
+        market.pk,
+        market.question,
+        detail.accepting_bets,
+        [(o.index, o.label, o.probability) for o in detail.outcomes],
+    )
+
+
+@dataclass(frozen=True)
+class QuoteView:
+    question: str
+    outcome_label: str
+    quote: BuyQuote
+
+
+def quote_bet(*, guild_id: int, market_id: int, outcome_index: int, amount: object) -> QuoteView:
+    quote = bet_quote(
+        market_id=market_id, outcome_index=outcome_index, amount=amount, guild_id=guild_id
+    )
+    question = Market.objects.values_list("question", flat=True).get(pk=market_id)
+    label = Outcome.objects.values_list("label", flat=True).get(
+        market_id=market_id, index=outcome_index
+    )
+    return QuoteView(question, label, quote)

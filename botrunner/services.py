@@ -1,0 +1,34 @@
+"""Writes to the bot's own tables (announcement markers)."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from botrunner.models import DeliveredAnnouncement
+
+
+def announcement_delivered(*, event_id: int) -> bool:
+    return DeliveredAnnouncement.objects.filter(event_id=event_id).exists()
+
+
+def announcement_record(
+    *,
+    event_id: int,
+    kind: str,
+    guild_id: int | None = None,
+    channel_id: int | None = None,
+    message_id: int | None = None,
+) -> bool:
+    """Remember that an event was announced; False if it already was."""
+    try:
+        with transaction.atomic():
+            DeliveredAnnouncement.objects.create(
+                event_id=event_id,
+                kind=kind,
+                guild_id=guild_id,
+                channel_id=channel_id,
+                message_id=message_id,
+            )
+    except IntegrityError:
+        return False
+    return True

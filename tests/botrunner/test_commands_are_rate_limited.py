@@ -1,0 +1,43 @@
+"""Members are limited per minute, and so is the whole guild; moderators are not."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+
+from botrunner.cogs.points import balance_command
+from tests.botrunner.conftest import run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _balance(slash, user):
+    interaction = slash(user)
+    run(balance_command(interaction))
+    return interaction
+
+
+def test_a_member_past_the_limit_is_told_when_to_retry(slash, guild, alice) -> None:
+    with override_settings(RATE_LIMIT_COMMANDS_PER_MINUTE=3):
+        answers = [_balance(slash, alice) for _ in range(4)]
+    assert all("Your balance" in a.last.text for a in answers[:3])
+    refused = answers[3].last
+    assert refused.ephemeral
+    assert "at most 3 commands per minute" in refused.text
+    assert "Try again in" in refused.text
+
+
+def test_the_guild_limit_counts_every_member(slash, guild, alice, bob) -> None:
+    with override_settings(RATE_LIMIT_GUILD_COMMANDS_PER_MINUTE=2):
+        _balance(slash, alice)
+        _balance(slash, bob)
+        refused = _balance(slash, bob).last
+    assert "commands in this server" in refused.text and "Try again in" in refused.text
+
+
+def test_moderators_are_not_limited(slash, guild, moderator, admin) -> None:
+    with override_settings(
+        RATE_LIMIT_COMMANDS_PER_MINUTE=1, RATE_LIMIT_GUILD_COMMANDS_PER_MINUTE=1
+    ):
+        answers = [_balance(slash, user) for user in (moderator, admin) * 3]
+    assert all("Your balance" in a.last.text for a in answers)

@@ -1,0 +1,124 @@
+"""/config show and /config set: server managers only; values validated; changes audited."""
+
+from __future__ import annotations
+
+import pytest
+
+from botrunner.cogs.config import config_set_command, config_show_command
+from points.models import Guild
+from predictmarket.models import AuditLogEntry
+from tests.botrunner.conftest import MODERATOR_ROLE_ID, member_for, run
+from tests.botrunner.fakes import FakeRole
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _settings(guild: Guild) -> dict[str, object]:
+    guild.refresh_from_db()
+    return {f.name: getattr(guild, f.name) for f in Guild._meta.fields if f.name != "updated_at"}
+
+
+def test_show_lists_every_setting(slash, guild, admin) -> None:
+    interaction = slash(admin)
+    run(config_show_command(interaction))
+    assert interaction.last.ephemeral
+    names = [f.name for f in interaction.last.embed.fields]
+    assert names == [
+        "Moderator role",
+        "Announcement channel",
+        "Starting balance",
+        "Daily amount",
+        "Smallest bet",
+        "Largest bet",
+        "Fee",
+        "Default liquidity",
+        "Resolution votes",
+        "Auto-refund after",
+        "Public pages",
+        "Transfers (/tip)",
+        "Points kept in",
+    ]
+    assert f"<@&{MODERATOR_ROLE_ID}>" in interaction.last.text
+
+
+def test_an_admin_changes_every_setting(slash, guild, admin) -> None:
+    interaction = slash(admin)
+    run(
+        config_set_command(
+            interaction,
+            moderator_role=FakeRole(765_000_000_000_000_777),
+            announcement_channel=FakeRole(880_000_000_000_000_555),  # anything with an id
+            starting_balance=500,
+            daily_amount=25,
+            min_bet=5,
+            max_bet=5000,
+            fee_bps=150,
+            default_liquidity=2000,
+            min_resolution_votes=3,
+            auto_refund_hours=48,
+            public_pages=True,
+            transfers_enabled=False,
+        )
+    )
+    guild.refresh_from_db()
+    assert (guild.moderator_role_id, guild.announcement_channel_id) == (
+        765_000_000_000_000_777,
+        880_000_000_000_000_555,
+    )
+    assert (guild.starting_balance, guild.daily_amount, guild.min_bet, guild.max_bet) == (
+        500,
+        25,
+        5,
+        5000,
+    )
+    assert (guild.fee_bps, guild.default_liquidity, guild.min_resolution_votes) == (150, 2000, 3)
+    assert (guild.auto_refund_hours, guild.public_pages, guild.transfers_enabled) == (
+        48,
+        True,
+        False,
+    )
+    assert "Settings saved" in interaction.last.text and "1.5%" in interaction.last.text
+    entry = AuditLogEntry.objects.get(action="guild.settings")
+    assert entry.actor == f"discord:{admin.id}"
+    assert (entry.data["before"]["fee_bps"], entry.data["after"]["fee_bps"]) == (0, 150)
+
+
+def test_clearing_the_role_and_channel(slash, guild, admin) -> None:
+    interaction = slash(admin)
+    run(config_set_command(interaction, clear_moderator_role=True, clear_announcement_channel=True))
+    guild.refresh_from_db()
+    assert guild.moderator_role_id is None and guild.announcement_channel_id is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"min_bet": 100, "max_bet": 10}, "max_bet (10) must not be below min_bet (100)"),
+        ({"fee_bps": 6000}, "less than or equal to 5000"),
+        ({"min_resolution_votes": 0}, "greater than or equal to 1"),
+        ({}, "Nothing to change"),
+    ],
+)
+def test_invalid_settings_are_refused_and_nothing_changes(slash, guild, admin, changes, message):
+    before = _settings(guild)
+    interaction = slash(admin)
+    run(config_set_command(interaction, **changes))
+    assert interaction.last.ephemeral
+    assert message in interaction.last.text
+    assert _settings(guild) == before
+    assert not AuditLogEntry.objects.filter(action="guild.settings").exists()
+
+
+@pytest.mark.parametrize("role", ["member", "moderator"])
+def test_only_server_managers_configure(slash, guild, alice, role) -> None:
+    user = alice
+    if role == "moderator":
+        user.roles = [FakeRole(MODERATOR_ROLE_ID)]  # moderates, but cannot manage the server
+    member_for(user, guild)
+    before = _settings(guild)
+    for command, kwargs in ((config_set_command, {"fee_bps": 100}), (config_show_command, {})):
+        interaction = slash(user)
+        run(command(interaction, **kwargs))
+        assert interaction.last.ephemeral
+        assert "Only server managers" in interaction.last.text
+    assert _settings(guild) == before
