@@ -108,9 +108,9 @@ def ledger_post(
             # for the first to commit and got no row; replay the original.
             existing = LedgerTransaction.objects.get(idempotency_key=idempotency_key)
             return _replay(existing, fingerprint)
-        for leg in legs:
-            if leg.account_id not in balances:
-                _raise_for_refused_leg(leg, guild_id)
+        refused = [leg for leg in legs if leg.account_id not in balances]
+        if refused:
+            _raise_for_refused_legs(refused, guild_id)
     txn = LedgerTransaction(
         id=txn_id,
         guild_id=guild_id,
@@ -142,6 +142,7 @@ def _post_postgres(
     missing from the returned balances and raises, rolling everything back.
     """
     values = ", ".join(["(%s::bigint, %s::bigint)"] * len(legs))
+    ids = [leg.account_id for leg in legs]
     rows = fetch_all_prepared(
         f"""
         WITH txn AS (
@@ -152,16 +153,16 @@ def _post_postgres(
         ),
         legs (account_id, amount) AS (VALUES {values}),
         locked AS (
-            SELECT a.id FROM {_ACCOUNT_TABLE} a
-            WHERE a.id IN (SELECT account_id FROM legs) AND EXISTS (SELECT 1 FROM txn)
+            SELECT a.id, a.guild_id FROM {_ACCOUNT_TABLE} a
+            WHERE a.id = ANY(%s::bigint[]) AND EXISTS (SELECT 1 FROM txn)
             ORDER BY a.id FOR UPDATE
         ),
         moved AS (
             UPDATE {_ACCOUNT_TABLE} a SET balance = a.balance + legs.amount
             FROM legs
-            WHERE a.id = legs.account_id AND a.guild_id = %s
+            WHERE a.id = ANY(%s::bigint[]) AND a.id = legs.account_id
               AND (a.kind IN (%s, %s) OR a.balance + legs.amount >= 0)
-              AND (SELECT count(*) FROM locked) = %s
+              AND (SELECT count(*) FROM locked WHERE locked.guild_id = %s) = %s
             RETURNING a.id, a.balance, legs.amount
         ),
         entries AS (
@@ -175,8 +176,12 @@ def _post_postgres(
         [
             *header,
             *[value for leg in legs for value in (leg.account_id, leg.amount)],
-            guild_id,
+            # Primary-key lookups by array: a join against the VALUES list lets the
+            # planner scan the whole guild's accounts instead.
+            ids,
+            ids,
             *MAY_GO_NEGATIVE,
+            guild_id,
             len(legs),
         ],
     )
@@ -226,12 +231,23 @@ def _post_portable(
     return txn_id, balances
 
 
-def _raise_for_refused_leg(leg: Leg, guild_id: int) -> None:
-    account = Account.objects.filter(id=leg.account_id, guild_id=guild_id).first()
-    if account is None:
-        raise NotFound("That account does not exist in this server.", account_id=leg.account_id)
-    raise InsufficientPoints(
-        f"Not enough points: the balance is {account.balance}, and this needs {-leg.amount}.",
-        balance=account.balance,
-        needed=-leg.amount,
-    )
+def _raise_for_refused_legs(legs: list[Leg], guild_id: int) -> None:
+    """Name the reason: an account outside the guild first, else the overdrawn one."""
+    accounts = {
+        account.pk: account
+        for account in Account.objects.filter(pk__in=[leg.account_id for leg in legs])
+    }
+    for leg in legs:
+        account = accounts.get(leg.account_id)
+        if account is None or account.guild_id != guild_id:
+            raise NotFound("That account does not exist in this server.", account_id=leg.account_id)
+    for leg in legs:
+        account = accounts[leg.account_id]
+        if leg.amount < 0 and account.kind not in MAY_GO_NEGATIVE:
+            raise InsufficientPoints(
+                f"Not enough points: the balance is {account.balance}, "
+                f"and this needs {-leg.amount}.",
+                balance=account.balance,
+                needed=-leg.amount,
+            )
+    raise InsufficientPoints(account_ids=[leg.account_id for leg in legs])

@@ -118,6 +118,9 @@ STORAGES = {
 # Database
 # ------------------------------------------------------------------------------
 _db = cfg.database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+# Only the hot-path statements are server-side prepared (predictmarket.db); a
+# generic plan spares PostgreSQL re-planning them on every bet.
+_PG_SESSION_OPTIONS = "-c plan_cache_mode=force_generic_plan"
 if _db["ENGINE"] == "django.db.backends.postgresql":
     _db["ENGINE"] = "django_prometheus.db.backends.postgresql"
     if cfg.bool("DATABASE_POOL", True):
@@ -130,11 +133,12 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
                 "timeout": cfg.int("DATABASE_POOL_TIMEOUT", 10, min_value=1),
             },
             "connect_timeout": 5,
+            "options": _PG_SESSION_OPTIONS,
         }
     else:
         _db["CONN_MAX_AGE"] = cfg.int("DATABASE_CONN_MAX_AGE", 60, min_value=0)
         _db["CONN_HEALTH_CHECKS"] = True
-        _db["OPTIONS"] = {"connect_timeout": 5}
+        _db["OPTIONS"] = {"connect_timeout": 5, "options": _PG_SESSION_OPTIONS}
 else:
     _db["ENGINE"] = "django_prometheus.db.backends.sqlite3"
     # IMMEDIATE transactions take SQLite's write lock up front so concurrent
