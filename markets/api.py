@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,7 +29,8 @@ from predictmarket.api.context import (
     request_guild_id,
     request_member,
 )
-from predictmarket.api.pagination import Pagination
+from predictmarket.api.idempotency import IDEMPOTENCY_HEADER, request_idempotency_key
+from predictmarket.api.pagination import PageParams, Pagination, page_of
 from predictmarket.api.schema import ERRORS, WRITE_ERRORS
 
 OUTCOME_QUANTUM = Decimal("0.000001")
@@ -104,7 +105,9 @@ class MarketListView(APIView):
     class Params(serializers.Serializer):
         status = serializers.ChoiceField(choices=MarketStatus.choices, required=False)
         category = serializers.CharField(max_length=50, required=False)
-        search = serializers.CharField(max_length=200, required=False)
+        search = serializers.CharField(
+            max_length=200, required=False, help_text="Text in the question or options"
+        )
 
     class CreateInput(serializers.Serializer):
         question = serializers.CharField(max_length=500, trim_whitespace=True)
@@ -122,14 +125,8 @@ class MarketListView(APIView):
 
     @extend_schema(
         operation_id="markets_list",
-        parameters=[
-            OpenApiParameter("status", str, enum=MarketStatus.values),
-            OpenApiParameter("category", str),
-            OpenApiParameter("search", str, description="Text in the question or options"),
-            OpenApiParameter("page", int),
-            OpenApiParameter("page_size", int, description="1-100, default 20"),
-        ],
-        responses={200: MarketSummary(many=True), **ERRORS},
+        parameters=[Params, PageParams],
+        responses={200: page_of("MarketPage", MarketSummary(many=True)), **ERRORS},
         tags=["markets"],
     )
     def get(self, request: Request) -> Response:
@@ -143,6 +140,7 @@ class MarketListView(APIView):
     @extend_schema(
         operation_id="markets_create",
         request=CreateInput,
+        parameters=[IDEMPOTENCY_HEADER],
         responses={201: MarketOutput, **WRITE_ERRORS},
         examples=[
             OpenApiExample(
@@ -162,7 +160,7 @@ class MarketListView(APIView):
         data = self.CreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         member = request_member(request)
-        key = request.headers.get("Idempotency-Key")
+        key = request_idempotency_key(request)
         market = market_create(
             creator=member,
             question=data.validated_data["question"],

@@ -92,7 +92,14 @@ def market_create(
     if idempotency_key:
         earlier = Market.objects.filter(idempotency_key=idempotency_key).first()
         if earlier is not None:
-            if earlier.creator_id != creator.pk or earlier.question != question.strip():
+            same_options = [o.label for o in earlier.outcomes.order_by("index")] == [
+                str(o).strip() for o in options
+            ]
+            if (
+                earlier.creator_id != creator.pk
+                or earlier.question != question.strip()
+                or not same_options
+            ):
                 raise Conflict("This request id was already used for a different market.")
             return earlier
     data = clean_market_input(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from points.selectors import member_balance, member_history
+from points.selectors import member_display_balance, member_history
 from predictmarket.api.context import IsMember, request_member
 from predictmarket.api.schema import ERRORS
 
@@ -19,7 +19,7 @@ class MeOutput(serializers.Serializer):
     display_name = serializers.CharField()
     guild_id = serializers.CharField()
     guild_name = serializers.CharField()
-    balance = serializers.IntegerField()
+    balance = serializers.IntegerField(help_text="From DRIP when the server keeps its points there")
     is_frozen = serializers.BooleanField()
 
 
@@ -37,7 +37,7 @@ class MeView(APIView):
                     "display_name": member.display_name,
                     "guild_id": str(member.guild_id),
                     "guild_name": member.guild.name,
-                    "balance": member_balance(member),
+                    "balance": member_display_balance(member),
                     "is_frozen": member.is_frozen,
                 }
             ).data
@@ -66,14 +66,13 @@ class MyTransactionsView(APIView):
 
     class Params(serializers.Serializer):
         limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
-        before = serializers.IntegerField(min_value=1, required=False)
+        before = serializers.IntegerField(
+            min_value=1, required=False, help_text="The next_before of the previous page"
+        )
 
     @extend_schema(
         operation_id="me_transactions",
-        parameters=[
-            OpenApiParameter("limit", int, description="1-100, default 20"),
-            OpenApiParameter("before", int, description="entry id cursor from next_before"),
-        ],
+        parameters=[Params],
         responses={200: TransactionPage, **ERRORS},
         tags=["me"],
     )

@@ -8,8 +8,9 @@ from rest_framework import exceptions, permissions
 from rest_framework.request import Request
 
 from points.models import Member
+from points.snowflakes import MAX_SNOWFLAKE, parse_snowflake
 from predictmarket.api.auth import MemberPrincipal
-from predictmarket.errors import ValidationFailed
+from predictmarket.errors import NotFound, ValidationFailed
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
@@ -20,9 +21,21 @@ def request_guild_id(request: Request) -> int:
     if isinstance(request.user, MemberPrincipal):
         return request.user.guild_id
     raw = request.query_params.get("guild", "")
-    if not raw.isdigit():
+    if not raw:
         raise ValidationFailed("Staff sessions must name a guild: ?guild=<id>.", field="guild")
-    return int(raw)
+    # Not str.isdigit(): it accepts "²", which int() refuses (a 500), and ids past
+    # BIGINT overflow SQLite.
+    return parse_snowflake(raw, field="guild")
+
+
+def existing_id(object_id: int) -> int:
+    """A path id that may name a row; past BIGINT it names none: 404 before SQL overflows.
+
+    (The ORM answers such lookups with no rows; hand-written SQL on SQLite raises.)
+    """
+    if object_id > MAX_SNOWFLAKE:
+        raise NotFound("That does not exist.")
+    return object_id
 
 
 def request_member(request: Request) -> Member:

@@ -7,7 +7,9 @@ import uuid
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -36,7 +38,13 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
-        response = Response(error_body(exc.code, exc.message, exc.details), status=exc.http_status)
+        details = dict(exc.details)
+        field = details.get("field")
+        if isinstance(field, str) and field not in details:
+            # Serializer errors key their messages by field name; say a service's the
+            # same way, so a client finds ``details[<field>]`` for every 400.
+            details[field] = [exc.message]
+        response = Response(error_body(exc.code, exc.message, details), status=exc.http_status)
         if isinstance(exc, RateLimited):
             response["Retry-After"] = str(exc.retry_after)
         return response
@@ -68,3 +76,21 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         details = {"retry_after": int(exc.wait + 0.999)}
     response.data = error_body(code, message, details)
     return response
+
+
+@csrf_exempt  # like every API view: keys, not cookies, so a POST gets its 404, not a CSRF 403
+def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
+    """Any path under /api/v1/ that names no endpoint: a 404 in the envelope, not HTML."""
+    details: dict[str, str] = {}
+    if not request.path.endswith("/"):
+        # This catch-all resolves every path, so Django's APPEND_SLASH redirect never
+        # happens here: name the endpoint the client probably meant instead.
+        try:
+            match = resolve(f"{request.path}/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            details["did_you_mean"] = f"{request.path}/"
+    return JsonResponse(
+        error_body("not_found", "There is no such API endpoint.", details), status=404
+    )

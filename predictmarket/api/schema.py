@@ -35,6 +35,12 @@ ERRORS = {
     ),
     403: _error("Not allowed", "permission_denied", "Only moderators can do that."),
     404: _error("Not found (or in another guild)", "not_found", "That does not exist."),
+    # Answered by the web server (gunicorn's limit_request_line, or a proxy's) before
+    # Django runs, so it is not in the JSON envelope.
+    414: OpenApiResponse(
+        description="The URL is too long (over about 4 KB): refused by the web server, "
+        "with its own plain page, not the JSON envelope"
+    ),
     429: _error("Rate limited; see Retry-After", "rate_limited", "Too many requests."),
 }
 WRITE_ERRORS = {

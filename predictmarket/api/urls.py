@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from betting import api as betting_api
 from markets import api as markets_api
 from points import api as points_api
+from predictmarket.api.errors import api_not_found
 
 v1 = [
     path("markets/", markets_api.MarketListView.as_view(), name="markets"),
@@ -40,6 +41,8 @@ v1 = [
     path("me/portfolio/", betting_api.MyPortfolioView.as_view(), name="me-portfolio"),
     path("me/transactions/", points_api.MyTransactionsView.as_view(), name="me-transactions"),
     path("leaderboard/", betting_api.LeaderboardView.as_view(), name="leaderboard"),
+    # Last: a client's typo gets the JSON envelope like every other error.
+    re_path(r"", api_not_found),
 ]
 
 urlpatterns = [

@@ -203,3 +203,21 @@ def test_daily_points_and_tips_are_left_to_drip(players: tuple[Member, Member]) 
         points_daily_claim(member=alice)
     with pytest.raises(InvalidState, match="DRIP"):
         points_transfer(sender=alice, recipient=bob, amount=5, idempotency_key="t1")
+
+
+@pytest.mark.django_db
+def test_the_api_shows_the_drip_balance_and_says_when_drip_is_down(
+    players: tuple[Member, Member], fake_drip: FakeDrip
+) -> None:
+    from rest_framework.test import APIClient
+
+    from points.api_tokens import api_token_issue
+
+    alice, _ = players
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Bearer " + api_token_issue(member=alice, actor="t").key)
+    assert client.get("/api/v1/me/").json()["balance"] == 1000
+    fake_drip.down = True
+    response = client.get("/api/v1/me/")
+    assert response.status_code == 503
+    assert "DRIP" in response.json()["error"]["message"]
