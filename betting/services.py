@@ -26,7 +26,7 @@ from points.drip.services import clearing_account, drip_debit, drip_queue_credit
 from points.ledger import Leg, ledger_post
 from points.models import DripTransfer, DripTransferStatus, Guild, Member, TransactionKind
 from points.services import parse_amount
-from predictmarket.db import model_from_row
+from predictmarket.db import fetch_all, model_from_row
 from predictmarket.errors import (
     AccountFrozen,
     DomainError,
@@ -109,13 +109,11 @@ def _precheck(idempotency_key: str, member: Member) -> tuple[bool, bool]:
 
     The member is read fresh: the caller's object may predate a moderator's freeze.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT EXISTS (SELECT 1 FROM {Trade._meta.db_table} WHERE idempotency_key = %s), "
-            f"(SELECT is_frozen FROM {Member._meta.db_table} WHERE id = %s)",
-            [idempotency_key, member.pk],
-        )
-        seen, frozen = cursor.fetchone()
+    [(seen, frozen)] = fetch_all(
+        f"SELECT EXISTS (SELECT 1 FROM {Trade._meta.db_table} WHERE idempotency_key = %s), "
+        f"(SELECT is_frozen FROM {Member._meta.db_table} WHERE id = %s)",
+        [idempotency_key, member.pk],
+    )
     return bool(seen), bool(frozen)
 
 
@@ -155,9 +153,7 @@ def _lock_with_outcomes(market_id: int, member: Member) -> tuple[Market, list[Ou
     and positions change only while it is held. (Hand-written SQL because the
     ORM's query compilation costs more CPU than the query on this hot path.)
     """
-    with connection.cursor() as cursor:
-        cursor.execute(_lock_sql(connection.vendor), [market_id, member.guild_id])
-        rows = cursor.fetchall()
+    rows = fetch_all(_lock_sql(connection.vendor), [market_id, member.guild_id])
     if not rows:
         raise NotFound("That market does not exist in this server.", market_id=market_id)
     m, g = len(_MARKET_FIELDS), len(_GUILD_FIELDS)

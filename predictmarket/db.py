@@ -43,3 +43,12 @@ def model_from_row(model: type[Model], attnames: Sequence[str], values: Sequence
             value = converter(value, column, connection)
         converted.append(value)
     return model.from_db(connection.alias, list(attnames), converted)
+
+
+def fetch_all(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """A hand-written read: prepared on PostgreSQL, Django's cursor elsewhere (SQLite)."""
+    if connection.vendor == "postgresql":
+        return fetch_all_prepared(sql, params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
