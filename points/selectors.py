@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from points.models import Account, AccountKind, LedgerEntry, Member
+from points.models import Account, AccountKind, Guild, LedgerEntry, Member, PointsBackend
+from predictmarket.errors import InvalidState
 
 MAX_PAGE_SIZE = 100
 
@@ -54,6 +55,11 @@ def balance_leaderboard(
     Both queries walk ``account_leaderboard_idx`` (guild, kind, balance desc), so
     they stay fast with 100,000 members.
     """
+    if Guild.objects.filter(pk=guild_id, points_backend=PointsBackend.DRIP).exists():
+        # Balances live in DRIP; ranking them would take a DRIP call per member.
+        raise InvalidState(
+            "This server keeps its points in DRIP: see DRIP for balances, or rank by profit here."
+        )
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     accounts = Account.objects.filter(guild_id=guild_id, kind=AccountKind.MEMBER)
     top = list(

@@ -221,3 +221,15 @@ def test_the_api_shows_the_drip_balance_and_says_when_drip_is_down(
     response = client.get("/api/v1/me/")
     assert response.status_code == 503
     assert "DRIP" in response.json()["error"]["message"]
+
+
+@pytest.mark.django_db
+def test_the_balance_leaderboard_points_to_drip_instead_of_ranking_zeros(
+    players: tuple[Member, Member],
+) -> None:
+    from points.selectors import balance_leaderboard
+    from predictmarket.errors import InvalidState
+
+    alice, _ = players
+    with pytest.raises(InvalidState, match="DRIP"):
+        balance_leaderboard(alice.guild_id, member=alice)
