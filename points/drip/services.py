@@ -156,8 +156,9 @@ def drip_debit(*, member: Member, amount: int, key: str, purpose: str = "bet") -
     if DripTransfer.objects.filter(idempotency_key=f"compensate:{key.split(':', 1)[-1]}").exists():
         # This request already failed after its debit and was refunded: a replay
         # answers as the original did, it does not bet again on the old debit.
-        raise InvalidState("This request failed earlier and its points were returned; "
-                           "please place the bet again.")
+        raise InvalidState(
+            "This request failed earlier and its points were returned; please place the bet again."
+        )
     if transfer.status == DripTransferStatus.APPLIED:
         return transfer
     if transfer.status == DripTransferStatus.AMBIGUOUS:

@@ -11,7 +11,6 @@ from django.test import Client
 from points.api_tokens import api_token_authenticate
 from points.models import ApiToken, Member
 
-
 KEY = re.compile(r"pm_[0-9a-f]{12}_[A-Za-z0-9_-]+")
 
 

@@ -26,7 +26,7 @@ NOT_SNOWFLAKES = [
     pytest.param(12.5, id="float"),
     pytest.param(None, id="none"),
     pytest.param("١٢٣", id="arabic-indic-digits"),
-    pytest.param("１２３", id="fullwidth-digits"),
+    pytest.param("\uff11\uff12\uff13", id="fullwidth-digits"),
     pytest.param(__import__("decimal").Decimal("1.5"), id="decimal"),
 ]
 
