@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import itertools
-import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-
-from django.db import connection
 
 from betting.models import Position, Trade
 from betting.services import TradeResult, bet_place, shares_sell
 from markets.models import Market
 from points.models import Member
+
+# One implementation of "run on real threads" for every suite.
+from tests.concurrency import Outcome as Ran
+from tests.concurrency import run_concurrently
 from tests.markets.helpers import money_state
+
+__all__ = ["Ran", "run_concurrently"]
 
 _KEYS = itertools.count()
 
@@ -62,35 +62,3 @@ def betting_state() -> dict[str, Any]:
             Position.objects.values_list("pk", "shares", "points_spent", "points_received")
         ),
     }
-
-
-@dataclass(frozen=True)
-class Ran:
-    """What one concurrent call returned or raised."""
-
-    value: Any = None
-    error: BaseException | None = None
-
-
-def run_concurrently(calls: Sequence[Callable[[], Any]], *, workers: int) -> list[Ran]:
-    """Run ``calls`` on ``workers`` real threads, released together; results in call order.
-
-    Each thread has its own database connection and closes it after every call,
-    handing it back to the pool (PostgreSQL allows the pool 20 connections).
-    """
-    assert workers <= 16
-    start = threading.Event()
-
-    def run(call: Callable[[], Any]) -> Ran:
-        try:
-            start.wait(timeout=30)
-            return Ran(value=call())
-        except Exception as error:  # noqa: BLE001 - the test inspects every error
-            return Ran(error=error)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(run, call) for call in calls]
-        start.set()
-        return [future.result(timeout=120) for future in futures]
