@@ -10,8 +10,10 @@ idempotency key returns the original trade instead of trading twice.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -260,6 +262,13 @@ def _replay(
     return _result(trade, trade.market, trade.outcome.label, balance=None, replayed=True)
 
 
+def _replayed_trade(key: str, **identity: Any) -> TradeResult:
+    """The original trade for a key known to be used (a retried request)."""
+    replay = _replay(key, **identity)
+    assert replay is not None
+    return replay
+
+
 def _result(
     trade: Trade, market: Market, label: str, *, balance: int | None, replayed: bool
 ) -> TradeResult:
@@ -295,18 +304,18 @@ def bet_place(
     if not idempotency_key:
         raise ValidationFailed("A request id is required.")
     points = parse_amount(amount)
+    replay_original = functools.partial(
+        _replayed_trade,
+        idempotency_key,
+        member=member,
+        market_id=market_id,
+        side=TradeSide.BUY,
+        outcome_index=outcome_index,
+        check={"points": points},
+    )
     seen, frozen = _precheck(idempotency_key, member)
     if seen:
-        replay = _replay(
-            idempotency_key,
-            member=member,
-            market_id=market_id,
-            side=TradeSide.BUY,
-            outcome_index=outcome_index,
-            check={"points": points},
-        )
-        assert replay is not None
-        return replay
+        return replay_original()
     rate_limit_hit("bet", member.pk, bypass=bypass_rate_limit)
     if frozen:
         raise AccountFrozen()
@@ -358,16 +367,7 @@ def bet_place(
                 )
             )
     except _ConcurrentReplay:
-        replay = _replay(
-            idempotency_key,
-            member=member,
-            market_id=market_id,
-            side=TradeSide.BUY,
-            outcome_index=outcome_index,
-            check={"points": points},
-        )
-        assert replay is not None
-        return replay
+        return replay_original()
     except BaseException:
         if drip:
             _drip_compensate(member, points, idempotency_key)
@@ -433,18 +433,18 @@ def shares_sell(
     # is a conflict. ("all" names no count, so only the other fields are compared.)
     sells_all = isinstance(shares, str) and shares.strip().lower() == "all"
     check: dict[str, object] = {} if sells_all else {"shares": _parse_shares(shares)}
+    replay_original = functools.partial(
+        _replayed_trade,
+        idempotency_key,
+        member=member,
+        market_id=market_id,
+        side=TradeSide.SELL,
+        outcome_index=outcome_index,
+        check=check,
+    )
     seen, frozen = _precheck(idempotency_key, member)
     if seen:
-        replay = _replay(
-            idempotency_key,
-            member=member,
-            market_id=market_id,
-            side=TradeSide.SELL,
-            outcome_index=outcome_index,
-            check=check,
-        )
-        assert replay is not None
-        return replay
+        return replay_original()
     rate_limit_hit("bet", member.pk, bypass=bypass_rate_limit)
     if frozen:
         raise AccountFrozen()
@@ -514,15 +514,6 @@ def shares_sell(
                     key=f"sell:{idempotency_key}",
                 )
     except _ConcurrentReplay:
-        replay = _replay(
-            idempotency_key,
-            member=member,
-            market_id=market_id,
-            side=TradeSide.SELL,
-            outcome_index=outcome_index,
-            check=check,
-        )
-        assert replay is not None
-        return replay
+        return replay_original()
     balance = None if drip else txn.balances[member.account.pk]  # type: ignore[attr-defined]
     return _result(trade, market, outcome.label, balance=balance, replayed=False)
