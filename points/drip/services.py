@@ -142,9 +142,12 @@ def drip_balance(member: Member, *, fresh: bool = False) -> int:
 def drip_debit(*, member: Member, amount: int, key: str, purpose: str = "bet") -> DripTransfer:
     """Take ``amount`` from the member at DRIP now, or raise and change nothing.
 
-    Idempotent by ``key``: an already-applied debit is returned as is.
+    Idempotent by ``key``: an already-applied debit is returned as is. The
+    transfer row stays locked during the DRIP calls, so a double click (two
+    requests with one key) waits for the first and then sees it applied,
+    instead of debiting twice.
     """
-    transfer, _ = DripTransfer.objects.get_or_create(
+    DripTransfer.objects.get_or_create(
         idempotency_key=key,
         defaults={
             "guild_id": member.guild_id,
@@ -159,19 +162,30 @@ def drip_debit(*, member: Member, amount: int, key: str, purpose: str = "bet") -
         raise InvalidState(
             "This request failed earlier and its points were returned; please place the bet again."
         )
+    with transaction.atomic():
+        transfer = DripTransfer.objects.select_for_update().get(idempotency_key=key)
+        # Errors are returned, not raised, so the transfer's recorded state commits.
+        error = _debit_locked(transfer, member, amount)
+    if error is not None:
+        raise error
+    cache.delete(_balance_key(member))
+    return transfer
+
+
+def _debit_locked(transfer: DripTransfer, member: Member, amount: int) -> Exception | None:
     if transfer.status == DripTransferStatus.APPLIED:
-        return transfer
+        return None
     if transfer.status == DripTransferStatus.AMBIGUOUS:
-        raise DripUnavailable("Your last payment to this bet is still being checked with DRIP.")
-    client = drip_client_for(member.guild)
+        return DripUnavailable("Your last payment to this bet is still being checked with DRIP.")
     try:
+        client = drip_client_for(member.guild)
         remote = client.find_member(member.discord_id)
-    except DripError as exc:
+    except (DripError, InvalidState, ValidationFailed) as exc:
         _mark(transfer, DripTransferStatus.FAILED, exc)
-        raise
+        return exc
     if remote.balance < amount:
         _mark(transfer, DripTransferStatus.FAILED, "not enough points at DRIP")
-        raise InsufficientPoints(
+        return InsufficientPoints(
             f"Not enough points: your balance is {remote.balance}, and this needs {amount}.",
             balance=remote.balance,
             needed=amount,
@@ -184,21 +198,20 @@ def drip_debit(*, member: Member, amount: int, key: str, purpose: str = "bet") -
     except DripAmbiguous as exc:
         _resolve_ambiguous(client, transfer, member, exc)
         if transfer.status != DripTransferStatus.APPLIED:
-            raise DripUnavailable(
+            return DripUnavailable(
                 "DRIP did not confirm the payment; nothing was bet. "
                 + (
                     "Please try again."
                     if transfer.status == DripTransferStatus.FAILED
                     else "We are checking it and will refund it if it went through."
                 )
-            ) from None
+            )
     except DripError as exc:
         _mark(transfer, DripTransferStatus.FAILED, exc)
-        raise
+        return exc
     else:
         _mark_applied(transfer, transfer.balance_before - amount)
-    cache.delete(_balance_key(member))
-    return transfer
+    return None
 
 
 def _resolve_ambiguous(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 
 import pytest
 
@@ -48,7 +49,7 @@ def test_a_new_key_replaces_the_old_and_revoke_ends_it(slash, guild, alice) -> N
 def fake_drip(settings):  # type: ignore[no-untyped-def]
     from points.drip import client
 
-    fake = FakeDrip()
+    fake = FakeDrip(realm_id=secrets.token_hex(12))  # its own breaker (kept in Redis)
     settings.DRIP_API_BASE_URL = fake.start()
     settings.DRIP_BALANCE_CACHE_SECONDS = 0
     client._breakers.clear()

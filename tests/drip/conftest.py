@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -12,12 +13,15 @@ from tests.drip.fake_drip import FakeDrip
 
 @pytest.fixture
 def fake_drip(settings) -> Iterator[FakeDrip]:  # type: ignore[no-untyped-def]
-    fake = FakeDrip()
+    # A realm of its own per test: the breaker's state lives in Redis under the
+    # realm's name, so tests never share a breaker.
+    fake = FakeDrip(realm_id=secrets.token_hex(12))
     settings.DRIP_API_BASE_URL = fake.start()
     settings.DRIP_TIMEOUT_SECONDS = 0.5
     settings.DRIP_MAX_ATTEMPTS = 3
     settings.DRIP_BREAKER_FAILURES = 3
-    settings.DRIP_BREAKER_RESET_SECONDS = 1
+    # Long enough that slow retries never see it half-open; tests move the clock past it.
+    settings.DRIP_BREAKER_RESET_SECONDS = 600
     settings.DRIP_MAX_RETRY_AFTER_SECONDS = 1
     settings.DRIP_BALANCE_CACHE_SECONDS = 0
     drip_client._breakers.clear()  # each test starts with DRIP "up"
