@@ -26,7 +26,14 @@ from markets.models import Market, MarketStatus, Outcome
 from markets.services import probabilities_payload
 from points.drip.services import clearing_account, drip_debit, drip_queue_credit, is_drip_guild
 from points.ledger import Leg, ledger_post
-from points.models import DripTransfer, DripTransferStatus, Guild, Member, TransactionKind
+from points.models import (
+    DripTransfer,
+    DripTransferStatus,
+    Guild,
+    LedgerTransaction,
+    Member,
+    TransactionKind,
+)
 from points.services import parse_amount
 from predictmarket.db import fetch_all, model_from_row
 from predictmarket.errors import (
@@ -286,6 +293,57 @@ def _result(
     )
 
 
+def _record_trade(
+    *,
+    market: Market,
+    member: Member,
+    outcome: Outcome,
+    outcomes: list[Outcome],
+    side: str,
+    legs: list[Leg],
+    points: int,
+    shares: Decimal,
+    quote: amm.BuyQuote | amm.SellQuote,
+    idempotency_key: str,
+) -> tuple[LedgerTransaction, Trade]:
+    """Move the points and write the trade's rows (the market lock is held).
+
+    Raises ``_ConcurrentReplay`` when the same request committed while this one
+    waited for the lock.
+    """
+    now = timezone.now()
+    buying = side == TradeSide.BUY
+    txn = ledger_post(
+        guild_id=market.guild_id,
+        legs=legs,
+        kind=TransactionKind.BET if buying else TransactionKind.SELL,
+        actor=f"discord:{member.discord_id}",
+        memo=f"{'bet on' if buying else 'sold on'} market #{market.pk}: {outcome.label}"[:500],
+        idempotency_key=f"trade:{idempotency_key}",
+    )
+    if txn.replayed:  # type: ignore[attr-defined]
+        raise _ConcurrentReplay
+    trade = write_trade(
+        TradeWrite(
+            market=market,
+            member=member,
+            outcome=outcome,
+            outcomes=outcomes,
+            side=side,
+            points=points,
+            shares=shares,
+            fee=quote.fee,
+            pools_after=quote.pools_after,
+            probabilities_before=probabilities_payload(quote.pools_before),
+            probabilities_after=probabilities_payload(quote.pools_after),
+            idempotency_key=idempotency_key,
+            ledger_transaction_id=txn.pk,
+            now=now,
+        )
+    )
+    return txn, trade
+
+
 def bet_place(
     *,
     member: Member,
@@ -337,34 +395,17 @@ def bet_place(
                     shares=str(quote.shares),
                     min_shares=str(min_shares),
                 )
-            now = timezone.now()
-            txn = ledger_post(
-                guild_id=market.guild_id,
+            txn, trade = _record_trade(
+                market=market,
+                member=member,
+                outcome=outcome,
+                outcomes=outcomes,
+                side=TradeSide.BUY,
                 legs=[Leg(payer, -points), Leg(market.escrow_account_id, points)],
-                kind=TransactionKind.BET,
-                actor=f"discord:{member.discord_id}",
-                memo=f"bet on market #{market.pk}: {outcome.label}"[:500],
-                idempotency_key=f"trade:{idempotency_key}",
-            )
-            if txn.replayed:  # type: ignore[attr-defined]
-                raise _ConcurrentReplay
-            trade = write_trade(
-                TradeWrite(
-                    market=market,
-                    member=member,
-                    outcome=outcome,
-                    outcomes=outcomes,
-                    side=TradeSide.BUY,
-                    points=points,
-                    shares=quote.shares,
-                    fee=quote.fee,
-                    pools_after=quote.pools_after,
-                    probabilities_before=probabilities_payload(quote.pools_before),
-                    probabilities_after=probabilities_payload(quote.pools_after),
-                    idempotency_key=idempotency_key,
-                    ledger_transaction_id=txn.pk,
-                    now=now,
-                )
+                points=points,
+                shares=quote.shares,
+                quote=quote,
+                idempotency_key=idempotency_key,
             )
     except _ConcurrentReplay:
         return replay_original()
@@ -472,37 +513,20 @@ def shares_sell(
                     points=quote.points_out,
                     min_points=min_points,
                 )
-            now = timezone.now()
-            txn = ledger_post(
-                guild_id=market.guild_id,
+            txn, trade = _record_trade(
+                market=market,
+                member=member,
+                outcome=outcome,
+                outcomes=outcomes,
+                side=TradeSide.SELL,
                 legs=[
                     Leg(market.escrow_account_id, -quote.points_out),
                     Leg(payee, quote.points_out),
                 ],
-                kind=TransactionKind.SELL,
-                actor=f"discord:{member.discord_id}",
-                memo=f"sold on market #{market.pk}: {outcome.label}"[:500],
-                idempotency_key=f"trade:{idempotency_key}",
-            )
-            if txn.replayed:  # type: ignore[attr-defined]
-                raise _ConcurrentReplay
-            trade = write_trade(
-                TradeWrite(
-                    market=market,
-                    member=member,
-                    outcome=outcome,
-                    outcomes=outcomes,
-                    side=TradeSide.SELL,
-                    points=quote.points_out,
-                    shares=amount,
-                    fee=quote.fee,
-                    pools_after=quote.pools_after,
-                    probabilities_before=probabilities_payload(quote.pools_before),
-                    probabilities_after=probabilities_payload(quote.pools_after),
-                    idempotency_key=idempotency_key,
-                    ledger_transaction_id=txn.pk,
-                    now=now,
-                )
+                points=quote.points_out,
+                shares=amount,
+                quote=quote,
+                idempotency_key=idempotency_key,
             )
             if drip:
                 # Committed with the sale; the delivery task pays it out at DRIP.

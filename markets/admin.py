@@ -88,10 +88,6 @@ class MarketCreateForm(forms.ModelForm):
         return data
 
 
-class ReasonlessForm(forms.Form):
-    pass
-
-
 def _close(request: HttpRequest, market: Model, data: dict[str, Any]) -> str:
     market_close(market_id=market.pk, actor=admin_actor(request))
     return "closed; betting has stopped"
@@ -158,7 +154,7 @@ class MarketAdmin(admin.ModelAdmin):
         form_action(
             name="close_now",
             description="Close now (stop betting)",
-            form_class=ReasonlessForm,
+            form_class=forms.Form,
             perform=_close,
             submit_label="Close",
         ),
@@ -172,7 +168,7 @@ class MarketAdmin(admin.ModelAdmin):
         form_action(
             name="cancel_and_refund",
             description="Cancel and refund",
-            form_class=ReasonlessForm,
+            form_class=forms.Form,
             perform=_cancel,
             submit_label="Cancel and refund",
         ),

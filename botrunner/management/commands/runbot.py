@@ -134,12 +134,10 @@ class Command(BaseCommand):
                 if not finished:
                     runner.cancel()
             await asyncio.wait({runner})
-            if runner.cancelled():
-                pass
-            elif signalled:
-                if runner.exception() is not None:
+            if signalled:
+                if not runner.cancelled() and runner.exception() is not None:
                     logger.warning("the bot stopped with %r", runner.exception())
-            else:
+            elif not runner.cancelled():
                 runner.result()  # a LoginFailure or connection error surfaces here
         finally:
             stopper.cancel()
