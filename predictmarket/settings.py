@@ -121,6 +121,11 @@ _db = cfg.database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 # Only the hot-path statements are server-side prepared (predictmarket.db); a
 # generic plan spares PostgreSQL re-planning them on every bet.
 _PG_SESSION_OPTIONS = "-c plan_cache_mode=force_generic_plan"
+# Django turns psycopg's statement preparation off (prepare_threshold=None), and
+# then nothing is ever prepared. Its own ClientCursor never prepares either way;
+# this only lets the server-side-binding cursor of predictmarket.db prepare a
+# statement on its fifth run.
+_PG_PREPARE_THRESHOLD = 5
 if _db["ENGINE"] == "django.db.backends.postgresql":
     _db["ENGINE"] = "django_prometheus.db.backends.postgresql"
     if cfg.bool("DATABASE_POOL", True):
@@ -134,11 +139,16 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
             },
             "connect_timeout": 5,
             "options": _PG_SESSION_OPTIONS,
+            "prepare_threshold": _PG_PREPARE_THRESHOLD,
         }
     else:
         _db["CONN_MAX_AGE"] = cfg.int("DATABASE_CONN_MAX_AGE", 60, min_value=0)
         _db["CONN_HEALTH_CHECKS"] = True
-        _db["OPTIONS"] = {"connect_timeout": 5, "options": _PG_SESSION_OPTIONS}
+        _db["OPTIONS"] = {
+            "connect_timeout": 5,
+            "options": _PG_SESSION_OPTIONS,
+            "prepare_threshold": _PG_PREPARE_THRESHOLD,
+        }
 else:
     _db["ENGINE"] = "django_prometheus.db.backends.sqlite3"
     # IMMEDIATE transactions take SQLite's write lock up front so concurrent
