@@ -25,7 +25,7 @@ from markets import amm
 from markets.models import Market, MarketStatus, Outcome
 from markets.services import probabilities_payload
 from points.drip.services import clearing_account, drip_debit, drip_queue_credit, is_drip_guild
-from points.ledger import Leg, ledger_post
+from points.ledger import Leg, posting
 from points.models import (
     DripTransfer,
     DripTransferStatus,
@@ -311,9 +311,8 @@ def _record_trade(
     Raises ``_ConcurrentReplay`` when the same request committed while this one
     waited for the lock.
     """
-    now = timezone.now()
     buying = side == TradeSide.BUY
-    txn = ledger_post(
+    post = posting(
         guild_id=market.guild_id,
         legs=legs,
         kind=TransactionKind.BET if buying else TransactionKind.SELL,
@@ -321,9 +320,7 @@ def _record_trade(
         memo=f"{'bet on' if buying else 'sold on'} market #{market.pk}: {outcome.label}"[:500],
         idempotency_key=f"trade:{idempotency_key}",
     )
-    if txn.replayed:  # type: ignore[attr-defined]
-        raise _ConcurrentReplay
-    trade = write_trade(
+    txn, trade = write_trade(
         TradeWrite(
             market=market,
             member=member,
@@ -337,10 +334,12 @@ def _record_trade(
             probabilities_before=probabilities_payload(quote.pools_before),
             probabilities_after=probabilities_payload(quote.pools_after),
             idempotency_key=idempotency_key,
-            ledger_transaction_id=txn.pk,
-            now=now,
+            posting=post,
+            now=post.created_at,
         )
     )
+    if txn.replayed:  # type: ignore[attr-defined]
+        raise _ConcurrentReplay
     return txn, trade
 
 

@@ -1,10 +1,11 @@
 """Writing a trade's rows while the market is locked, in as few round trips as possible.
 
 Everything here runs inside ``bet_place``/``shares_sell`` after the market row
-is locked and the points have moved. Every bet on a market waits for that
-lock, so the time it is held bounds a hot market's throughput: on PostgreSQL
-the pools, volume, trade, position, price point, audit entry and outbox event
-are written by ONE statement of data-modifying CTEs. SQLite (the embedded
+is locked. Every bet on a market waits for that lock, so the time it is held
+bounds a hot market's throughput: on PostgreSQL the ledger posting (the
+ledger's own SQL, ``points.ledger.posting_ctes``), the pools, volume, trade,
+position, price point, audit entry and outbox event are written by ONE
+statement of data-modifying CTEs. SQLite (the embedded
 default) cannot do that and uses the ORM, row by row. Both write the same rows;
 the test suite runs on both.
 """
@@ -23,7 +24,8 @@ from betting.models import Position, Trade, TradeSide
 from markets import amm
 from markets.models import Market, Outcome, PricePoint
 from markets.services import market_event_payload
-from points.models import Member
+from points.ledger import Posting, posting_ctes, posting_result, posting_write
+from points.models import LedgerTransaction, Member
 from predictmarket.audit import audit_record
 from predictmarket.db import fetch_all_prepared
 from predictmarket.logging import current_request_id
@@ -47,7 +49,7 @@ class TradeWrite:
     probabilities_before: list[str]
     probabilities_after: list[str]
     idempotency_key: str
-    ledger_transaction_id: int
+    posting: Posting
     now: datetime
 
     @property
@@ -57,6 +59,10 @@ class TradeWrite:
     @property
     def average_price(self) -> Decimal:
         return (Decimal(self.points) / self.shares).quantize(PRICE_QUANTUM)
+
+    @property
+    def stored_fee(self) -> Decimal:
+        return self.fee.quantize(amm.SHARE_QUANTUM)
 
     @property
     def actor(self) -> str:
@@ -71,7 +77,7 @@ class TradeWrite:
             "member_id": self.member.pk,
         }
 
-    def trade(self, pk: int | None = None) -> Trade:
+    def trade(self, txn: LedgerTransaction, pk: int | None = None) -> Trade:
         return Trade(
             pk=pk,
             market=self.market,
@@ -81,22 +87,31 @@ class TradeWrite:
             points=self.points,
             shares=self.shares,
             average_price=self.average_price,
-            fee=self.fee.quantize(amm.SHARE_QUANTUM),
+            fee=self.stored_fee,
             probabilities_before=self.probabilities_before,
             probabilities_after=self.probabilities_after,
             idempotency_key=self.idempotency_key,
-            ledger_transaction_id=self.ledger_transaction_id,
+            ledger_transaction_id=txn.pk,
             created_at=self.now,
         )
 
 
-def write_trade(write: TradeWrite) -> Trade:
+def write_trade(write: TradeWrite) -> tuple[LedgerTransaction, Trade]:
+    """Move the trade's points and write its rows; the posting's transaction and the trade.
+
+    A returned transaction marked ``replayed`` means the same request committed
+    while this one waited for the market lock: the caller must roll back (the
+    rows written here are then undone) and answer with the original.
+    """
     if connection.vendor == "postgresql":
         return _write_postgres(write)
-    return _write_portable(write)
+    txn = posting_write(write.posting)
+    if txn.replayed:  # type: ignore[attr-defined]
+        return txn, write.trade(txn)
+    return txn, _write_portable(write, txn)
 
 
-def _write_portable(write: TradeWrite) -> Trade:
+def _write_portable(write: TradeWrite, txn: LedgerTransaction) -> Trade:
     market = write.market
     Outcome.objects.filter(market=market).update(
         pool=Case(
@@ -106,7 +121,7 @@ def _write_portable(write: TradeWrite) -> Trade:
     )
     if write.is_buy:
         Market.objects.filter(pk=market.pk).update(volume=F("volume") + write.points)
-    trade = write.trade()
+    trade = write.trade(txn)
     trade.save(force_insert=True)
     # Computed here, not with F() in the database: SQLite stores decimals as
     # floating point, and "shares - sold" there can land a hair below zero.
@@ -150,9 +165,10 @@ _AUDIT = AuditLogEntry._meta.db_table
 _OUTBOX = OutboxEvent._meta.db_table
 
 
-def _write_postgres(write: TradeWrite) -> Trade:
-    """The same rows as ``_write_portable``, in one statement (one round trip)."""
+def _write_postgres(write: TradeWrite) -> tuple[LedgerTransaction, Trade]:
+    """The posting and the same rows as ``_write_portable``, in one statement (one round trip)."""
     market = write.market
+    ledger_ctes, ledger_params = posting_ctes(write.posting)
     pools = ", ".join(["(%s::bigint, %s::numeric)"] * len(write.outcomes))
     pool_params = [v for o in write.outcomes for v in (o.pk, write.pools_after[o.index])]
     if write.is_buy:
@@ -191,9 +207,9 @@ def _write_postgres(write: TradeWrite) -> Trade:
     payload = market_event_payload(
         market, probabilities=write.probabilities_after, **write.event_data()
     )
-    trade = write.trade()
     sql = f"""
-        WITH pools (id, pool) AS (VALUES {pools}),
+        WITH {ledger_ctes},
+        pools (id, pool) AS (VALUES {pools}),
         pooled AS (
             UPDATE {_OUTCOME} o SET pool = pools.pool FROM pools
             WHERE o.id = pools.id AND o.market_id = %s RETURNING o.id
@@ -205,7 +221,8 @@ def _write_postgres(write: TradeWrite) -> Trade:
             INSERT INTO {_TRADE} (market_id, member_id, outcome_id, side, points, shares,
                 average_price, fee, probabilities_before, probabilities_after,
                 idempotency_key, ledger_transaction_id, created_at)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s)
+            SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, txn.id, %s
+            FROM txn
             RETURNING id
         ),
         position AS ({position_sql}),
@@ -227,12 +244,15 @@ def _write_postgres(write: TradeWrite) -> Trade:
                 jsonb_build_object('trade_id', trade.id) || %s::jsonb
             FROM trade RETURNING id
         )
-        SELECT (SELECT id FROM trade), (SELECT count(*) FROM pooled),
-            (SELECT count(*) FROM position), (SELECT count(*) FROM volume),
-            (SELECT count(*) FROM price), (SELECT count(*) FROM audit),
-            (SELECT count(*) FROM event)
+        SELECT (SELECT id FROM txn), (SELECT id FROM trade),
+            (SELECT array_agg(account_id) FROM entries),
+            (SELECT array_agg(balance_after) FROM entries),
+            (SELECT count(*) FROM pooled), (SELECT count(*) FROM position),
+            (SELECT count(*) FROM volume), (SELECT count(*) FROM price),
+            (SELECT count(*) FROM audit), (SELECT count(*) FROM event)
     """
     params: list[object] = [
+        *ledger_params,
         *pool_params,
         market.pk,
         write.points if write.is_buy else 0,
@@ -243,12 +263,11 @@ def _write_postgres(write: TradeWrite) -> Trade:
         write.side,
         write.points,
         write.shares,
-        trade.average_price,
-        trade.fee,
+        write.average_price,
+        write.stored_fee,
         json.dumps(write.probabilities_before),
         json.dumps(write.probabilities_after),
         write.idempotency_key,
-        write.ledger_transaction_id,
         write.now,
         *position_params,
         market.pk,
@@ -267,9 +286,15 @@ def _write_postgres(write: TradeWrite) -> Trade:
         str(market.pk),
         json.dumps(payload),
     ]
-    trade_id, pooled, positioned, *_ = fetch_all_prepared(sql, params)[0]
+    [(txn_id, trade_id, accounts, balances, pooled, positioned, *_)] = fetch_all_prepared(
+        sql, params
+    )
+    txn = posting_result(
+        write.posting, txn_id, dict(zip(accounts or [], balances or [], strict=True))
+    )
+    if txn.replayed:  # type: ignore[attr-defined]
+        return txn, write.trade(txn)
     if pooled != len(write.outcomes) or positioned != 1:
         # Cannot happen while the market lock is held; refuse rather than half-write.
         raise RuntimeError(f"trade write touched {pooled} pools and {positioned} positions")
-    trade.pk = trade_id
-    return trade
+    return txn, write.trade(txn, pk=trade_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -76,6 +77,60 @@ def _replay(existing: LedgerTransaction, fingerprint: str) -> LedgerTransaction:
     return existing
 
 
+@dataclass(frozen=True)
+class Posting:
+    """A validated transaction, ready to be written.
+
+    ``ledger_post`` writes it on its own; on PostgreSQL a caller holding a hot
+    lock (a trade) may instead embed ``posting_ctes`` in its own statement, so
+    the points and the rest of its rows move in one round trip. Either way the
+    same SQL moves the points and ``posting_result`` checks the outcome.
+    """
+
+    guild_id: int
+    legs: list[Leg]
+    kind: str
+    actor: str
+    memo: str
+    idempotency_key: str
+    fingerprint: str
+    created_at: datetime
+
+    def header(self) -> list[object]:
+        return [
+            self.guild_id,
+            self.kind,
+            self.actor,
+            self.memo,
+            self.idempotency_key,
+            self.fingerprint,
+            self.created_at,
+        ]
+
+
+def posting(
+    *,
+    guild_id: int,
+    legs: list[Leg],
+    kind: str,
+    actor: str,
+    memo: str = "",
+    idempotency_key: str,
+) -> Posting:
+    """Validate a transaction (``ValidationFailed`` for malformed legs); write nothing."""
+    legs = _validate(legs, kind, idempotency_key)
+    return Posting(
+        guild_id=guild_id,
+        legs=legs,
+        kind=kind,
+        actor=actor[:100],
+        memo=memo[:500],
+        idempotency_key=idempotency_key,
+        fingerprint=_fingerprint(kind, legs),
+        created_at=timezone.now(),
+    )
+
+
 def ledger_post(
     *,
     guild_id: int,
@@ -92,34 +147,63 @@ def ledger_post(
     would go negative, and ``IdempotencyConflict`` when the key was used for a
     different transaction. On any error nothing is written.
     """
-    legs = _validate(legs, kind, idempotency_key)
-    fingerprint = _fingerprint(kind, legs)
-    now = timezone.now()
-    header = [guild_id, kind, actor[:100], memo[:500], idempotency_key, fingerprint, now]
+    return posting_write(
+        posting(
+            guild_id=guild_id,
+            legs=legs,
+            kind=kind,
+            actor=actor,
+            memo=memo,
+            idempotency_key=idempotency_key,
+        )
+    )
+
+
+def posting_write(post: Posting) -> LedgerTransaction:
+    """Write a validated posting on its own (see ``ledger_post``)."""
     # No savepoint: inside a caller's transaction an error here must roll back
     # the caller's work too, and it saves two round trips per post.
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
-            txn_id, balances = _post_postgres(cursor, guild_id, legs, header)
+            ctes, params = posting_ctes(post)
+            rows = fetch_all_prepared(
+                f"WITH {ctes} SELECT t.id, e.account_id, e.balance_after"
+                " FROM (SELECT id FROM txn) t LEFT JOIN entries e ON true",
+                params,
+            )
+            txn_id = rows[0][0] if rows else None
+            balances = {row[1]: row[2] for row in rows if row[1] is not None}
         else:
-            txn_id, balances = _post_portable(cursor, guild_id, legs, header)
-        if txn_id is None:
-            # ON CONFLICT DO NOTHING: a concurrent post with the same key waited
-            # for the first to commit and got no row; replay the original.
-            existing = LedgerTransaction.objects.get(idempotency_key=idempotency_key)
-            return _replay(existing, fingerprint)
-        refused = [leg for leg in legs if leg.account_id not in balances]
-        if refused:
-            _raise_for_refused_legs(refused, guild_id)
+            with connection.cursor() as cursor:
+                txn_id, balances = _post_portable(cursor, post)
+        return posting_result(post, txn_id, balances)
+
+
+def posting_result(
+    post: Posting, txn_id: int | None, balances: dict[int, int]
+) -> LedgerTransaction:
+    """The posted transaction, or the original one for a replayed key.
+
+    ``txn_id`` is None when the key was already taken (a replay, or a concurrent
+    post that committed while this one waited); ``balances`` maps each account
+    that moved to its balance after. A leg missing from it was refused, and
+    the error raised here rolls the caller's transaction back.
+    """
+    if txn_id is None:
+        existing = LedgerTransaction.objects.get(idempotency_key=post.idempotency_key)
+        return _replay(existing, post.fingerprint)
+    refused = [leg for leg in post.legs if leg.account_id not in balances]
+    if refused:
+        _raise_for_refused_legs(refused, post.guild_id)
     txn = LedgerTransaction(
         id=txn_id,
-        guild_id=guild_id,
-        kind=kind,
-        actor=actor[:100],
-        memo=memo[:500],
-        idempotency_key=idempotency_key,
-        fingerprint=fingerprint,
-        created_at=now,
+        guild_id=post.guild_id,
+        kind=post.kind,
+        actor=post.actor,
+        memo=post.memo,
+        idempotency_key=post.idempotency_key,
+        fingerprint=post.fingerprint,
+        created_at=post.created_at,
     )
     txn.replayed = False  # type: ignore[attr-defined]
     txn.balances = balances  # type: ignore[attr-defined]
@@ -131,21 +215,24 @@ _ACCOUNT_TABLE = Account._meta.db_table
 _ENTRY_TABLE = LedgerEntry._meta.db_table
 
 
-def _post_postgres(
-    cursor: Any, guild_id: int, legs: list[Leg], header: list[object]
-) -> tuple[int | None, dict[int, int]]:
-    """One statement, one round trip: claim the key, lock, move, write the entries.
+def posting_ctes(post: Posting) -> tuple[str, list[object]]:
+    """PostgreSQL: the posting as the CTEs ``txn``, ``legs``, ``locked``, ``moved``, ``entries``.
 
-    ``locked`` takes the row locks in primary-key order before ``moved`` updates
-    (its count is an InitPlan, evaluated first), so posts cannot deadlock. A
-    leg that would overdraw matches no row in ``moved``; the caller sees it
-    missing from the returned balances and raises, rolling everything back.
+    One statement claims the key, locks, moves and writes the entries.
+    ``txn`` inserts nothing when the key is taken (``ON CONFLICT DO NOTHING``:
+    a concurrent post with the same key waits for the first to commit), and
+    then nothing else moves. ``locked`` takes the row locks in primary-key
+    order before ``moved`` updates (its count is an InitPlan, evaluated first),
+    so posts cannot deadlock. A leg that would overdraw, or an account outside
+    the guild, matches no row in ``moved``: ``posting_result`` sees it missing
+    and raises, rolling everything back. A statement embedding these CTEs may
+    reference ``txn`` (the new transaction's id) and ``entries``.
     """
+    legs = post.legs
     values = ", ".join(["(%s::bigint, %s::bigint)"] * len(legs))
     ids = [leg.account_id for leg in legs]
-    rows = fetch_all_prepared(
-        f"""
-        WITH txn AS (
+    sql = f"""
+        txn AS (
             INSERT INTO {_TXN_TABLE}
                 (guild_id, kind, actor, memo, idempotency_key, fingerprint, created_at)
             VALUES (%s, %s, %s, %s, %s, %s, %s)
@@ -169,37 +256,30 @@ def _post_postgres(
             INSERT INTO {_ENTRY_TABLE} (transaction_id, account_id, amount, balance_after)
             SELECT txn.id, moved.id, moved.amount, moved.balance FROM txn, moved
             RETURNING account_id, balance_after
-        )
-        SELECT t.id, e.account_id, e.balance_after
-        FROM (SELECT id FROM txn) t LEFT JOIN entries e ON true
-        """,
-        [
-            *header,
-            *[value for leg in legs for value in (leg.account_id, leg.amount)],
-            # Primary-key lookups by array: a join against the VALUES list lets the
-            # planner scan the whole guild's accounts instead.
-            ids,
-            ids,
-            *MAY_GO_NEGATIVE,
-            guild_id,
-            len(legs),
-        ],
-    )
-    if not rows:
-        return None, {}
-    return rows[0][0], {row[1]: row[2] for row in rows if row[1] is not None}
+        )"""
+    params: list[object] = [
+        *post.header(),
+        *[value for leg in legs for value in (leg.account_id, leg.amount)],
+        # Primary-key lookups by array: a join against the VALUES list lets the
+        # planner scan the whole guild's accounts instead.
+        ids,
+        ids,
+        *MAY_GO_NEGATIVE,
+        post.guild_id,
+        len(legs),
+    ]
+    return sql, params
 
 
-def _post_portable(
-    cursor: Any, guild_id: int, legs: list[Leg], header: list[object]
-) -> tuple[int | None, dict[int, int]]:
+def _post_portable(cursor: Any, post: Posting) -> tuple[int | None, dict[int, int]]:
     """The same post as several statements, for SQLite (the embedded default)."""
+    guild_id = post.guild_id
     cursor.execute(
         f"INSERT INTO {_TXN_TABLE} "
         "(guild_id, kind, actor, memo, idempotency_key, fingerprint, created_at) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-        header,
+        post.header(),
     )
     row = cursor.fetchone()
     if row is None:
@@ -208,7 +288,7 @@ def _post_portable(
     balances: dict[int, int] = {}
     entries = []
     # Primary-key order (legs are sorted): every poster locks in the same order.
-    for leg in legs:
+    for leg in post.legs:
         cursor.execute(
             f"UPDATE {_ACCOUNT_TABLE} SET balance = balance + %s "
             "WHERE id = %s AND guild_id = %s "
