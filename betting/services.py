@@ -25,7 +25,7 @@ from markets import amm
 from markets.models import Market, MarketStatus, Outcome
 from markets.services import probabilities_payload
 from points.drip.services import clearing_account, drip_debit, drip_queue_credit, is_drip_guild
-from points.ledger import Leg, posting
+from points.ledger import Leg, PostingRefused, posting
 from points.models import (
     DripTransfer,
     DripTransferStatus,
@@ -35,7 +35,7 @@ from points.models import (
     TransactionKind,
 )
 from points.services import parse_amount
-from predictmarket.db import fetch_all, model_from_row
+from predictmarket.db import fetch_all, fetch_all_prepared, model_from_row
 from predictmarket.errors import (
     AccountFrozen,
     DomainError,
@@ -128,51 +128,72 @@ def _precheck(idempotency_key: str, member: Member) -> tuple[bool, bool]:
 
 _MARKET_FIELDS = [f.attname for f in Market._meta.concrete_fields]
 _GUILD_FIELDS = [f.attname for f in Guild._meta.concrete_fields]
-_OUTCOME_FIELDS = [f.attname for f in Outcome._meta.concrete_fields]
 
 
-def _lock_sql(vendor: str) -> str:
-    def q(alias: str, column: str) -> str:
-        return f'{alias}."{column}"'  # "index" is a keyword: quote every column
+def _lock_sql() -> str:
+    """PostgreSQL: lock the market row, then its outcomes; one row back.
 
-    columns = (
-        [q("m", c) for c in _MARKET_FIELDS]
-        + [q("g", c) for c in _GUILD_FIELDS]
-        + [q("o", c) for c in _OUTCOME_FIELDS]
-    )
-    sql = (
-        f"SELECT {', '.join(columns)} FROM {Outcome._meta.db_table} o"
-        f" JOIN {Market._meta.db_table} m ON m.id = o.market_id"
-        f" JOIN {Guild._meta.db_table} g ON g.id = m.guild_id"
-        ' WHERE m.id = %s AND m.guild_id = %s ORDER BY o."index"'
-    )
-    # SQLite has no row locks: its IMMEDIATE transactions hold the database's write lock.
-    # OF m, o and not OF m alone: a statement that waited for another trade's lock
-    # re-reads only the rows it locks (PostgreSQL's EvalPlanQual), so unlocked
-    # outcome rows would keep the pools from before that trade committed and two
-    # trades would price off the same pools (a lost update; see the bet storm test).
-    # Only trades write pools, always under the market lock, so this adds no waits.
-    return sql + " FOR UPDATE OF m, o" if vendor == "postgresql" else sql
+    The outcomes are locked too, not only read: a statement that waited for
+    another trade's market lock re-reads only the rows it locks (PostgreSQL's
+    EvalPlanQual), so unlocked outcome rows would keep the pools from before
+    that trade committed and two trades would price off the same pools (a lost
+    update; see the bet storm test). Only trades write pools, always under the
+    market lock, so this adds no waits. ``o`` is evaluated only once ``m``
+    has produced (and locked) the market row: market first, as everywhere.
+    """
+
+    def columns(alias: str, names: list[str]) -> str:
+        return ", ".join(f'{alias}."{name}"' for name in names)  # "index" is a keyword
+
+    return f"""
+        WITH m AS (
+            SELECT * FROM {Market._meta.db_table} WHERE id = %s AND guild_id = %s FOR UPDATE
+        ),
+        o AS (
+            SELECT id, "index", label, pool FROM {Outcome._meta.db_table}
+            WHERE market_id = %s FOR UPDATE
+        )
+        SELECT {columns("m", _MARKET_FIELDS)}, {columns("g", _GUILD_FIELDS)},
+            (SELECT array_agg(o.id ORDER BY o."index") FROM o),
+            (SELECT array_agg(o."index" ORDER BY o."index") FROM o),
+            (SELECT array_agg(o.label ORDER BY o."index") FROM o),
+            (SELECT array_agg(o.pool ORDER BY o."index") FROM o)
+        FROM m JOIN {Guild._meta.db_table} g ON g.id = m.guild_id
+    """
+
+
+_LOCK_SQL = _lock_sql()
 
 
 def _lock_with_outcomes(market_id: int, member: Member) -> tuple[Market, list[Outcome]]:
-    """Lock the market row and read it with its guild and outcomes in one round trip.
+    """Lock the market row (serialising every trade on it) and read it with its guild and outcomes.
 
-    The lock serialises every trade on this market: pools, the escrow balance
-    and positions change only while it is held. (Hand-written SQL because the
-    ORM's query compilation costs more CPU than the query on this hot path.)
+    Pools, the escrow balance and positions change only while the lock is
+    held. On PostgreSQL one hand-written round trip: the market stays locked
+    until the trade commits, and the ORM's query compilation costs more CPU
+    than the query. SQLite has no row locks; its IMMEDIATE transaction already
+    holds the database's write lock, and the ORM reads there.
     """
-    rows = fetch_all(_lock_sql(connection.vendor), [market_id, member.guild_id])
+    if connection.vendor != "postgresql":
+        market = (
+            Market.objects.select_related("guild")
+            .filter(pk=market_id, guild_id=member.guild_id)
+            .first()
+        )
+        if market is None:
+            raise NotFound("That market does not exist in this server.", market_id=market_id)
+        return market, _outcomes(market)
+    rows = fetch_all_prepared(_LOCK_SQL, [market_id, member.guild_id, market_id])
     if not rows:
         raise NotFound("That market does not exist in this server.", market_id=market_id)
+    row = rows[0]
     m, g = len(_MARKET_FIELDS), len(_GUILD_FIELDS)
-    market = model_from_row(Market, _MARKET_FIELDS, rows[0][:m])
-    market.guild = model_from_row(Guild, _GUILD_FIELDS, rows[0][m : m + g])
-    outcomes = []
-    for row in rows:
-        outcome = model_from_row(Outcome, _OUTCOME_FIELDS, row[m + g :])
-        outcome.market = market
-        outcomes.append(outcome)
+    market = model_from_row(Market, _MARKET_FIELDS, row[:m])
+    market.guild = model_from_row(Guild, _GUILD_FIELDS, row[m : m + g])
+    outcomes = [
+        Outcome(id=pk, market=market, index=index, label=label, pool=pool)
+        for pk, index, label, pool in zip(*row[m + g :], strict=True)
+    ]
     return market, outcomes
 
 
@@ -305,6 +326,7 @@ def _record_trade(
     shares: Decimal,
     quote: amm.BuyQuote | amm.SellQuote,
     idempotency_key: str,
+    last_write: bool,
 ) -> tuple[LedgerTransaction, Trade]:
     """Move the points and write the trade's rows (the market lock is held).
 
@@ -336,6 +358,7 @@ def _record_trade(
             idempotency_key=idempotency_key,
             posting=post,
             now=post.created_at,
+            last_write=last_write,
         )
     )
     if txn.replayed:  # type: ignore[attr-defined]
@@ -405,12 +428,15 @@ def bet_place(
                 shares=quote.shares,
                 quote=quote,
                 idempotency_key=idempotency_key,
+                last_write=True,
             )
     except _ConcurrentReplay:
         return replay_original()
-    except BaseException:
+    except BaseException as exc:
         if drip:
             _drip_compensate(member, points, idempotency_key)
+        if isinstance(exc, PostingRefused):
+            exc.explain()  # rolled back now: say which balance was short
         raise
     if drip:
         balance = DripTransfer.objects.get(idempotency_key=f"bet:{idempotency_key}").balance_after
@@ -526,6 +552,7 @@ def shares_sell(
                 shares=amount,
                 quote=quote,
                 idempotency_key=idempotency_key,
+                last_write=not drip,
             )
             if drip:
                 # Committed with the sale; the delivery task pays it out at DRIP.
@@ -538,5 +565,7 @@ def shares_sell(
                 )
     except _ConcurrentReplay:
         return replay_original()
+    except PostingRefused as refused:
+        refused.explain()  # rolled back now: say which balance was short
     balance = None if drip else txn.balances[member.account.pk]  # type: ignore[attr-defined]
     return _result(trade, market, outcome.label, balance=balance, replayed=False)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+import psycopg
 from django.db import connection
 from django.db.models import Case, DecimalField, F, Value, When
 
@@ -24,7 +25,7 @@ from betting.models import Position, Trade, TradeSide
 from markets import amm
 from markets.models import Market, Outcome, PricePoint
 from markets.services import market_event_payload
-from points.ledger import Posting, posting_ctes, posting_result, posting_write
+from points.ledger import Posting, PostingRefused, posting_ctes, posting_result, posting_write
 from points.models import LedgerTransaction, Member
 from predictmarket.audit import audit_record
 from predictmarket.db import fetch_all_prepared
@@ -33,6 +34,7 @@ from predictmarket.models import AuditLogEntry, OutboxEvent
 from predictmarket.outbox import outbox_append
 
 PRICE_QUANTUM = Decimal("0.00000001")
+LEGS_REFUSED = "trade_ledger_legs_refused"
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ class TradeWrite:
     idempotency_key: str
     posting: Posting
     now: datetime
+    # Nothing else is written in the transaction after this: on PostgreSQL the
+    # COMMIT may travel with the trade statement (see fetch_all_prepared).
+    last_write: bool = False
 
     @property
     def is_buy(self) -> bool:
@@ -176,7 +181,7 @@ def _write_postgres(write: TradeWrite) -> tuple[LedgerTransaction, Trade]:
             INSERT INTO {_POSITION} AS p
                 (market_id, member_id, outcome_id, shares, points_spent, points_received,
                  updated_at)
-            VALUES (%s, %s, %s, %s, %s, 0, %s)
+            SELECT %s, %s, %s, %s, %s, 0, %s FROM txn
             ON CONFLICT (member_id, outcome_id) DO UPDATE SET
                 shares = p.shares + excluded.shares,
                 points_spent = p.points_spent + excluded.points_spent,
@@ -194,7 +199,7 @@ def _write_postgres(write: TradeWrite) -> tuple[LedgerTransaction, Trade]:
         position_sql = f"""
             UPDATE {_POSITION} SET shares = shares - %s,
                 points_received = points_received + %s, updated_at = %s
-            WHERE member_id = %s AND outcome_id = %s
+            WHERE member_id = %s AND outcome_id = %s AND EXISTS (SELECT 1 FROM txn)
             RETURNING id"""
         position_params = [
             write.shares,
@@ -212,10 +217,12 @@ def _write_postgres(write: TradeWrite) -> tuple[LedgerTransaction, Trade]:
         pools (id, pool) AS (VALUES {pools}),
         pooled AS (
             UPDATE {_OUTCOME} o SET pool = pools.pool FROM pools
-            WHERE o.id = pools.id AND o.market_id = %s RETURNING o.id
+            WHERE o.id = pools.id AND o.market_id = %s AND EXISTS (SELECT 1 FROM txn)
+            RETURNING o.id
         ),
         volume AS (
-            UPDATE {_MARKET} SET volume = volume + %s WHERE id = %s RETURNING id
+            UPDATE {_MARKET} SET volume = volume + %s
+            WHERE id = %s AND EXISTS (SELECT 1 FROM txn) RETURNING id
         ),
         trade AS (
             INSERT INTO {_TRADE} (market_id, member_id, outcome_id, side, points, shares,
@@ -228,7 +235,7 @@ def _write_postgres(write: TradeWrite) -> tuple[LedgerTransaction, Trade]:
         position AS ({position_sql}),
         price AS (
             INSERT INTO {_PRICE} (market_id, created_at, probabilities)
-            VALUES (%s, %s, %s::jsonb) RETURNING id
+            SELECT %s, %s, %s::jsonb FROM txn RETURNING id
         ),
         audit AS (
             INSERT INTO {_AUDIT} (created_at, guild_id, actor, action, target_type, target_id,
@@ -247,9 +254,18 @@ def _write_postgres(write: TradeWrite) -> tuple[LedgerTransaction, Trade]:
         SELECT (SELECT id FROM txn), (SELECT id FROM trade),
             (SELECT array_agg(account_id) FROM entries),
             (SELECT array_agg(balance_after) FROM entries),
-            (SELECT count(*) FROM pooled), (SELECT count(*) FROM position),
-            (SELECT count(*) FROM volume), (SELECT count(*) FROM price),
-            (SELECT count(*) FROM audit), (SELECT count(*) FROM event)
+            predictmarket_require(
+                NOT EXISTS (SELECT 1 FROM txn) OR (SELECT count(*) FROM entries) = %s,
+                %s
+            ),
+            predictmarket_require(
+                NOT EXISTS (SELECT 1 FROM txn) OR (
+                    (SELECT count(*) FROM pooled) = %s AND (SELECT count(*) FROM position) = 1
+                    AND (SELECT count(*) FROM volume) = 1 AND (SELECT count(*) FROM price) = 1
+                    AND (SELECT count(*) FROM audit) = 1 AND (SELECT count(*) FROM event) = 1
+                ),
+                'trade_rows_written'
+            )
     """
     params: list[object] = [
         *ledger_params,
@@ -285,16 +301,24 @@ def _write_postgres(write: TradeWrite) -> tuple[LedgerTransaction, Trade]:
         market.guild_id,
         str(market.pk),
         json.dumps(payload),
+        len(write.posting.legs),
+        LEGS_REFUSED,
+        len(write.outcomes),
     ]
-    [(txn_id, trade_id, accounts, balances, pooled, positioned, *_)] = fetch_all_prepared(
-        sql, params
-    )
+    # Every write is conditional on ``txn``: a key another request committed
+    # while this one waited for the lock writes nothing (the caller replays the
+    # original). Otherwise the statement itself refuses an incomplete trade, so
+    # it can never be committed: a refused ledger leg (overdraft) and rows
+    # missing (which the market lock rules out) fail it with a check violation.
+    try:
+        [(txn_id, trade_id, accounts, balances, *_)] = fetch_all_prepared(
+            sql, params, commit=write.last_write
+        )
+    except psycopg.errors.CheckViolation as exc:
+        if exc.diag.constraint_name == LEGS_REFUSED:
+            raise PostingRefused(write.posting) from None
+        raise
     txn = posting_result(
         write.posting, txn_id, dict(zip(accounts or [], balances or [], strict=True))
     )
-    if txn.replayed:  # type: ignore[attr-defined]
-        return txn, write.trade(txn)
-    if pooled != len(write.outcomes) or positioned != 1:
-        # Cannot happen while the market lock is held; refuse rather than half-write.
-        raise RuntimeError(f"trade write touched {pooled} pools and {positioned} positions")
-    return txn, write.trade(txn, pk=trade_id)
+    return txn, write.trade(txn, pk=None if txn.replayed else trade_id)  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -129,6 +129,22 @@ def posting(
         fingerprint=_fingerprint(kind, legs),
         created_at=timezone.now(),
     )
+
+
+class PostingRefused(Exception):
+    """A leg of a posting written inside a larger statement was refused.
+
+    Raised while that statement fails, so the transaction is rolled back;
+    afterwards ``explain()`` reads the accounts again and raises the domain
+    error ``ledger_post`` would have (``NotFound`` or ``InsufficientPoints``).
+    """
+
+    def __init__(self, post: Posting) -> None:
+        super().__init__(f"posting {post.idempotency_key!r} refused")
+        self.post = post
+
+    def explain(self) -> NoReturn:
+        _raise_for_refused_legs(self.post.legs, self.post.guild_id)
 
 
 def ledger_post(
@@ -323,7 +339,7 @@ def _raise_for_refused_legs(legs: list[Leg], guild_id: int) -> None:
             raise NotFound("That account does not exist in this server.", account_id=leg.account_id)
     for leg in legs:
         account = accounts[leg.account_id]
-        if leg.amount < 0 and account.kind not in MAY_GO_NEGATIVE:
+        if account.kind not in MAY_GO_NEGATIVE and account.balance + leg.amount < 0:
             raise InsufficientPoints(
                 f"Not enough points: the balance is {account.balance}, "
                 f"and this needs {-leg.amount}.",

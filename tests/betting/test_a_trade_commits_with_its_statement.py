@@ -1,0 +1,57 @@
+"""A trade's statement carries its own COMMIT, so it must refuse itself when it is wrong.
+
+PostgreSQL with real transactions, where ``bet_place`` is the outermost
+transaction and the COMMIT travels with the trade statement.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from betting.models import Trade
+from predictmarket.errors import InsufficientPoints
+from tests.betting.helpers import bet, betting_state, new_key, run_concurrently
+from tests.markets.helpers import (
+    assert_ledger_sound,
+    balance_of,
+    make_guild,
+    make_market,
+    make_member,
+)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_bet_over_the_balance_commits_nothing_and_says_what_is_there() -> None:
+    guild = make_guild(starting_balance=100)
+    market = make_market(make_member(guild, "creator"))
+    member = make_member(guild, "short")
+    before = betting_state()
+
+    with pytest.raises(InsufficientPoints) as refused:
+        bet(member, market, 0, 150)
+
+    assert "the balance is 100" in refused.value.message
+    assert betting_state() == before
+    assert bet(member, market, 0, 60).points == 60  # the connection is fine afterwards
+    assert balance_of(member) == 40
+    assert_ledger_sound()
+
+
+def test_a_request_retried_while_it_waited_for_the_lock_is_written_once() -> None:
+    guild = make_guild()
+    market = make_market(make_member(guild, "creator"))
+    member = make_member(guild, "double-clicker")
+    key = new_key()
+
+    outcomes = run_concurrently(
+        [lambda: bet(member, market, 1, 25, idempotency_key=key)] * 4, workers=4
+    )
+
+    results = [o.value for o in outcomes]
+    assert all(o.error is None for o in outcomes), [o.error for o in outcomes]
+    assert Trade.objects.filter(idempotency_key=key).count() == 1
+    assert {r.trade.pk for r in results} == {Trade.objects.get(idempotency_key=key).pk}
+    assert sum(not r.replayed for r in results) == 1
+    assert balance_of(member) == guild.starting_balance - 25
+    assert_ledger_sound()
