@@ -13,6 +13,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -55,8 +56,20 @@ def _psql(url: str, sql: str) -> None:
     subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql], check=True)
 
 
-def pgbench_tps(url: str, *, clients: int, seconds: int, script: str | None = None) -> float:
-    """The server's transactions per second for TPC-B-like or a custom script."""
+def pgbench_tps(
+    url: str,
+    *,
+    clients: int,
+    seconds: int,
+    script: str | None = None,
+    prepared: bool = False,
+    latencies: list[float] | None = None,
+) -> float:
+    """The server's transactions per second for TPC-B-like or a custom script.
+
+    ``latencies``, when given, receives every transaction's latency in seconds
+    (pgbench's per-transaction log).
+    """
     if script is None:
         subprocess.run(["pgbench", "-i", "-q", "-s", "1", url], check=True, capture_output=True)
         args = ["pgbench", "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds), url]
@@ -77,7 +90,15 @@ def pgbench_tps(url: str, *, clients: int, seconds: int, script: str | None = No
             str(seconds),
             url,
         ]
-    result = subprocess.run(args, check=True, capture_output=True, text=True)
+    if prepared:
+        args[1:1] = ["-M", "prepared"]
+    with tempfile.TemporaryDirectory() as logs:
+        if latencies is not None:
+            args[1:1] = ["-l", "--log-prefix", str(Path(logs) / "pgbench")]
+        result = subprocess.run(args, check=True, capture_output=True, text=True)
+        for log in Path(logs).iterdir():
+            for line in log.read_text().splitlines():
+                latencies.append(int(line.split()[2]) / 1e6)  # type: ignore[union-attr]
     match = re.search(r"tps = ([0-9.]+)", result.stdout)
     if not match:
         raise RuntimeError(f"pgbench printed no tps:\n{result.stdout}\n{result.stderr}")

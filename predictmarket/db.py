@@ -14,7 +14,10 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -40,15 +43,43 @@ def fetch_all_prepared(
     """
     connection.ensure_connection()
     conn = connection.connection
+    committing = commit and _is_outermost_atomic_block()
+    if (recording := _RECORDING.get()) is not None:
+        recording.append(Statement(sql, tuple(params), committing))
     with psycopg.RawCursor(conn) as cursor:
         sql = _native_placeholders(sql)
-        if commit and _is_outermost_atomic_block():
+        if committing:
             with conn.pipeline():
                 cursor.execute(sql, params, prepare=None)
                 conn.commit()  # sends COMMIT and syncs: one round trip for both
         else:
             cursor.execute(sql, params, prepare=None)
         return cursor.fetchall()
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str  # with %s placeholders
+    params: tuple[Any, ...]
+    committed: bool  # the COMMIT travelled with it
+
+
+_RECORDING: ContextVar[list[Statement] | None] = ContextVar("pm_statements", default=None)
+
+
+@contextmanager
+def statements_recorded() -> Iterator[list[Statement]]:
+    """Record the hand-written statements run in this context (tests, benchmarks).
+
+    Shows how many round trips an operation makes, and lets ``bench/bets.py``
+    replay a bet's exact statements with pgbench.
+    """
+    recording: list[Statement] = []
+    token = _RECORDING.set(recording)
+    try:
+        yield recording
+    finally:
+        _RECORDING.reset(token)
 
 
 @functools.lru_cache(maxsize=256)

@@ -7,8 +7,11 @@ transaction and the COMMIT travels with the trade statement.
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from betting.models import Trade
+from predictmarket.db import statements_recorded
 from predictmarket.errors import InsufficientPoints
 from tests.betting.helpers import bet, betting_state, new_key, run_concurrently
 from tests.markets.helpers import (
@@ -55,3 +58,20 @@ def test_a_request_retried_while_it_waited_for_the_lock_is_written_once() -> Non
     assert sum(not r.replayed for r in results) == 1
     assert balance_of(member) == guild.starting_balance - 25
     assert_ledger_sound()
+
+
+def test_a_bet_holds_the_market_lock_for_two_round_trips_and_no_orm_query() -> None:
+    guild = make_guild()
+    market = make_market(make_member(guild, "creator"))
+    member = make_member(guild, "bettor")
+    bet(member, market, 0, 10)
+
+    with CaptureQueriesContext(connection) as orm, statements_recorded() as statements:
+        bet(member, market, 1, 20)
+
+    # Django logs its transaction control too; the COMMIT it logs finds nothing to do.
+    assert [q["sql"] for q in orm.captured_queries] == ["BEGIN", "COMMIT"]
+    locking = next(i for i, s in enumerate(statements) if "FOR UPDATE" in s.sql)
+    lock_read, write = statements[locking:]  # nothing else while the market is locked
+    assert write.committed and not lock_read.committed
+    assert [s.committed for s in statements[:locking]] == [False]  # the retry check, unlocked
