@@ -197,6 +197,9 @@ def _lock_with_outcomes(market_id: int, member: Member) -> tuple[Market, list[Ou
     return market, outcomes
 
 
+MAX_SHARES = 10**15
+
+
 def _parse_shares(shares: object) -> Decimal:
     try:
         value = shares if isinstance(shares, Decimal) else Decimal(str(shares).strip())
@@ -204,6 +207,9 @@ def _parse_shares(shares: object) -> Decimal:
         raise ValidationFailed("Shares must be a number.", field="shares") from None
     if not value.is_finite() or value <= 0:
         raise ValidationFailed("Shares must be more than zero.", field="shares")
+    if value >= MAX_SHARES:
+        # More than any market holds, and past what a 6-decimal quantize can represent.
+        raise ValidationFailed(f"Shares must be less than {MAX_SHARES:,}.", field="shares")
     return value.quantize(amm.SHARE_QUANTUM, rounding="ROUND_FLOOR")
 
 

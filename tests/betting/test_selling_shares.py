@@ -37,7 +37,8 @@ def test_it_refuses_to_sell_more_shares_than_held(market: Market, bettor: Member
     assert shares_held(bettor, market, 0) == held
 
 
-@pytest.mark.parametrize("shares", ["0", "-3", "lots", "NaN", "Infinity"])
+# "1e100": found by schemathesis, once a 500 (too many digits to round to 6 places).
+@pytest.mark.parametrize("shares", ["0", "-3", "lots", "NaN", "Infinity", "1e100", "1e15"])
 def test_it_refuses_a_share_count_that_is_not_a_positive_number(
     market: Market, bettor: Member, shares: str
 ) -> None:
