@@ -122,6 +122,7 @@ def _precheck(idempotency_key: str, member: Member) -> tuple[bool, bool]:
         f"SELECT EXISTS (SELECT 1 FROM {Trade._meta.db_table} WHERE idempotency_key = %s), "
         f"(SELECT is_frozen FROM {Member._meta.db_table} WHERE id = %s)",
         [idempotency_key, member.pk],
+        prepare=True,
     )
     return bool(seen), bool(frozen)
 
@@ -138,8 +139,8 @@ def _lock_sql() -> str:
     EvalPlanQual), so unlocked outcome rows would keep the pools from before
     that trade committed and two trades would price off the same pools (a lost
     update; see the bet storm test). Only trades write pools, always under the
-    market lock, so this adds no waits. ``o`` is evaluated only once ``m``
-    has produced (and locked) the market row: market first, as everywhere.
+    market lock, so this adds no waits. ``o`` reads the market's id from
+    ``m``, so the market row is locked first, as everywhere.
     """
 
     def columns(alias: str, names: list[str]) -> str:
@@ -151,7 +152,7 @@ def _lock_sql() -> str:
         ),
         o AS (
             SELECT id, "index", label, pool FROM {Outcome._meta.db_table}
-            WHERE market_id = %s FOR UPDATE
+            WHERE market_id = (SELECT id FROM m) FOR UPDATE
         )
         SELECT {columns("m", _MARKET_FIELDS)}, {columns("g", _GUILD_FIELDS)},
             (SELECT array_agg(o.id ORDER BY o."index") FROM o),
@@ -183,7 +184,7 @@ def _lock_with_outcomes(market_id: int, member: Member) -> tuple[Market, list[Ou
         if market is None:
             raise NotFound("That market does not exist in this server.", market_id=market_id)
         return market, _outcomes(market)
-    rows = fetch_all_prepared(_LOCK_SQL, [market_id, member.guild_id, market_id])
+    rows = fetch_all_prepared(_LOCK_SQL, [market_id, member.guild_id], prepare=True)
     if not rows:
         raise NotFound("That market does not exist in this server.", market_id=market_id)
     row = rows[0]
@@ -192,7 +193,7 @@ def _lock_with_outcomes(market_id: int, member: Member) -> tuple[Market, list[Ou
     market.guild = model_from_row(Guild, _GUILD_FIELDS, row[m : m + g])
     outcomes = [
         Outcome(id=pk, market=market, index=index, label=label, pool=pool)
-        for pk, index, label, pool in zip(*row[m + g :], strict=True)
+        for pk, index, label, pool in zip(*(values or [] for values in row[m + g :]), strict=True)
     ]
     return market, outcomes
 

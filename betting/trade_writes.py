@@ -312,7 +312,7 @@ def _write_postgres(write: TradeWrite) -> tuple[LedgerTransaction, Trade]:
     # missing (which the market lock rules out) fail it with a check violation.
     try:
         [(txn_id, trade_id, accounts, balances, *_)] = fetch_all_prepared(
-            sql, params, commit=write.last_write
+            sql, params, commit=write.last_write, prepare=True
         )
     except psycopg.errors.CheckViolation as exc:
         if exc.diag.constraint_name == LEGS_REFUSED:

@@ -20,12 +20,14 @@ from django.utils import timezone
 from points.models import (
     MAY_GO_NEGATIVE,
     Account,
+    AccountKind,
     LedgerEntry,
     LedgerTransaction,
     TransactionKind,
 )
 from predictmarket.db import fetch_all_prepared
 from predictmarket.errors import (
+    Conflict,
     IdempotencyConflict,
     InsufficientPoints,
     NotFound,
@@ -144,7 +146,28 @@ class PostingRefused(Exception):
         self.post = post
 
     def explain(self) -> NoReturn:
-        _raise_for_refused_legs(self.post.legs, self.post.guild_id)
+        legs = self.post.legs
+        accounts = Account.objects.in_bulk([leg.account_id for leg in legs])
+        short = [
+            accounts[leg.account_id]
+            for leg in legs
+            if leg.account_id in accounts
+            and accounts[leg.account_id].kind not in MAY_GO_NEGATIVE
+            and accounts[leg.account_id].balance + leg.amount < 0
+        ]
+        if any(account.kind != AccountKind.MEMBER for account in short):
+            # An escrow cannot run short in a trade: that is a bug, not the user's doing.
+            raise RuntimeError(f"posting {self.post.idempotency_key!r} overdrew {short}")
+        foreign = [
+            leg
+            for leg in legs
+            if leg.account_id not in accounts
+            or accounts[leg.account_id].guild_id != self.post.guild_id
+        ]
+        if short or foreign:
+            _raise_for_refused_legs(legs, self.post.guild_id)
+        # Short when the statement ran, not any more: another credit landed since.
+        raise Conflict("Your balance changed while this was being placed; please try again.")
 
 
 def ledger_post(

@@ -23,12 +23,19 @@ from typing import Any
 import psycopg
 from django.db import connection
 from django.db.models import Model
+from psycopg.types.numeric import Int8Dumper
 
 
 def fetch_all_prepared(
-    sql: str, params: Sequence[Any], *, commit: bool = False
+    sql: str, params: Sequence[Any], *, commit: bool = False, prepare: bool | None = None
 ) -> list[tuple[Any, ...]]:
-    """Run one statement with server-side binding (prepared from its fifth run).
+    """Run one statement with server-side binding, prepared from its fifth run.
+
+    ``prepare=True`` prepares it on its first run: for the statements every
+    trade runs, since psycopg forgets every prepared statement at each
+    ROLLBACK (a refused bet) and would otherwise re-plan them five times over.
+    Integers are always sent as ``int8``: psycopg picks int2/int4/int8 by
+    value, and each mix of types would be a statement prepared apart.
 
     ``commit=True`` says this is the last statement of the caller's
     ``transaction.atomic()`` block: when that block is the outermost one, the
@@ -47,13 +54,14 @@ def fetch_all_prepared(
     if (recording := _RECORDING.get()) is not None:
         recording.append(Statement(sql, tuple(params), committing))
     with psycopg.RawCursor(conn) as cursor:
+        cursor.adapters.register_dumper(int, Int8Dumper)
         sql = _native_placeholders(sql)
         if committing:
             with conn.pipeline():
-                cursor.execute(sql, params, prepare=None)
+                cursor.execute(sql, params, prepare=prepare)
                 conn.commit()  # sends COMMIT and syncs: one round trip for both
         else:
-            cursor.execute(sql, params, prepare=None)
+            cursor.execute(sql, params, prepare=prepare)
         return cursor.fetchall()
 
 
@@ -84,7 +92,7 @@ def statements_recorded() -> Iterator[list[Statement]]:
 
 @functools.lru_cache(maxsize=256)
 def _native_placeholders(sql: str) -> str:
-    """``%s`` → ``$1, $2…`` once per statement text.
+    """``%s`` → ``$1, $2…`` once per statement text (``%%`` is a literal ``%``, as for psycopg).
 
     psycopg converts ``%s`` queries itself but caches the conversion only for
     statements under 4 kB; the trade statement is longer, and converting it
@@ -144,10 +152,12 @@ def _converters(
     return result
 
 
-def fetch_all(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+def fetch_all(
+    sql: str, params: Sequence[Any], *, prepare: bool | None = None
+) -> list[tuple[Any, ...]]:
     """A hand-written read: prepared on PostgreSQL, Django's cursor elsewhere (SQLite)."""
     if connection.vendor == "postgresql":
-        return fetch_all_prepared(sql, params)
+        return fetch_all_prepared(sql, params, prepare=prepare)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
