@@ -16,9 +16,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from betting.market_lock import lock_market_with_outcomes, market_outcomes
 from betting.models import Position, Trade, TradeSide
 from betting.trade_writes import TradeWrite, write_trade
 from markets import amm
@@ -29,13 +30,12 @@ from points.ledger import Leg, PostingRefused, posting
 from points.models import (
     DripTransfer,
     DripTransferStatus,
-    Guild,
     LedgerTransaction,
     Member,
     TransactionKind,
 )
 from points.services import parse_amount
-from predictmarket.db import fetch_all, fetch_all_prepared, model_from_row
+from predictmarket.db import fetch_all
 from predictmarket.errors import (
     AccountFrozen,
     DomainError,
@@ -109,10 +109,6 @@ def _outcome(outcomes: list[Outcome], index: object) -> Outcome:
     raise ValidationFailed(f"This market has no option {index}.", field="outcome")
 
 
-def _outcomes(market: Market) -> list[Outcome]:
-    return list(Outcome.objects.filter(market=market).order_by("index"))
-
-
 def _precheck(idempotency_key: str, member: Member) -> tuple[bool, bool]:
     """(was this key already used for a trade, is the member frozen) in one round trip.
 
@@ -125,77 +121,6 @@ def _precheck(idempotency_key: str, member: Member) -> tuple[bool, bool]:
         prepare=True,
     )
     return bool(seen), bool(frozen)
-
-
-_MARKET_FIELDS = [f.attname for f in Market._meta.concrete_fields]
-_GUILD_FIELDS = [f.attname for f in Guild._meta.concrete_fields]
-
-
-def _lock_sql() -> str:
-    """PostgreSQL: lock the market row, then its outcomes; one row back.
-
-    The outcomes are locked too, not only read: a statement that waited for
-    another trade's market lock re-reads only the rows it locks (PostgreSQL's
-    EvalPlanQual), so unlocked outcome rows would keep the pools from before
-    that trade committed and two trades would price off the same pools (a lost
-    update; see the bet storm test). Only trades write pools, always under the
-    market lock, so this adds no waits. ``o`` reads the market's id from
-    ``m``, so the market row is locked first, as everywhere.
-    """
-
-    def columns(alias: str, names: list[str]) -> str:
-        return ", ".join(f'{alias}."{name}"' for name in names)  # "index" is a keyword
-
-    return f"""
-        WITH m AS (
-            SELECT * FROM {Market._meta.db_table} WHERE id = %s AND guild_id = %s FOR UPDATE
-        ),
-        o AS (
-            SELECT id, "index", label, pool FROM {Outcome._meta.db_table}
-            WHERE market_id = (SELECT id FROM m) FOR UPDATE
-        )
-        SELECT {columns("m", _MARKET_FIELDS)}, {columns("g", _GUILD_FIELDS)},
-            (SELECT array_agg(o.id ORDER BY o."index") FROM o),
-            (SELECT array_agg(o."index" ORDER BY o."index") FROM o),
-            (SELECT array_agg(o.label ORDER BY o."index") FROM o),
-            (SELECT array_agg(o.pool ORDER BY o."index") FROM o)
-        FROM m JOIN {Guild._meta.db_table} g ON g.id = m.guild_id
-    """
-
-
-_LOCK_SQL = _lock_sql()
-
-
-def _lock_with_outcomes(market_id: int, member: Member) -> tuple[Market, list[Outcome]]:
-    """Lock the market row (serialising every trade on it) and read it with its guild and outcomes.
-
-    Pools, the escrow balance and positions change only while the lock is
-    held. On PostgreSQL one hand-written round trip: the market stays locked
-    until the trade commits, and the ORM's query compilation costs more CPU
-    than the query. SQLite has no row locks; its IMMEDIATE transaction already
-    holds the database's write lock, and the ORM reads there.
-    """
-    if connection.vendor != "postgresql":
-        market = (
-            Market.objects.select_related("guild")
-            .filter(pk=market_id, guild_id=member.guild_id)
-            .first()
-        )
-        if market is None:
-            raise NotFound("That market does not exist in this server.", market_id=market_id)
-        return market, _outcomes(market)
-    rows = fetch_all_prepared(_LOCK_SQL, [market_id, member.guild_id], prepare=True)
-    if not rows:
-        raise NotFound("That market does not exist in this server.", market_id=market_id)
-    row = rows[0]
-    m, g = len(_MARKET_FIELDS), len(_GUILD_FIELDS)
-    market = model_from_row(Market, _MARKET_FIELDS, row[:m])
-    market.guild = model_from_row(Guild, _GUILD_FIELDS, row[m : m + g])
-    outcomes = [
-        Outcome(id=pk, market=market, index=index, label=label, pool=pool)
-        for pk, index, label, pool in zip(*(values or [] for values in row[m + g :]), strict=True)
-    ]
-    return market, outcomes
 
 
 MAX_SHARES = 10**15
@@ -229,7 +154,7 @@ def bet_quote(
         raise NotFound("That market does not exist in this server.")
     _check_open(market)
     points = _check_amount(market, amount)
-    outcomes = _outcomes(market)
+    outcomes = market_outcomes(market)
     outcome = _outcome(outcomes, outcome_index)
     return amm.quote_buy([o.pool for o in outcomes], outcome.index, points, market.fee_bps)
 
@@ -245,7 +170,7 @@ def sell_quote(
     if market is None:
         raise NotFound("That market does not exist in this server.")
     _check_open(market)
-    outcomes = _outcomes(market)
+    outcomes = market_outcomes(market)
     outcome = _outcome(outcomes, outcome_index)
     amount = _resolve_shares(member, outcome, shares)
     return amm.quote_sell([o.pool for o in outcomes], outcome.index, amount, market.fee_bps)
@@ -412,7 +337,7 @@ def bet_place(
         payer = _drip_debit_for_bet(member, market_id, points, idempotency_key)
     try:
         with transaction.atomic():
-            market, outcomes = _lock_with_outcomes(market_id, member)
+            market, outcomes = lock_market_with_outcomes(market_id, member)
             _check_open(market)
             points = _check_amount(market, points)
             outcome = _outcome(outcomes, outcome_index)
@@ -526,7 +451,7 @@ def shares_sell(
     payee = clearing_account(member.guild_id).pk if drip else member.account.pk
     try:
         with transaction.atomic():
-            market, outcomes = _lock_with_outcomes(market_id, member)
+            market, outcomes = lock_market_with_outcomes(market_id, member)
             _check_open(market)
             outcome = _outcome(outcomes, outcome_index)
             amount = _resolve_shares(member, outcome, shares)
