@@ -2,12 +2,15 @@
 
     .venv/bin/python bench/bets.py [--operations N] [--pgbench-seconds N]
 
-1, 4 and 8 worker threads place bets through the service on a single market
-(the market row is the hot lock every bet takes), p50/p99 latency; then
-pgbench with 8 clients runs a hot-row transaction of the same shape (one locked
-row updated, two account rows updated, one insert) on the same server, and
-the ratio is printed. Finally a market with 10,000 winning positions is
-settled and timed. The last line is machine-readable:
+1, 4 and 8 worker processes place bets through the service on a single market
+(the market row is the hot lock every bet takes), p50/p99 latency. A market
+with 10,000 winning positions is settled and timed. Then, on the same server,
+pgbench with 8 clients runs a hot-row transaction (one locked row updated, two
+account rows updated, one insert) and the ratio is printed; and pgbench runs
+the very statements one ``bet_place`` sent (recorded, parameters inlined,
+fresh keys): what a client with no work of its own would get for this
+transaction on this machine, the ceiling for the Python figures. The last
+line is machine-readable:
 
     RESULT bets_per_s=<at 8 workers> pgbench_tps=<...> ratio=<...> p99_ms=<...> settle_10k_s=<...>
 """
