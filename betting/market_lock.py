@@ -11,16 +11,12 @@ from django.db import connection
 
 from markets.models import Market, Outcome
 from points.models import Guild, Member
-from predictmarket.db import fetch_all_prepared, model_from_row
+from predictmarket.db import fetch_all_prepared, models_from_row, select_list
 from predictmarket.errors import NotFound
 
 
 def market_outcomes(market: Market) -> list[Outcome]:
     return list(Outcome.objects.filter(market=market).order_by("index"))
-
-
-_MARKET_FIELDS = [f.attname for f in Market._meta.concrete_fields]
-_GUILD_FIELDS = [f.attname for f in Guild._meta.concrete_fields]
 
 
 def _lock_sql() -> str:
@@ -35,9 +31,6 @@ def _lock_sql() -> str:
     ``m``, so the market row is locked first, as everywhere.
     """
 
-    def columns(alias: str, names: list[str]) -> str:
-        return ", ".join(f'{alias}."{name}"' for name in names)  # "index" is a keyword
-
     return f"""
         WITH m AS (
             SELECT * FROM {Market._meta.db_table} WHERE id = %s AND guild_id = %s FOR UPDATE
@@ -46,7 +39,7 @@ def _lock_sql() -> str:
             SELECT id, "index", label, pool FROM {Outcome._meta.db_table}
             WHERE market_id = (SELECT id FROM m) FOR UPDATE
         )
-        SELECT {columns("m", _MARKET_FIELDS)}, {columns("g", _GUILD_FIELDS)},
+        SELECT {select_list("m", Market)}, {select_list("g", Guild)},
             (SELECT array_agg(o.id ORDER BY o."index") FROM o),
             (SELECT array_agg(o."index" ORDER BY o."index") FROM o),
             (SELECT array_agg(o.label ORDER BY o."index") FROM o),
@@ -79,12 +72,9 @@ def lock_market_with_outcomes(market_id: int, member: Member) -> tuple[Market, l
     rows = fetch_all_prepared(_LOCK_SQL, [market_id, member.guild_id], prepare=True)
     if not rows:
         raise NotFound("That market does not exist in this server.", market_id=market_id)
-    row = rows[0]
-    m, g = len(_MARKET_FIELDS), len(_GUILD_FIELDS)
-    market = model_from_row(Market, _MARKET_FIELDS, row[:m])
-    market.guild = model_from_row(Guild, _GUILD_FIELDS, row[m : m + g])
+    (market, market.guild), arrays = models_from_row(rows[0], [Market, Guild])
     outcomes = [
         Outcome(id=pk, market=market, index=index, label=label, pool=pool)
-        for pk, index, label, pool in zip(*(values or [] for values in row[m + g :]), strict=True)
+        for pk, index, label, pool in zip(*(values or [] for values in arrays), strict=True)
     ]
     return market, outcomes

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import itertools
 import secrets
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Model
 from django.utils import timezone
 
 from points.models import Account, ApiToken, Guild, Member
 from predictmarket.audit import audit_record
-from predictmarket.db import fetch_all, model_from_row
+from predictmarket.db import fetch_all, models_from_row, select_list
 
 PREFIX_BYTES = 6
 SECRET_BYTES = 24
@@ -88,21 +86,11 @@ def api_token_authenticate(key: str) -> ApiToken | None:
     return token
 
 
-def _columns(model: type[Model]) -> list[str]:
-    return [f.attname for f in model._meta.concrete_fields]
-
-
-_TOKEN, _MEMBER, _GUILD, _ACCOUNT = (_columns(m) for m in (ApiToken, Member, Guild, Account))
-
-
 def _live_token_sql() -> str:
-    columns = ", ".join(
-        f'{alias}."{column}"'
-        for alias, names in (("t", _TOKEN), ("m", _MEMBER), ("g", _GUILD), ("a", _ACCOUNT))
-        for column in names
-    )
     return f"""
-        SELECT {columns} FROM {ApiToken._meta.db_table} t
+        SELECT {select_list("t", ApiToken)}, {select_list("m", Member)},
+            {select_list("g", Guild)}, {select_list("a", Account)}
+        FROM {ApiToken._meta.db_table} t
         JOIN {Member._meta.db_table} m ON m.id = t.member_id
         JOIN {Guild._meta.db_table} g ON g.id = m.guild_id
         LEFT JOIN {Account._meta.db_table} a ON a.member_id = m.id
@@ -122,12 +110,10 @@ def _live_token(prefix: str) -> ApiToken | None:
     rows = fetch_all(_LIVE_TOKEN_SQL, [prefix], prepare=True)
     if not rows:
         return None
-    row = rows[0]
-    cut = list(itertools.accumulate(len(c) for c in (_TOKEN, _MEMBER, _GUILD, _ACCOUNT)))
-    token = model_from_row(ApiToken, _TOKEN, row[: cut[0]])
-    member = model_from_row(Member, _MEMBER, row[cut[0] : cut[1]])
-    member.guild = model_from_row(Guild, _GUILD, row[cut[1] : cut[2]])
-    if row[cut[2]] is not None:  # every member has an account; the join does not insist
-        member.account = model_from_row(Account, _ACCOUNT, row[cut[2] :])
+    (token, member, member.guild, account), _ = models_from_row(
+        rows[0], [ApiToken, Member, Guild, Account]
+    )
+    if account is not None:  # every member has an account; the join does not insist
+        member.account = account
     token.member = member
     return token

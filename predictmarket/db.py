@@ -116,6 +116,36 @@ def _is_outermost_atomic_block() -> bool:
     )
 
 
+@functools.cache
+def model_columns(model: type[Model]) -> tuple[str, ...]:
+    """The columns a hand-written query selects for ``model`` (all concrete fields)."""
+    return tuple(f.attname for f in model._meta.concrete_fields)
+
+
+def select_list(alias: str, model: type[Model]) -> str:
+    """``alias."column", …`` for ``model_columns`` (quoted: "index" is a keyword)."""
+    return ", ".join(f'{alias}."{column}"' for column in model_columns(model))
+
+
+def models_from_row(
+    row: Sequence[Any], models: Sequence[type[Model]]
+) -> tuple[list[Any], Sequence[Any]]:
+    """Split a row selected with ``select_list`` for each of ``models``, in order.
+
+    Returns the instances (None for a model whose primary key is NULL, as an
+    outer join leaves it) and what the row holds after them.
+    """
+    instances = []
+    start = 0
+    for model in models:
+        columns = model_columns(model)
+        values = row[start : start + len(columns)]
+        pk = values[columns.index(model._meta.pk.attname)]
+        instances.append(None if pk is None else model_from_row(model, columns, values))
+        start += len(columns)
+    return instances, row[start:]
+
+
 def model_from_row(model: type[Model], attnames: Sequence[str], values: Sequence[Any]) -> Model:
     """Build a model instance from a hand-written query's row, as the ORM would.
 
