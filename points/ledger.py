@@ -146,28 +146,7 @@ class PostingRefused(Exception):
         self.post = post
 
     def explain(self) -> NoReturn:
-        legs = self.post.legs
-        accounts = Account.objects.in_bulk([leg.account_id for leg in legs])
-        short = [
-            accounts[leg.account_id]
-            for leg in legs
-            if leg.account_id in accounts
-            and accounts[leg.account_id].kind not in MAY_GO_NEGATIVE
-            and accounts[leg.account_id].balance + leg.amount < 0
-        ]
-        if any(account.kind != AccountKind.MEMBER for account in short):
-            # An escrow cannot run short in a trade: that is a bug, not the user's doing.
-            raise RuntimeError(f"posting {self.post.idempotency_key!r} overdrew {short}")
-        foreign = [
-            leg
-            for leg in legs
-            if leg.account_id not in accounts
-            or accounts[leg.account_id].guild_id != self.post.guild_id
-        ]
-        if short or foreign:
-            _raise_for_refused_legs(legs, self.post.guild_id)
-        # Short when the statement ran, not any more: another credit landed since.
-        raise Conflict("Your balance changed while this was being placed; please try again.")
+        _raise_for_refused_legs(self.post.legs, self.post.guild_id, after_rollback=True)
 
 
 def ledger_post(
@@ -350,12 +329,17 @@ def _post_portable(cursor: Any, post: Posting) -> tuple[int | None, dict[int, in
     return txn_id, balances
 
 
-def _raise_for_refused_legs(legs: list[Leg], guild_id: int) -> None:
-    """Name the reason: an account outside the guild first, else the overdrawn one."""
-    accounts = {
-        account.pk: account
-        for account in Account.objects.filter(pk__in=[leg.account_id for leg in legs])
-    }
+def _raise_for_refused_legs(
+    legs: list[Leg], guild_id: int, *, after_rollback: bool = False
+) -> NoReturn:
+    """Name the reason: an account outside the guild first, else the overdrawn one.
+
+    ``after_rollback`` (``PostingRefused``, a trade): only a member can run
+    short in a trade, so another account overdrawn is a bug and raised as
+    one; and a shortfall gone by now (a credit landed since) asks the user to
+    try again rather than naming accounts.
+    """
+    accounts = Account.objects.in_bulk([leg.account_id for leg in legs])
     for leg in legs:
         account = accounts.get(leg.account_id)
         if account is None or account.guild_id != guild_id:
@@ -363,10 +347,14 @@ def _raise_for_refused_legs(legs: list[Leg], guild_id: int) -> None:
     for leg in legs:
         account = accounts[leg.account_id]
         if account.kind not in MAY_GO_NEGATIVE and account.balance + leg.amount < 0:
+            if after_rollback and account.kind != AccountKind.MEMBER:
+                raise RuntimeError(f"a posting overdrew {account.kind} account {account.pk}: {leg}")
             raise InsufficientPoints(
                 f"Not enough points: the balance is {account.balance}, "
                 f"and this needs {-leg.amount}.",
                 balance=account.balance,
                 needed=-leg.amount,
             )
+    if after_rollback:
+        raise Conflict("Your balance changed while this was being placed; please try again.")
     raise InsufficientPoints(account_ids=[leg.account_id for leg in legs])
