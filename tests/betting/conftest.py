@@ -7,43 +7,18 @@ from collections.abc import Iterator
 import pytest
 from pytest_django import Settings
 
-from markets.models import Market
 from points.models import Guild, Member
-from tests.markets.helpers import make_guild, make_market, make_member
+from tests.markets.conftest import bettor, creator, guild, market, outsider
+from tests.markets.helpers import make_member
 
-
-@pytest.fixture
-def guild(db: None) -> Guild:
-    """A guild with the default settings (1,000 starting points, two votes decide)."""
-    return make_guild(min_resolution_votes=2)
-
-
-@pytest.fixture
-def creator(guild: Guild) -> Member:
-    return make_member(guild, "creator")
-
-
-@pytest.fixture
-def bettor(guild: Guild) -> Member:
-    return make_member(guild, "bettor")
+# The markets suite's personas, shared (pytest finds fixtures imported into a conftest).
+__all__ = ["bettor", "creator", "guild", "market", "outsider"]
 
 
 @pytest.fixture
 def rival(guild: Guild) -> Member:
     """A second member, betting against ``bettor``."""
     return make_member(guild, "rival")
-
-
-@pytest.fixture
-def outsider(db: None) -> Member:
-    """A member of another guild."""
-    return make_member(make_guild(), "outsider")
-
-
-@pytest.fixture
-def market(creator: Member) -> Market:
-    """An open Yes/No market, closing in a day."""
-    return make_market(creator)
 
 
 @pytest.fixture
