@@ -20,6 +20,7 @@ machine-readable:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import random
@@ -144,11 +145,9 @@ def gunicorn(*, workers: int, threads: int) -> Iterator[str]:
         while True:
             if server.poll() is not None:
                 raise RuntimeError(f"gunicorn exited; see {log}")
-            try:
+            with contextlib.suppress(requests.RequestException):  # not listening yet
                 if requests.get(f"{base_url}/health/live", timeout=2).status_code == 200:
                     break
-            except requests.RequestException:
-                pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn did not start; see {log}")
             time.sleep(0.2)

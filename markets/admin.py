@@ -248,7 +248,7 @@ class MarketAdmin(admin.ModelAdmin):
 
 
 class _CreateRefused(Exception):
-    pass
+    """market_create refused the form (its message is already shown): back to the add page."""
 
 
 __all__ = ["MarketAdmin", "MarketStatus"]
