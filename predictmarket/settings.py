@@ -255,6 +255,9 @@ RATE_LIMITS_ENABLED = cfg.bool("RATE_LIMITS_ENABLED", True)
 # Discord bot
 # ------------------------------------------------------------------------------
 DISCORD_TOKEN = cfg.str("DISCORD_TOKEN", "")
+# Discord's HTTP API; tests point it at a local Discord emulator. The bot sets
+# nextcord.http.Route.BASE from it, and the web asks Discord for moderator roles there.
+DISCORD_API_BASE_URL = cfg.str("DISCORD_API_BASE_URL", "https://discord.com/api/v10").rstrip("/")
 BOT_METRICS_PORT = cfg.int("BOT_METRICS_PORT", 9101, min_value=0, max_value=65535)
 
 # ------------------------------------------------------------------------------
