@@ -12,12 +12,22 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR
 
 from django.db import transaction
-from django.db.models import BigIntegerField, F, Sum
+from django.db.models import (
+    BigIntegerField,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Q,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Cast, Floor
 from django.utils import timezone
 from prometheus_client import Counter, Histogram
@@ -25,12 +35,14 @@ from prometheus_client import Counter, Histogram
 from betting.models import Position
 from markets.models import Market, MarketStatus
 from markets.services import market_event_payload
-from points.drip.services import clearing_account, is_drip_guild
+from points.drip.client import DripRejected
+from points.drip.services import clearing_account, drip_balance, drip_debit, is_drip_guild
 from points.ledger import Leg
 from points.ledger_batch import Posting, ledger_post_batch
-from points.models import Account, DripTransfer, TransactionKind
+from points.models import Account, DripTransfer, DripTransferStatus, Member, TransactionKind
 from points.services import house_account
 from predictmarket.audit import audit_record
+from predictmarket.errors import InsufficientPoints
 from predictmarket.outbox import outbox_append
 
 logger = logging.getLogger(__name__)
@@ -52,6 +64,8 @@ class SettlementResult:
     members_paid: int = 0
     house_share: int = 0
     top: list[dict[str, object]] = field(default_factory=list)
+    # Every member's signed amount (+ paid or got back, - gave back), largest first.
+    lines: list[dict[str, object]] = field(default_factory=list)
 
 
 def _escrow_balance(market: Market) -> int:
@@ -175,113 +189,266 @@ def _record_received(market: Market, *, outcome_id: int) -> None:
     )
 
 
-def _refund_amounts(market: Market) -> dict[int, int]:
+def _nets(market: Market) -> dict[int, int]:
+    """Each member's net on the market so far: points received - points spent, fees included."""
     totals = (
         Position.objects.filter(market=market)
         .values("member_id")
         .annotate(spent=Sum("points_spent"), received=Sum("points_received"))
         .order_by("member_id")
     )
-    return {row["member_id"]: max(0, row["spent"] - row["received"]) for row in totals}
+    return {row["member_id"]: row["received"] - row["spent"] for row in totals}
+
+
+@dataclass(frozen=True)
+class Unwind:
+    """How a refunded market is unwound: signed amounts per member, and the house's share.
+
+    ``taken_back`` are gains given back (a member who was up); ``refunds`` are
+    losses returned (a member who was down), cut pro rata when the escrow plus
+    what was taken back cannot pay them all. ``house_share`` is what is left
+    for the house: at most the liquidity it put in, at least 0.
+    """
+
+    taken_back: dict[int, int]
+    refunds: dict[int, int]
+    house_share: int
+    cut: bool
+
+    @property
+    def lines(self) -> dict[int, int]:
+        """Each member's signed amount: + got back, - gave back."""
+        return {
+            **{member: -amount for member, amount in self.taken_back.items() if amount},
+            **{member: amount for member, amount in self.refunds.items() if amount},
+        }
+
+
+def plan_unwind(*, nets: dict[int, int], escrow: int, can_give_back: dict[int, int]) -> Unwind:
+    """Reverse every member's net, paying refunds from the escrow plus the gains taken back.
+
+    ``can_give_back`` is what each member who is up can give back now (their
+    balance at that moment). What cannot be taken back is absorbed by the
+    house's liquidity, which is still in the escrow; past that, refunds are cut
+    pro rata (rounded down; the dust goes to the house).
+    """
+    taken_back = {
+        member: min(net, max(0, can_give_back.get(member, 0)))
+        for member, net in nets.items()
+        if net > 0
+    }
+    owed = {member: -net for member, net in nets.items() if net < 0}
+    pool = escrow + sum(taken_back.values())
+    total_owed = sum(owed.values())
+    cut = total_owed > pool
+    if cut:
+        refunds = {member: amount * pool // total_owed for member, amount in owed.items()}
+    else:
+        refunds = owed
+    return Unwind(
+        taken_back=taken_back,
+        refunds=refunds,
+        house_share=pool - sum(refunds.values()),
+        cut=cut,
+    )
+
+
+def _claim_abandoned(market_id: int, now: datetime) -> bool:
+    """Mark an undecided market REFUNDED once its own auto-refund delay after closing passed."""
+    return bool(
+        Market.objects.filter(
+            _auto_refund_due(now), pk=market_id, status__in=[MarketStatus.OPEN, MarketStatus.CLOSED]
+        ).update(status=MarketStatus.REFUNDED, resolved_at=now)
+    )
+
+
+def _auto_refund_due(now: datetime) -> Q:
+    """The market's own deadline (closes_at + its auto_refund_hours) has passed.
+
+    The first term (the shortest delay allowed is one hour) lets PostgreSQL
+    narrow the rows with the index on ``closes_at`` before the exact test.
+    """
+    return Q(closes_at__lte=now - timedelta(hours=1)) & Q(closes_at__lte=now - _refund_delay())
+
+
+def _refund_delay() -> ExpressionWrapper:
+    return ExpressionWrapper(
+        F("auto_refund_hours") * Value(timedelta(hours=1)), output_field=DurationField()
+    )
 
 
 def refund_market(
     *, market_id: int, automatic: bool = False, now: datetime | None = None
 ) -> SettlementResult:
-    """Give each member back max(0, spent - received); the escrow settles with the house.
+    """Unwind a cancelled market, or (``automatic``) one left undecided too long.
 
-    ``automatic`` refunds an open or closed market still undecided
-    ``auto_refund_hours`` after it closed; otherwise a CANCELLED market is refunded.
+    Every member's net on the market is reversed: gains are taken back as far
+    as the member's balance holds at this moment, losses are returned from the
+    escrow plus what was taken back (see ``plan_unwind``). ``automatic`` first
+    marks REFUNDED an open or closed market whose own ``auto_refund_hours``
+    after closing have passed; a market already REFUNDED or CANCELLED and not
+    yet paid is unwound either way.
     """
     started = time.perf_counter()
     now = now or timezone.now()
+    if automatic:
+        # Its own commit: in a DRIP guild the gains are taken back at DRIP, over
+        # HTTP, before the payments; nobody may vote on the market meanwhile.
+        _claim_abandoned(market_id, now)
+    market = (
+        Market.objects.select_related("guild")
+        .filter(
+            pk=market_id,
+            status__in=[MarketStatus.CANCELLED, MarketStatus.REFUNDED],
+            settled_at__isnull=True,
+        )
+        .first()
+    )
+    if market is None:
+        return SettlementResult(market_id, performed=False)
+    drip = is_drip_guild(market.guild)
+    if drip:
+        _take_back_at_drip(market)
     with transaction.atomic():
-        if automatic:
-            market = Market.objects.select_related("guild").filter(pk=market_id).first()
-            if market is None:
-                return SettlementResult(market_id, performed=False)
-            deadline = now - timedelta(hours=market.guild.auto_refund_hours)
-            claimed = Market.objects.filter(
-                pk=market_id,
-                status__in=[MarketStatus.OPEN, MarketStatus.CLOSED],
-                closes_at__lte=deadline,
-            ).update(status=MarketStatus.REFUNDED, resolved_at=now, settled_at=now)
-        else:
-            claimed = Market.objects.filter(
-                pk=market_id, status=MarketStatus.CANCELLED, settled_at__isnull=True
-            ).update(settled_at=now)
+        # The claim: only one transaction can move settled_at from NULL.
+        claimed = Market.objects.filter(
+            pk=market_id,
+            status__in=[MarketStatus.CANCELLED, MarketStatus.REFUNDED],
+            settled_at__isnull=True,
+        ).update(settled_at=now)
         if not claimed:
             return SettlementResult(market_id, performed=False)
-        market = Market.objects.select_related("guild").get(pk=market_id)
-        refunds = _refund_amounts(market)
+        market.refresh_from_db()
+        nets = _nets(market)
         house = house_account(market.guild_id)
-        escrow = _escrow_balance(market)
-        total = sum(refunds.values())
-        postings: list[Posting] = []
-        if total > escrow:
-            # Sells at a profit took more out than the collateral left: the house covers it.
-            postings.append(
-                Posting(
-                    legs=[
-                        Leg(house.pk, -(total - escrow)),
-                        Leg(market.escrow_account_id, total - escrow),
-                    ],
-                    kind=TransactionKind.REFUND,
-                    memo=f"market #{market.pk}: house covers the refund shortfall",
-                    idempotency_key=f"refund:{market.pk}:house-cover",
-                )
-            )
-        account_of = _payee_accounts(market, list(refunds))
-        postings += [
+        account_of = _payee_accounts(market, list(nets))
+        # Lock every account the unwind touches, in primary-key order (the market
+        # row is already locked by the claim): a gain is taken back from the
+        # balance as it is now, and no tip can move it away in between.
+        balances = dict(
+            Account.objects.select_for_update()
+            .filter(pk__in={*account_of.values(), market.escrow_account_id, house.pk})
+            .order_by("pk")
+            .values_list("pk", "balance")
+        )
+        if drip:
+            can_give_back = _taken_back_at_drip(market)
+        else:
+            can_give_back = {member: balances[account_of[member]] for member in nets}
+        plan = plan_unwind(
+            nets=nets,
+            escrow=balances[market.escrow_account_id],
+            can_give_back=can_give_back,
+        )
+        escrow = market.escrow_account_id
+        postings = [
             Posting(
-                legs=[Leg(market.escrow_account_id, -amount), Leg(account_of[member_id], amount)],
+                legs=[Leg(account_of[member], -amount), Leg(escrow, amount)],
                 kind=TransactionKind.REFUND,
-                memo=f"market #{market.pk} refunded",
-                idempotency_key=f"refund:{market.pk}:{member_id}",
+                memo=f"market #{market.pk} unwound: gain given back",
+                idempotency_key=f"refund:{market.pk}:{member}",
             )
-            for member_id, amount in refunds.items()
+            for member, amount in plan.taken_back.items()
             if amount > 0
         ]
-        remainder = escrow - total
-        if remainder > 0:
+        postings += [
+            Posting(
+                legs=[Leg(escrow, -amount), Leg(account_of[member], amount)],
+                kind=TransactionKind.REFUND,
+                memo=f"market #{market.pk} unwound: loss returned"
+                + (" (cut pro rata)" if plan.cut else ""),
+                idempotency_key=f"refund:{market.pk}:{member}",
+            )
+            for member, amount in plan.refunds.items()
+            if amount > 0
+        ]
+        if plan.house_share > 0:
             postings.append(
                 Posting(
-                    legs=[Leg(market.escrow_account_id, -remainder), Leg(house.pk, remainder)],
+                    legs=[Leg(escrow, -plan.house_share), Leg(house.pk, plan.house_share)],
                     kind=TransactionKind.REFUND,
                     memo=f"market #{market.pk}: remainder to the house",
                     idempotency_key=f"refund:{market.pk}:house",
                 )
             )
         ledger_post_batch(guild_id=market.guild_id, postings=postings, actor="system:refund")
-        _queue_drip_credits(market, refunds, "refund")
-        for member_id, amount in refunds.items():
-            if amount:
-                _mark_refunded(market, member_id, amount)
+        _queue_drip_credits(market, plan.refunds, "refund")
+        _record_unwind(market, plan.lines)
         members = {
             p.member_id: p.member
             for p in Position.objects.filter(market=market).select_related("member")
         }
         result = _finish(
             market,
-            kind="auto_refunded" if automatic else "refunded",
-            payments=refunds,
+            kind="auto_refunded" if market.status == MarketStatus.REFUNDED else "refunded",
+            payments=plan.lines,
             winners=members,
-            house_share=remainder,
+            house_share=plan.house_share,
+            extra={
+                "taken_back_total": sum(plan.taken_back.values()),
+                "refunds_cut": plan.cut,
+            },
         )
     SETTLEMENT_SECONDS.labels("refund").observe(time.perf_counter() - started)
     MARKETS_FINISHED.labels("refunded").inc()
     return result
 
 
-def _mark_refunded(market: Market, member_id: int, amount: int) -> None:
-    """Add the refund to the member's first position, so received == spent afterwards."""
-    first = (
-        Position.objects.filter(market=market, member_id=member_id)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
-    Position.objects.filter(pk=first).update(points_received=F("points_received") + amount)
+def _unwind_debit_key(market: Market, member_id: int) -> str:
+    return f"unwind:{market.pk}:{member_id}"
+
+
+def _take_back_at_drip(market: Market) -> None:
+    """DRIP guilds: take each gain back at DRIP, before the local unwind, as far as it goes.
+
+    Each debit is an external write (``drip_debit``: the intent is recorded
+    first, a retry reuses it). A refused debit (the member has spent it at
+    DRIP) takes back what the balance held at that moment: nothing more. When
+    DRIP cannot be reached the error propagates and the sweep tries again, so a
+    brief outage never turns into refunds cut for lack of take-backs.
+    """
+    gainers = {member: net for member, net in _nets(market).items() if net > 0}
+    members = Member.objects.select_related("guild").in_bulk(list(gainers))
+    for member_id, gain in gainers.items():
+        key = _unwind_debit_key(market, member_id)
+        earlier = DripTransfer.objects.filter(idempotency_key=key).first()
+        if earlier is not None:
+            if earlier.status != DripTransferStatus.PENDING:
+                continue  # decided already: applied, or refused
+            amount = -earlier.amount
+        else:
+            amount = min(gain, drip_balance(members[member_id], fresh=True))
+        if amount <= 0:
+            continue
+        try:
+            drip_debit(member=members[member_id], amount=amount, key=key, purpose="unwind")
+        except (InsufficientPoints, DripRejected):
+            continue  # the balance moved since it was read: nothing is taken back
+
+
+def _taken_back_at_drip(market: Market) -> dict[int, int]:
+    """What each member gave back at DRIP for this market (applied debits only)."""
+    applied = DripTransfer.objects.filter(
+        idempotency_key__startswith=f"unwind:{market.pk}:", status=DripTransferStatus.APPLIED
+    ).values_list("member_id", "amount")
+    return {member_id: -amount for member_id, amount in applied}
+
+
+def _record_unwind(market: Market, lines: dict[int, int]) -> None:
+    """Bring each member's received and spent on the market level: a net of 0 when whole.
+
+    A refund counts as points received; a gain given back as points spent. It
+    lands on the member's first position, which carries the market totals.
+    """
+    for member_id, amount in lines.items():
+        first = (
+            Position.objects.filter(market=market, member_id=member_id)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        column = "points_received" if amount > 0 else "points_spent"
+        Position.objects.filter(pk=first).update(**{column: F(column) + abs(amount)})
 
 
 def _finish(
@@ -291,22 +458,30 @@ def _finish(
     payments: dict[int, int],
     winners: dict[int, object],
     house_share: int,
+    extra: dict[str, object] | None = None,
 ) -> SettlementResult:
     ranked = sorted(
-        ((amount, member_id) for member_id, amount in payments.items() if amount), reverse=True
+        ((abs(amount), amount, member_id) for member_id, amount in payments.items() if amount),
+        reverse=True,
     )
-    top = [
+    lines = [
         {
             "member_id": member_id,
             "discord_id": str(getattr(winners.get(member_id), "discord_id", "")),
             "display_name": getattr(winners.get(member_id), "display_name", ""),
             "amount": amount,
         }
-        for amount, member_id in ranked[:10]
+        for _, amount, member_id in ranked
     ]
-    paid_total = sum(payments.values())
-    members_paid = sum(1 for amount in payments.values() if amount)
-    data = {"paid_total": paid_total, "members_paid": members_paid, "house_share": house_share}
+    top = lines[:10]
+    paid_total = sum(amount for amount in payments.values() if amount > 0)
+    members_paid = sum(1 for amount in payments.values() if amount > 0)
+    data = {
+        "paid_total": paid_total,
+        "members_paid": members_paid,
+        "house_share": house_share,
+        **(extra or {}),
+    }
     audit_record(
         actor="system", action=f"market.{kind}", guild_id=market.guild_id, target=market, data=data
     )
@@ -331,17 +506,49 @@ def _finish(
         members_paid=members_paid,
         house_share=house_share,
         top=top,
+        lines=lines,
     )
 
 
-def markets_due_for_auto_refund(*, now: datetime | None = None) -> list[int]:
-    """Undecided markets whose guild's auto-refund delay after closing has passed."""
+SWEEP_BATCH = 200
+
+
+def markets_due_for_auto_refund(
+    *, now: datetime | None = None, limit: int = SWEEP_BATCH, exclude: Collection[int] = ()
+) -> list[int]:
+    """Undecided markets past their own auto-refund deadline, the longest overdue first.
+
+    The deadline is computed in SQL from each market's own ``auto_refund_hours``,
+    so a batch holds only markets that are due, and none waits behind others.
+    """
     now = now or timezone.now()
-    candidates = Market.objects.filter(
-        status__in=[MarketStatus.OPEN, MarketStatus.CLOSED], closes_at__lte=now - timedelta(hours=1)
-    ).select_related("guild")
-    return [
-        market.pk
-        for market in candidates.only("pk", "closes_at", "guild__auto_refund_hours")[:1000]
-        if market.closes_at <= now - timedelta(hours=market.guild.auto_refund_hours)
-    ]
+    due = (
+        Market.objects.filter(
+            _auto_refund_due(now), status__in=[MarketStatus.OPEN, MarketStatus.CLOSED]
+        )
+        .exclude(pk__in=list(exclude))
+        .annotate(
+            deadline=ExpressionWrapper(
+                F("closes_at") + _refund_delay(), output_field=DateTimeField()
+            )
+        )
+        .order_by("deadline", "pk")
+        .values_list("pk", flat=True)
+    )
+    return list(due[:limit])
+
+
+def markets_due_for_settlement(
+    *, limit: int = SWEEP_BATCH, exclude: Collection[int] = ()
+) -> list[tuple[int, str]]:
+    """Decided markets not yet paid (a lost on-commit task), the longest waiting first."""
+    pending = (
+        Market.objects.filter(
+            status__in=[MarketStatus.RESOLVED, MarketStatus.CANCELLED, MarketStatus.REFUNDED],
+            settled_at__isnull=True,
+        )
+        .exclude(pk__in=list(exclude))
+        .order_by("resolved_at", "pk")
+        .values_list("pk", "status")
+    )
+    return list(pending[:limit])

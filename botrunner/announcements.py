@@ -38,6 +38,19 @@ def _title(payload: dict[str, Any]) -> str:
     return clip(f"#{payload.get('market_id')} {safe(payload.get('question'), 240)}", 256)
 
 
+def _unwind_lines(payload: dict[str, Any]) -> str:
+    """Each member's line of an unwound market: what they got back or gave back."""
+    lines = []
+    for row in (payload.get("top") or [])[:10]:
+        amount = int(row.get("amount", 0))
+        name = safe(row.get("display_name") or "a member", 80)
+        if amount >= 0:
+            lines.append(f"{name} — got back {points(amount)} points")
+        else:
+            lines.append(f"{name} — gave back {points(-amount)} points")
+    return "\n".join(lines)
+
+
 def _top_lines(payload: dict[str, Any]) -> str:
     rows = payload.get("top") or []
     lines = [
@@ -73,18 +86,33 @@ def build_announcement(
     elif kind == "market.cancelled":
         embed = nextcord.Embed(
             title=f"Cancelled: {title}"[:256],
-            description="The market was cancelled. Everyone gets back what they put in.",
+            description=(
+                "The market was cancelled, so all trades on it are unwound: members who are "
+                "down get it back, members who are up give their gain back."
+            ),
             colour=nextcord.Colour.light_grey(),
         )
     elif kind in {"market.refunded", "market.auto_refunded"}:
         why = (
-            "Nobody resolved it in time after it closed, so it was refunded automatically."
+            "Nobody resolved it in time after it closed, so all trades on it were unwound."
             if kind == "market.auto_refunded"
-            else "The cancelled market is refunded."
+            else "The cancelled market is unwound: all trades on it are reversed."
         )
+        description = f"{why} {paid} points went back to {members} members"
+        taken_back = int(payload.get("taken_back_total") or 0)
+        if taken_back:
+            description += f"; {points(taken_back)} points of gains were given back"
+        description += "."
+        if payload.get("refunds_cut"):
+            description += (
+                " Some gains had already been spent, so refunds were cut in proportion "
+                "(the house gave up its whole liquidity first)."
+            )
+        if payload.get("top"):
+            description += "\n\n" + _unwind_lines(payload)
         embed = nextcord.Embed(
             title=f"Refunded: {title}"[:256],
-            description=f"{why} {paid} points went back to {members} members.",
+            description=clip(description, 4096),
             colour=nextcord.Colour.light_grey(),
         )
     elif kind == "market.reminder":

@@ -59,11 +59,26 @@ def market_embed(card: MarketCard, *, image_filename: str | None = None) -> next
     embed.add_field(name="Status", value=card.status_label)
     embed.add_field(name="Category", value=safe(card.category, 120) or "—")
     embed.add_field(name="Created by", value=safe(card.creator_name, 220) or "—")
+    embed.add_field(name="Rules", value=market_rules(card), inline=False)
     if image_filename:
         embed.set_image(url=f"attachment://{image_filename}")
     action = f" · bet with /bet market:{card.market_id}" if card.accepting_bets else ""
     embed.set_footer(text=f"Market #{card.market_id}{action}")
     return embed
+
+
+UNWIND_NOTE = "If this market is cancelled, all trades on it are unwound."
+
+
+def market_rules(card: MarketCard) -> str:
+    """The rules the market was created under (a guild's later changes do not apply)."""
+    votes = "vote" if card.votes_needed == 1 else "agreeing votes"
+    fee = f" · fee {card.fee_bps / 100:g}%" if card.fee_bps else ""
+    return (
+        f"Resolved by {card.votes_needed} moderator {votes}; refunded if still undecided "
+        f"{card.auto_refund_hours} h after closing{fee}. {UNWIND_NOTE} "
+        "Members who are down get it back; members who are up give their gain back."
+    )
 
 
 def quote_embed(

@@ -55,6 +55,10 @@ class MarketCard:
     channel_id: int | None
     message_id: int | None
     page_url: str = ""  # the public web page, when the guild turned public pages on
+    # The market's own rules, fixed when it was created.
+    votes_needed: int = 2
+    auto_refund_hours: int = 120
+    fee_bps: int = 0
 
 
 def market_card(market_id: int, *, guild_id: int | None = None) -> MarketCard:
@@ -84,6 +88,9 @@ def market_card(market_id: int, *, guild_id: int | None = None) -> MarketCard:
             if market.guild.public_pages
             else ""
         ),
+        votes_needed=market.min_resolution_votes,
+        auto_refund_hours=market.auto_refund_hours,
+        fee_bps=market.fee_bps,
     )
 
 

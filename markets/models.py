@@ -42,8 +42,16 @@ class Market(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     # Set when the payouts or refunds were made; the claim that makes settling run once.
     settled_at = models.DateTimeField(null=True, blank=True)
+    # The rules the market was created under, copied from the guild then: changing a
+    # guild setting affects new markets only (members bet knowing these).
     liquidity = models.BigIntegerField()
     fee_bps = models.PositiveIntegerField(default=0)
+    min_resolution_votes = models.PositiveIntegerField(
+        default=2, help_text="Agreeing moderator votes that decide this market"
+    )
+    auto_refund_hours = models.PositiveIntegerField(
+        default=120, help_text="Hours after closing before this market is refunded if undecided"
+    )
     winning_outcome = models.ForeignKey(
         "Outcome", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -65,6 +73,12 @@ class Market(models.Model):
                 condition=Q(closes_at__gt=models.F("opens_at")), name="market_closes_after_opens"
             ),
             models.CheckConstraint(condition=Q(volume__gte=0), name="market_volume_gte_0"),
+            models.CheckConstraint(
+                condition=Q(min_resolution_votes__gte=1), name="market_votes_gte_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(auto_refund_hours__gte=1), name="market_refund_hours_gte_1"
+            ),
             models.CheckConstraint(
                 condition=~Q(status=MarketStatus.RESOLVED) | Q(winning_outcome__isnull=False),
                 name="market_resolved_has_winner",

@@ -128,6 +128,8 @@ def market_create(
                 closes_at=now + data.duration,
                 liquidity=liquidity,
                 fee_bps=guild.fee_bps,
+                min_resolution_votes=guild.min_resolution_votes,
+                auto_refund_hours=guild.auto_refund_hours,
                 escrow_account=escrow,
                 idempotency_key=idempotency_key or None,
             )
@@ -274,7 +276,7 @@ def resolution_vote(
             if outcome
             else ResolutionVote.objects.filter(market=market, outcome__isnull=True).count()
         )
-        needed = market.guild.min_resolution_votes
+        needed = market.min_resolution_votes
         choice = outcome.label if outcome else "cancel"
         audit_record(
             actor=voter,
@@ -361,7 +363,7 @@ def markets_remind_unresolved(*, now: datetime | None = None) -> list[int]:
                     payload=market_event_payload(
                         market,
                         closes_at=market.closes_at.isoformat(),
-                        votes_needed=market.guild.min_resolution_votes,
+                        votes_needed=market.min_resolution_votes,
                     ),
                 )
                 reminded.append(market.pk)

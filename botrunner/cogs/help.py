@@ -30,8 +30,18 @@ HELP_ROWS = [
     ),
     (
         "How prices work",
-        "An answer's price is the community's probability. Each winning share pays 1 point; "
-        "if a market is cancelled or never resolved, everyone gets back what they put in.",
+        "An answer's price is the community's probability. Each winning share pays 1 point.",
+    ),
+    (
+        "Cancelled or never resolved",
+        "If a market is cancelled (or nobody resolves it within its refund delay after "
+        "closing), all trades on it are unwound: members who are down get their loss back, "
+        "members who are up give their gain back, as far as their balance holds then.",
+    ),
+    (
+        "Who decides",
+        "Each market is resolved by the number of agreeing moderator votes shown on its card. "
+        "One person, one vote: voting through Discord, the API and the web counts once.",
     ),
 ]
 

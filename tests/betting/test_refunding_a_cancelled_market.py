@@ -1,4 +1,4 @@
-"""A cancelled market returns max(0, spent - received) to each member, once; escrow ends at 0."""
+"""A cancelled market is unwound once: each member's net is reversed; escrow ends at 0."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def test_it_returns_what_each_member_put_in_net(
 
 
 @pytest.mark.django_db
-def test_it_gives_nothing_back_to_a_member_who_sold_at_a_profit_and_the_house_covers_it() -> None:
+def test_a_member_who_sold_at_a_profit_gives_the_gain_back_and_the_house_covers_nothing() -> None:
     # Thin liquidity: "No" is cheap after the "Yes" bets, then dear after another "No" bet.
     guild = make_guild(default_liquidity=10, min_resolution_votes=1)
     market = make_market(make_member(guild, "creator"))
@@ -71,22 +71,25 @@ def test_it_gives_nothing_back_to_a_member_who_sold_at_a_profit_and_the_house_co
     bet(no_big, market, 1, 600)
     received = sell(trader, market, 1, "all").points
     assert received > 600  # sold at a profit
-    trader_after_sale, house_before = balance_of(trader), house_of(guild.pk)
-    escrow_before = escrow_of(market)
-    owed = 100 + 600 + 600  # the trader is owed nothing: spent < received
-    assert owed > escrow_before  # the escrow alone cannot pay the refunds
+    house_before = house_of(guild.pk)
+    owed = 100 + 600 + 600
+    assert owed > escrow_of(market)  # the escrow alone cannot pay the refunds
     decide(market, cancel=True)
 
     result = refund_market(market_id=market.pk)
 
     assert result.performed
     assert result.paid_total == owed
-    assert balance_of(trader) == trader_after_sale  # refund is 0, not negative
-    for member in (yes_small, yes_big, no_big):
-        assert balance_of(member) == guild.starting_balance  # spent came back in full
+    # The trader's gain went back into the pot: everyone is where they started.
+    for member in (yes_small, yes_big, no_big, trader):
+        assert balance_of(member) == guild.starting_balance
+    assert {row["member_id"]: row["amount"] for row in result.lines}[trader.pk] == -(
+        received - 600
+    )
     assert escrow_of(market) == 0
-    assert house_of(guild.pk) == house_before - (owed - escrow_before)
-    assert LedgerTransaction.objects.filter(
+    # The house gets its liquidity back: it neither covered a shortfall nor lost anything.
+    assert house_of(guild.pk) == house_before + 10
+    assert not LedgerTransaction.objects.filter(
         idempotency_key=f"refund:{market.pk}:house-cover"
     ).exists()
     assert_ledger_sound()
