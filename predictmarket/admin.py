@@ -54,7 +54,7 @@ class StaffDiscordLinkInline(admin.StackedInline):
 
     model = StaffDiscordLink
     fields = ["discord_id"]
-    extra = 0
+    extra = 1  # the empty form is the way to add it
     max_num = 1
     can_delete = True
 
