@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
@@ -14,6 +15,7 @@ from markets.models import Market, MarketStatus, Outcome, ResolutionVote
 from markets.selectors import market_detail
 from markets.services import market_cancel, market_close, market_create, resolution_vote
 from markets.validation import clean_market_input
+from markets.voters import discord_voter, staff_identity_sentence, staff_voter, voter_describe
 from points.models import Member
 from predictmarket.admin_actions import admin_actor, form_action
 from predictmarket.errors import DomainError, ValidationFailed
@@ -37,13 +39,40 @@ class OutcomeInline(admin.TabularInline):
 
 class VoteInline(admin.TabularInline):
     model = ResolutionVote
-    fields = ["voter", "outcome", "updated_at"]
+    fields = ["cast_as", "outcome", "updated_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
+    verbose_name = "resolution vote (one per person)"
+    verbose_name_plural = "resolution votes (one per person, whichever way it was cast)"
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        # The names to show, looked up once for the page rather than once per vote.
+        self._names = _voter_names(obj) if obj is not None else {}
+        return super().get_formset(request, obj, **kwargs)
+
+    @admin.display(description="cast as")
+    def cast_as(self, vote: ResolutionVote) -> str:
+        return voter_describe(vote.voter, names=getattr(self, "_names", {}))
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def _voter_names(market: Market) -> dict[str, str]:
+    """Display names for a market's voters: the guild's members and the staff users."""
+    voters = list(market.votes.values_list("voter", flat=True))
+    discord_ids = [int(v.partition(":")[2]) for v in voters if v.startswith("discord:")]
+    user_ids = [int(v.partition(":")[2]) for v in voters if v.startswith("user:")]
+    names = {
+        discord_voter(discord_id): name
+        for discord_id, name in Member.objects.filter(
+            guild_id=market.guild_id, discord_id__in=discord_ids
+        ).values_list("discord_id", "display_name")
+    }
+    users = get_user_model().objects.filter(pk__in=user_ids)
+    names.update({f"user:{user.pk}": user.get_username() for user in users})
+    return names
 
 
 class MarketCreateForm(forms.ModelForm):
@@ -98,7 +127,7 @@ def _cancel(request: HttpRequest, market: Model, data: dict[str, Any]) -> str:
     return "cancelled; every member's stake is being refunded"
 
 
-def _vote_form(queryset: QuerySet) -> type[forms.Form]:
+def _vote_form(queryset: QuerySet, request: HttpRequest) -> type[forms.Form]:
     markets = list(queryset[:2])
     choices: list[tuple[str, str]] = [("cancel", "Cancel the market and refund everyone")]
     if len(markets) == 1:
@@ -110,8 +139,9 @@ def _vote_form(queryset: QuerySet) -> type[forms.Form]:
         choice = forms.ChoiceField(
             choices=choices,
             widget=forms.RadioSelect,
-            help_text="Your vote counts as one moderator's; the market resolves when "
-            "enough moderators agree. Select a single market to vote for an outcome.",
+            help_text=f"{staff_identity_sentence(request.user)} The market resolves when "
+            "enough moderators agree (one vote per person). Select a single market to vote "
+            "for an outcome.",
         )
 
     return VoteForm
@@ -119,18 +149,19 @@ def _vote_form(queryset: QuerySet) -> type[forms.Form]:
 
 def _vote(request: HttpRequest, market: Model, data: dict[str, Any]) -> str:
     cancel = data["choice"] == "cancel"
+    voter = staff_voter(request.user)
     result = resolution_vote(
         market_id=market.pk,
-        voter=admin_actor(request),
+        voter=voter,
+        actor=admin_actor(request),
         outcome_index=None if cancel else int(data["choice"]),
         cancel=cancel,
     )
+    names = {voter: request.user.get_username()} if voter.startswith("user:") else {}
+    recorded = f"vote for {result.choice!r} recorded as {voter_describe(voter, names=names)}"
     if result.decided:
-        return f"vote for {result.choice!r} recorded; the market is decided and is being settled"
-    return (
-        f"vote for {result.choice!r} recorded ({result.votes_for_choice} of "
-        f"{result.votes_needed} needed)"
-    )
+        return f"{recorded}; the market is decided and is being settled"
+    return f"{recorded} ({result.votes_for_choice} of {result.votes_needed} needed)"
 
 
 @admin.register(Market)

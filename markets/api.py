@@ -24,10 +24,11 @@ from markets.validation import MAX_OPTIONS
 from predictmarket.api.context import (
     IsMember,
     IsModerator,
-    is_moderator,
+    may_bypass_rate_limits,
     request_actor,
     request_guild_id,
     request_member,
+    request_voter,
 )
 from predictmarket.api.idempotency import IDEMPOTENCY_HEADER, request_idempotency_key
 from predictmarket.api.pagination import PageParams, Pagination, page_of
@@ -170,7 +171,7 @@ class MarketListView(APIView):
             description=data.validated_data.get("description", ""),
             actor=request_actor(request),
             idempotency_key=f"api:{member.pk}:{key}" if key else None,
-            bypass_rate_limit=is_moderator(request),
+            bypass_rate_limit=may_bypass_rate_limits(request),
         )
         return Response(market_output(market), status=status.HTTP_201_CREATED)
 
@@ -244,7 +245,8 @@ class MarketVoteView(APIView):
         market_get(market_id, guild_id=guild_id)  # 404 before anything else
         result = resolution_vote(
             market_id=market_id,
-            voter=request_actor(request),
+            voter=request_voter(request),
+            actor=request_actor(request),
             outcome_index=data.validated_data.get("outcome"),
             cancel=data.validated_data["cancel"],
             guild_id=guild_id,

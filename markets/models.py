@@ -111,17 +111,25 @@ class Outcome(models.Model):
 
 
 class ResolutionVote(models.Model):
-    """One moderator's current vote on a market: an outcome, or cancel (outcome null)."""
+    """One person's current vote on a market: an outcome, or cancel (outcome null).
+
+    ``voter`` is the person, not the channel the vote came through (see
+    ``markets.voters``); the unique constraint makes it one vote per person.
+    """
 
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="votes")
-    voter = models.CharField(max_length=100, help_text="discord:<id> or admin:<username>")
+    voter = models.CharField(
+        max_length=100,
+        help_text="The person: discord:<user id> (from Discord, an API key, or a staff user "
+        "linked to that Discord user), or user:<id> (a staff user not linked to Discord)",
+    )
     outcome = models.ForeignKey(Outcome, null=True, blank=True, on_delete=models.PROTECT)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["market", "voter"], name="vote_one_per_moderator"),
+            models.UniqueConstraint(fields=["market", "voter"], name="vote_one_per_person"),
         ]
 
     def __str__(self) -> str:

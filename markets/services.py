@@ -19,6 +19,7 @@ from markets import amm
 from markets.models import Market, MarketStatus, Outcome, PricePoint, ResolutionVote
 from markets.signals import market_decided
 from markets.validation import clean_market_input
+from markets.voters import discord_voter, vote_channel, voter_check
 from points.ledger import Leg, ledger_post
 from points.models import Member, TransactionKind
 from points.services import escrow_account_create, house_account
@@ -31,6 +32,7 @@ from predictmarket.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from predictmarket.models import StaffDiscordLink
 from predictmarket.outbox import outbox_append
 from predictmarket.ratelimit import rate_limit_hit
 
@@ -236,15 +238,22 @@ def resolution_vote(
     *,
     market_id: int,
     voter: str,
+    actor: str | None = None,
     outcome_index: int | None = None,
     cancel: bool = False,
     guild_id: int | None = None,
 ) -> VoteResult:
     """A moderator's vote for an outcome or for cancel; decides at the guild's threshold.
 
-    A moderator may change their vote until the market is decided; voting again
-    for the same choice is refused.
+    ``voter`` is the person (``discord:<id>`` or ``user:<staff pk>``, see
+    ``markets.voters``): one vote per person and market, whichever channel it
+    came through. ``actor`` is who acted through which channel (``discord:<id>``
+    from the bot, ``api:discord:<id>``, ``admin:<username>``), recorded in the
+    audit log; it defaults to ``voter``. A moderator may change their vote until
+    the market is decided; voting again for the same choice is refused.
     """
+    voter_check(voter)
+    actor = actor or voter
     if cancel == (outcome_index is not None):
         raise ValidationFailed("Vote for exactly one outcome, or for cancel.")
     now = timezone.now()
@@ -263,6 +272,8 @@ def resolution_vote(
                 raise ValidationFailed(
                     f"This market has no option {outcome_index}.", field="outcome"
                 )
+        # Before counting: a staff user linked to Discord since voting is that person now.
+        _votes_follow_staff_links_locked(market)
         vote = ResolutionVote.objects.filter(market=market, voter=voter).first()
         if vote is not None and vote.outcome_id == (outcome.pk if outcome else None):
             raise Conflict("You already voted for that.")
@@ -279,11 +290,17 @@ def resolution_vote(
         needed = market.min_resolution_votes
         choice = outcome.label if outcome else "cancel"
         audit_record(
-            actor=voter,
+            actor=actor,
             action="market.vote",
             guild_id=market.guild_id,
             target=market,
-            data={"choice": choice, "votes": count, "needed": needed},
+            data={
+                "choice": choice,
+                "votes": count,
+                "needed": needed,
+                "voter": voter,
+                "via": vote_channel(actor),
+            },
         )
         outbox_append(
             kind="market.vote",
@@ -294,8 +311,45 @@ def resolution_vote(
         )
         decided = count >= needed
         if decided:
-            _decide_locked(market, outcome=outcome, actor=voter, now=now)
+            _decide_locked(market, outcome=outcome, actor=actor, now=now)
     return VoteResult(market, choice, count, needed, decided)
+
+
+def _votes_follow_staff_links_locked(market: Market) -> None:
+    """Re-key ``user:<pk>`` votes of staff users linked to Discord since, keeping the latest.
+
+    Without this, a staff user who voted unlinked and was then linked could count
+    twice: once as ``user:<pk>`` and once as the Discord user. Runs under the
+    market's lock, so no vote on the market changes meanwhile.
+    """
+    staff_votes = list(ResolutionVote.objects.filter(market=market, voter__startswith="user:"))
+    if not staff_votes:
+        return
+    links = dict(
+        StaffDiscordLink.objects.filter(
+            user_id__in=[int(v.voter.partition(":")[2]) for v in staff_votes]
+        ).values_list("user_id", "discord_id")
+    )
+    for vote in staff_votes:
+        discord_id = links.get(int(vote.voter.partition(":")[2]))
+        if discord_id is None:
+            continue
+        person = discord_voter(discord_id)
+        existing = ResolutionVote.objects.filter(market=market, voter=person).first()
+        if existing is not None and existing.updated_at >= vote.updated_at:
+            vote.delete()
+        else:
+            if existing is not None:
+                existing.delete()
+            # update_fields without updated_at: the vote keeps the time it was cast.
+            ResolutionVote.objects.filter(pk=vote.pk).update(voter=person)
+        audit_record(
+            actor="system",
+            action="market.vote.relinked",
+            guild_id=market.guild_id,
+            target=market,
+            data={"from": vote.voter, "to": person},
+        )
 
 
 def _decide_locked(market: Market, *, outcome: Outcome | None, actor: str, now: datetime) -> None:

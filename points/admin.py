@@ -180,12 +180,18 @@ def _deduct(request: HttpRequest, member: Model, data: dict[str, Any]) -> str:
 class ApiKeyForm(forms.Form):
     moderator = forms.BooleanField(
         required=False,
-        help_text="Let this key use the moderator endpoints (votes, close, cancel).",
+        label="Issued to a moderator",
+        help_text="Shown with the key, and lets it skip the rate limits while Discord says the "
+        "member is a moderator. It grants nothing: the moderator endpoints (votes, close, "
+        "cancel) ask Discord at each use whether the member still has the moderator role or "
+        "Manage Server.",
     )
 
 
 def _issue_key(request: HttpRequest, member: Model, data: dict[str, Any]) -> str:
-    issued = api_token_issue(member=member, actor=admin_actor(request), moderator=data["moderator"])
+    issued = api_token_issue(
+        member=member, actor=admin_actor(request), issued_by_moderator=data["moderator"]
+    )
     # Shown once, here; only its hash is stored. Any earlier key stops working.
     return f"new API key (copy it now, it is not shown again): {issued.key}"
 

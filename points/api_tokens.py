@@ -33,12 +33,15 @@ class IssuedToken:
     key: str  # show once; never stored
 
 
-def api_token_issue(*, member: Member, actor: str, moderator: bool = False) -> IssuedToken:
+def api_token_issue(
+    *, member: Member, actor: str, issued_by_moderator: bool = False
+) -> IssuedToken:
     """Issue a new key for ``member``, revoking any earlier one (regenerate).
 
-    ``moderator`` is decided by the caller when the key is issued (the Discord
-    role or Manage Server permission, or a staff user in the admin): the API
-    cannot see Discord roles, so a member whose role changes regenerates the key.
+    A key carries no rights of its own beyond acting as its member: whether the
+    member may moderate is asked of Discord at each moderator action. The caller
+    says whether the member was a moderator when it was issued, which is shown
+    and only decides whether the rate-limit bypass is worth asking Discord about.
     """
     prefix = secrets.token_hex(PREFIX_BYTES)
     secret = secrets.token_urlsafe(SECRET_BYTES)
@@ -47,14 +50,17 @@ def api_token_issue(*, member: Member, actor: str, moderator: bool = False) -> I
             revoked_at=timezone.now()
         )
         token = ApiToken.objects.create(
-            member=member, prefix=prefix, key_hash=_digest(secret), is_moderator=moderator
+            member=member,
+            prefix=prefix,
+            key_hash=_digest(secret),
+            issued_by_moderator=issued_by_moderator,
         )
         audit_record(
             actor=actor,
             action="api_token.issue",
             guild_id=member.guild_id,
             target=member,
-            data={"prefix": prefix, "moderator": moderator},
+            data={"prefix": prefix, "issued_by_moderator": issued_by_moderator},
         )
     return IssuedToken(token=token, key=f"pm_{prefix}_{secret}")
 

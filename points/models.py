@@ -274,7 +274,14 @@ class ApiToken(models.Model):
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="api_tokens")
     prefix = models.CharField(max_length=16, unique=True)
     key_hash = models.CharField(max_length=64)
-    is_moderator = models.BooleanField(default=False)
+    # Shown to staff, and it spares Discord a question for the rate-limit bypass of
+    # keys that were issued to plain members. It grants nothing: moderator actions ask
+    # Discord every time (``predictmarket.discord_api``).
+    issued_by_moderator = models.BooleanField(
+        default=False,
+        help_text="The member was a moderator when the key was issued. Grants nothing by "
+        "itself: every moderator action asks Discord whether they still are one.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

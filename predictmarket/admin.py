@@ -1,13 +1,15 @@
-"""Admin for the core records: the audit log and the outbox, both read-only."""
+"""Admin for the core records: the audit log and the outbox (read-only), staff identities."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 
-from predictmarket.models import AuditLogEntry, OutboxCursor, OutboxEvent
+from predictmarket.models import AuditLogEntry, OutboxCursor, OutboxEvent, StaffDiscordLink
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -41,3 +43,43 @@ class OutboxEventAdmin(ReadOnlyAdmin):
 @admin.register(OutboxCursor)
 class OutboxCursorAdmin(ReadOnlyAdmin):
     list_display = ["consumer", "position", "updated_at"]
+
+
+class StaffDiscordLinkInline(admin.StackedInline):
+    """Which Discord user a staff user is; only superusers may say so.
+
+    It decides whose vote a staff user's admin vote is (one person, one vote), so
+    a staff user must not set it for themself.
+    """
+
+    model = StaffDiscordLink
+    fields = ["discord_id"]
+    extra = 1  # the empty form is the way to add it
+    max_num = 1
+    can_delete = True
+
+    def _superuser(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._superuser(request) or super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._superuser(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._superuser(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._superuser(request)
+
+
+# django.contrib.auth (listed before this app) registered its UserAdmin; extend it.
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class StaffUserAdmin(UserAdmin):
+    """Django's user admin, with the user's Discord account (their votes count as that person)."""
+
+    inlines = [*UserAdmin.inlines, StaffDiscordLinkInline]

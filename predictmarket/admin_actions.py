@@ -27,15 +27,16 @@ def form_action(
     *,
     name: str,
     description: str,
-    form_class: type[forms.Form] | Callable[[QuerySet], type[forms.Form]],
+    form_class: type[forms.Form] | Callable[[QuerySet, HttpRequest], type[forms.Form]],
     perform: Callable[[HttpRequest, Model, dict[str, Any]], str],
     submit_label: str = "Confirm",
     permissions: tuple[str, ...] = ("change",),
 ) -> Callable[..., HttpResponse | None]:
     """Build an admin action: show ``form_class``, then call ``perform`` per object.
 
-    ``form_class`` may be a function of the selected objects returning the
-    form class (for choices that depend on them, like a market's outcomes).
+    ``form_class`` may be a function of the selected objects and the request
+    returning the form class (for choices that depend on them, like a market's
+    outcomes, or text that depends on who is acting).
     """
 
     @admin.action(description=description, permissions=permissions)
@@ -44,7 +45,7 @@ def form_action(
     ) -> HttpResponse | None:
         factory = form_class
         if not (isinstance(factory, type) and issubclass(factory, forms.Form)):
-            factory = factory(queryset)
+            factory = factory(queryset, request)
         form = factory(request.POST if request.POST.get("confirm") == "yes" else None)
         if form.is_bound and form.is_valid():
             for obj in queryset:

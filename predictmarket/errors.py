@@ -90,3 +90,14 @@ class ExternalServiceError(DomainError):
     code = "external_service_error"
     http_status = 503
     default_message = "An external service is not answering; please try again shortly."
+
+
+class ModeratorCheckUnavailable(DomainError):
+    """Discord could not say whether someone moderates: the action is refused, not guessed."""
+
+    code = "moderator_check_unavailable"
+    http_status = 503
+    default_message = (
+        "Discord could not be asked whether you are a moderator right now, so nothing was "
+        "done. Please try again in a minute."
+    )

@@ -1,4 +1,4 @@
-"""Cross-cutting records: the append-only audit log and the event outbox.
+"""Cross-cutting records: the append-only audit log, the event outbox, staff identities.
 
 Guild ids here are plain Discord snowflakes, not foreign keys: the core sits
 below every app and must not import them.
@@ -6,7 +6,12 @@ below every app and must not import them.
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+# A Discord snowflake is a positive 64-bit number (stored in a signed BIGINT).
+_MAX_SNOWFLAKE = 2**63 - 1
 
 
 class AuditLogEntry(models.Model):
@@ -55,3 +60,36 @@ class OutboxCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.consumer} @ {self.position}"
+
+
+class StaffDiscordLink(models.Model):
+    """The Discord user a staff user *is*: one person, whichever way they act.
+
+    A linked staff user's resolution votes in the admin (or with an admin
+    session in the API) are cast as that Discord user, so they count once with
+    the same person's votes from ``/resolve`` or an API key. Superusers set it in
+    the User admin; signing in with Discord will fill the same row.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="discord_link"
+    )
+    discord_id = models.BigIntegerField(
+        unique=True,  # one Discord user is one person: two staff accounts cannot share them
+        validators=[MinValueValidator(1), MaxValueValidator(_MAX_SNOWFLAKE)],
+        help_text="The Discord user id of this person (Developer Mode: right-click the user, "
+        "Copy User ID). Their votes in the admin then count as that Discord user's.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "Discord account"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(discord_id__gte=1), name="staff_discord_link_id_positive"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} = Discord user {self.discord_id}"

@@ -258,6 +258,11 @@ DISCORD_TOKEN = cfg.str("DISCORD_TOKEN", "")
 # Discord's HTTP API; tests point it at a local Discord emulator. The bot sets
 # nextcord.http.Route.BASE from it, and the web asks Discord for moderator roles there.
 DISCORD_API_BASE_URL = cfg.str("DISCORD_API_BASE_URL", "https://discord.com/api/v10").rstrip("/")
+# How long the web waits for Discord when checking a moderator's rights (a moderator
+# action waits this long at most before it is refused with a 503).
+DISCORD_API_TIMEOUT_SECONDS = cfg.float(
+    "DISCORD_API_TIMEOUT_SECONDS", 3.0, min_value=0.1, max_value=30.0
+)
 BOT_METRICS_PORT = cfg.int("BOT_METRICS_PORT", 9101, min_value=0, max_value=65535)
 
 # ------------------------------------------------------------------------------

@@ -7,12 +7,16 @@ are reported as skipped with the reason, never silently passed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from django.conf import settings
+from pytest_django import Settings
 
 from points.models import Account, Guild, Member
 from points.services import house_account
 from tests.factories import GuildFactory, MemberFactory
+from tests.fake_discord import FakeDiscord
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -45,6 +49,25 @@ def _clear_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(scope="session")
+def _discord_server() -> Iterator[tuple[FakeDiscord, str]]:
+    fake = FakeDiscord()
+    base_url = fake.start()
+    yield fake, base_url
+    fake.stop()
+
+
+@pytest.fixture
+def fake_discord(_discord_server: tuple[FakeDiscord, str], settings: Settings) -> FakeDiscord:
+    """Discord's HTTP API on loopback (empty for each test), with the web's bot token."""
+    fake, base_url = _discord_server
+    fake.reset()
+    settings.DISCORD_API_BASE_URL = base_url
+    settings.DISCORD_TOKEN = fake.token
+    settings.DISCORD_API_TIMEOUT_SECONDS = 0.5
+    return fake
 
 
 # ------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from botrunner.parsing import parse_id
 from botrunner.reads import outcome_index
 from botrunner.text import points, safe
 from markets.services import market_cancel, market_close, resolution_vote
+from markets.voters import discord_voter
 from points.services import member_set_frozen, points_deduct, points_grant
 
 
@@ -40,7 +41,8 @@ async def resolve_command(inv: Invocation, *, market: str, outcome: str) -> None
     vote = await call(
         resolution_vote,
         market_id=market_id,
-        voter=actor.name,
+        voter=discord_voter(actor.member.discord_id),  # the person, as in the API and admin
+        actor=actor.name,
         outcome_index=index,
         cancel=cancel,
         guild_id=actor.guild_id,

@@ -147,9 +147,16 @@ async def apikey_command(inv: Invocation, *, revoke: bool = False) -> None:
         await inv.reply("🔒 Your API key is revoked." if revoked else "You had no API key.")
         return
     issued = await call(
-        api_token_issue, member=actor.member, actor=actor.name, moderator=actor.is_moderator
+        api_token_issue,
+        member=actor.member,
+        actor=actor.name,
+        issued_by_moderator=actor.is_moderator,
     )
-    scope = " It may use the moderator endpoints." if actor.is_moderator else ""
+    scope = (
+        " The moderator endpoints check your Discord roles at each use."
+        if actor.is_moderator
+        else ""
+    )
     await inv.reply(
         f"🔑 Your API key (shown once — keep it secret; any older key stopped working):\n"
         f"`{issued.key}`\nSend it as `Authorization: Bearer <key>`. "

@@ -15,10 +15,14 @@ from points.models import ApiToken, Member
 
 @dataclass
 class MemberPrincipal:
-    """``request.user`` for a key: acts as that member, in that guild only."""
+    """``request.user`` for a key: acts as that member, in that guild only.
+
+    It holds no moderator flag: ``predictmarket.api.context.is_moderator`` asks
+    Discord at the time of each moderator action.
+    """
 
     member: Member
-    is_moderator: bool
+    issued_by_moderator: bool
     is_authenticated: bool = True
     is_staff: bool = False
 
@@ -47,7 +51,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         token = api_token_authenticate(key.strip())
         if token is None:
             raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.")
-        return MemberPrincipal(member=token.member, is_moderator=token.is_moderator), token
+        return (
+            MemberPrincipal(member=token.member, issued_by_moderator=token.issued_by_moderator),
+            token,
+        )
 
     def authenticate_header(self, request: Request) -> str:
         # Makes DRF answer 401 (with WWW-Authenticate), not 403, when no key is sent.

@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 from rest_framework import exceptions, permissions
 from rest_framework.request import Request
 
+from markets.voters import discord_voter, staff_voter
 from points.models import Member
 from points.snowflakes import MAX_SNOWFLAKE, parse_snowflake
 from predictmarket.api.auth import MemberPrincipal
-from predictmarket.errors import NotFound, ValidationFailed
+from predictmarket.discord_api import member_is_moderator
+from predictmarket.errors import ModeratorCheckUnavailable, NotFound, ValidationFailed
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
@@ -45,22 +47,58 @@ def request_member(request: Request) -> Member:
 
 
 def request_actor(request: Request) -> str:
+    """Who acted, and through which channel (for the audit log)."""
     if isinstance(request.user, MemberPrincipal):
         return f"api:discord:{request.user.member.discord_id}"
     return f"admin:{request.user.get_username()}"
 
 
+def request_voter(request: Request) -> str:
+    """The person a vote from this request belongs to (one person, one vote)."""
+    if isinstance(request.user, MemberPrincipal):
+        return discord_voter(request.user.member.discord_id)
+    return staff_voter(request.user)
+
+
 def is_moderator(request: Request) -> bool:
+    """Moderator rights at this moment.
+
+    A key: Discord's answer (cached ≤ 60 s); raises ``ModeratorCheckUnavailable``
+    (a 503) when Discord cannot tell. A staff session: the Django permission,
+    read with the user on every request.
+    """
     user = request.user
     if isinstance(user, MemberPrincipal):
-        return user.is_moderator
+        member = user.member
+        return member_is_moderator(
+            guild_id=member.guild_id,
+            user_id=member.discord_id,
+            moderator_role_id=member.guild.moderator_role_id,
+        )
     return bool(user.is_staff and user.has_perm("markets.change_market"))
+
+
+def may_bypass_rate_limits(request: Request) -> bool:
+    """Moderators are not rate limited; when in doubt, the limits apply.
+
+    Only keys issued to a moderator are worth asking Discord about: every other
+    request of every member would otherwise wait on Discord. (A member promoted
+    since still moderates with their key; regenerating it lifts their limits too.)
+    """
+    user = request.user
+    if isinstance(user, MemberPrincipal) and not user.issued_by_moderator:
+        return False
+    try:
+        return is_moderator(request)
+    except ModeratorCheckUnavailable:
+        return False
 
 
 class IsModerator(permissions.BasePermission):
     message = "Only moderators can do that."
 
     def has_permission(self, request: Request, view: APIView) -> bool:
+        # Asked at every moderator action, never read from the key.
         return bool(request.user and request.user.is_authenticated and is_moderator(request))
 
 

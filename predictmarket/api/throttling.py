@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from predictmarket.api.auth import MemberPrincipal
-from predictmarket.api.context import is_moderator
+from predictmarket.api.context import may_bypass_rate_limits
 from predictmarket.ratelimit import rate_limit_hit
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ class SharedRateLimit(BaseThrottle):
         user = request.user
         if not isinstance(user, MemberPrincipal):
             return True  # staff sessions are moderators
-        bypass = is_moderator(request)
+        bypass = may_bypass_rate_limits(request)
         # RateLimited propagates to the API's exception handler: 429 with
         # Retry-After and the limiter's own message.
         rate_limit_hit("command", user.member.pk, bypass=bypass)

@@ -2,7 +2,9 @@
 
 Keys are issued with ``api_token_issue``, exactly as ``/apikey`` issues them, so
 every request goes through the real authentication, permission and throttle
-classes. ``tests/conftest.py`` provides ``guild``, ``member`` (alice),
+classes. Moderators are moderators because Discord says so: the fake Discord
+(``tests/fake_discord.py``) gives them the guild's moderator role, and the API
+asks it at each moderator action. ``tests/conftest.py`` provides ``guild``, ``member`` (alice),
 ``other_member`` (bob) and ``outsider`` (mallory, of another guild).
 """
 
@@ -19,6 +21,13 @@ from rest_framework.test import APIClient
 from markets.models import Market
 from points.models import Guild, Member
 from tests.api.helpers import client_with_key, issue_key, make_moderator, open_market
+from tests.fake_discord import FakeDiscord
+
+
+@pytest.fixture(autouse=True)
+def _discord(fake_discord: FakeDiscord) -> FakeDiscord:
+    """Every API test has a Discord to ask about moderators (members are not, unless added)."""
+    return fake_discord
 
 
 @pytest.fixture
@@ -49,26 +58,32 @@ def mallory(outsider: Member) -> APIClient:
 
 
 @pytest.fixture
-def mod_member(guild: Guild) -> Member:
-    return make_moderator(guild, "mod one")
+def mod_member(guild: Guild, fake_discord: FakeDiscord) -> Member:
+    """A member Discord shows with the guild's moderator role."""
+    return make_moderator(guild, "mod one", fake_discord)
 
 
 @pytest.fixture
 def mod(mod_member: Member) -> APIClient:
-    """A moderator of the guild: a key issued as a moderator's."""
+    """A moderator of the guild: a key issued to a moderator."""
     return client_with_key(issue_key(mod_member, moderator=True))
 
 
 @pytest.fixture
-def second_mod(guild: Guild) -> APIClient:
-    return client_with_key(issue_key(make_moderator(guild, "mod two"), moderator=True))
+def second_mod_member(guild: Guild, fake_discord: FakeDiscord) -> Member:
+    return make_moderator(guild, "mod two", fake_discord)
 
 
 @pytest.fixture
-def foreign_mod(outsider: Member) -> APIClient:
+def second_mod(second_mod_member: Member) -> APIClient:
+    return client_with_key(issue_key(second_mod_member, moderator=True))
+
+
+@pytest.fixture
+def foreign_mod(outsider: Member, fake_discord: FakeDiscord) -> APIClient:
     """A moderator of the *other* guild."""
     return client_with_key(
-        issue_key(make_moderator(outsider.guild, "mod elsewhere"), moderator=True)
+        issue_key(make_moderator(outsider.guild, "mod elsewhere", fake_discord), moderator=True)
     )
 
 

@@ -16,13 +16,18 @@ from points.api_tokens import api_token_issue
 from points.models import Account, ApiToken, Guild, Member
 from points.services import member_ensure
 from tests.factories import snapshot
+from tests.fake_discord import FakeDiscord
 
 _MODERATOR_IDS = itertools.count(556_000_000_000_000_000)
+# Every guild of the API suite that has moderators names this role as theirs.
+MODERATOR_ROLE_ID = 557_000_000_000_000_001
 
 
 def issue_key(member: Member, *, moderator: bool = False) -> str:
     """A key as ``/apikey`` issues it (revoking the member's earlier one)."""
-    return api_token_issue(member=member, actor="system:test-setup", moderator=moderator).key
+    return api_token_issue(
+        member=member, actor="system:test-setup", issued_by_moderator=moderator
+    ).key
 
 
 def client_with_key(key: str) -> APIClient:
@@ -31,8 +36,13 @@ def client_with_key(key: str) -> APIClient:
     return api
 
 
-def make_moderator(guild: Guild, name: str) -> Member:
-    return member_ensure(guild_id=guild.pk, discord_id=next(_MODERATOR_IDS), display_name=name)
+def make_moderator(guild: Guild, name: str, discord: FakeDiscord) -> Member:
+    """A member holding the guild's moderator role, in the database and in (fake) Discord."""
+    Guild.objects.filter(pk=guild.pk).update(moderator_role_id=MODERATOR_ROLE_ID)
+    guild.refresh_from_db()
+    member = member_ensure(guild_id=guild.pk, discord_id=next(_MODERATOR_IDS), display_name=name)
+    discord.add_member(guild.pk, member.discord_id, roles=[MODERATOR_ROLE_ID])
+    return member
 
 
 def open_market(

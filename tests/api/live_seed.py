@@ -15,6 +15,9 @@ from datetime import timedelta
 GUILD_ID = 810_000_000_000_000_001
 OTHER_GUILD_ID = 810_000_000_000_000_002
 ACTOR = "system:live-seed"
+# The guild's moderator role, which the test's fake Discord gives the two moderators.
+MODERATOR_ROLE_ID = 815_000_000_000_000_001
+MODERATOR_DISCORD_IDS = (820_000_000_000_000_003, 820_000_000_000_000_004)
 
 
 def seed() -> dict[str, object]:
@@ -25,7 +28,7 @@ def seed() -> dict[str, object]:
     from points.services import guild_ensure, member_ensure
 
     guild_ensure(guild_id=GUILD_ID, name="Live test guild")
-    Guild.objects.filter(pk=GUILD_ID).update(public_pages=True)
+    Guild.objects.filter(pk=GUILD_ID).update(public_pages=True, moderator_role_id=MODERATOR_ROLE_ID)
     alice, bob, carol, mod, mod2 = (
         member_ensure(guild_id=GUILD_ID, discord_id=820_000_000_000_000_000 + i, display_name=name)
         for i, name in enumerate(["alice", "bob", "carol", "mod one", "mod two"])
@@ -92,8 +95,10 @@ def seed() -> dict[str, object]:
     return {
         "guild_id": GUILD_ID,
         "member_key": api_token_issue(member=alice, actor=ACTOR).key,
-        "moderator_key": api_token_issue(member=mod, actor=ACTOR, moderator=True).key,
-        "second_moderator_key": api_token_issue(member=mod2, actor=ACTOR, moderator=True).key,
+        "moderator_key": api_token_issue(member=mod, actor=ACTOR, issued_by_moderator=True).key,
+        "second_moderator_key": api_token_issue(
+            member=mod2, actor=ACTOR, issued_by_moderator=True
+        ).key,
         "markets": {
             "open": binary,
             "three_way": three_way,

@@ -66,7 +66,7 @@ def test_a_vote_is_counted(mod: APIClient, mod_member: Member, closed_market: Ma
     assert body["decided"] is False
     assert body["market"]["status"] == "closed"
     stored = ResolutionVote.objects.get(market=closed_market)
-    assert stored.voter == f"api:discord:{mod_member.discord_id}"
+    assert stored.voter == f"discord:{mod_member.discord_id}"  # the person, not the channel
     assert stored.outcome.index == 1
 
 

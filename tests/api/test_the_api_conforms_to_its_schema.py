@@ -30,6 +30,8 @@ from tests.api.gunicorn_server import (
     scratch_database_url,
     server_environment,
 )
+from tests.api.live_seed import GUILD_ID, MODERATOR_DISCORD_IDS, MODERATOR_ROLE_ID
+from tests.fake_discord import FakeDiscord
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -49,6 +51,11 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server,
     database_url = scratch_database_url("schemathesis")
     recreate_database(database_url)
     env = server_environment(database_url)  # rate limits off: the fuzzer would only see 429s
+    # The server asks Discord whether the moderator's key may moderate: a fake one says yes.
+    discord = FakeDiscord()
+    env.update(DISCORD_API_BASE_URL=discord.start(), DISCORD_TOKEN=discord.token)
+    for moderator in MODERATOR_DISCORD_IDS:
+        discord.add_member(GUILD_ID, moderator, roles=[MODERATOR_ROLE_ID])
     try:
         seed = migrate_and_seed(env)
         log = tmp_path_factory.mktemp("schemathesis") / "gunicorn.log"
@@ -56,6 +63,7 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server,
             yield server, seed
     finally:
         drop_database(database_url)
+        discord.stop()
 
 
 def schemathesis_run(

@@ -25,10 +25,11 @@ def test_apikey_replies_privately_with_a_working_key(slash, guild, alice, modera
     key = KEY.search(interaction.last.text).group(0)
     token = api_token_authenticate(key)
     assert token is not None and token.member == member_for(alice, guild)
-    assert not token.is_moderator
+    assert not token.issued_by_moderator
     mod = slash(moderator)
     run(apikey_command(mod))
-    assert api_token_authenticate(KEY.search(mod.last.text).group(0)).is_moderator
+    assert api_token_authenticate(KEY.search(mod.last.text).group(0)).issued_by_moderator
+    assert "check your Discord roles at each use" in mod.last.text
 
 
 def test_a_new_key_replaces_the_old_and_revoke_ends_it(slash, guild, alice) -> None:

@@ -69,8 +69,8 @@ def test_bet_then_payout_keeps_drip_and_the_ledger_in_agreement(
     assert Account.objects.get(member=alice).balance == 0  # points live in DRIP
 
     market_close(market_id=market.pk, actor="mod")
-    resolution_vote(market_id=market.pk, voter="mod1", outcome_index=0)
-    resolution_vote(market_id=market.pk, voter="mod2", outcome_index=0)
+    resolution_vote(market_id=market.pk, voter="discord:1", outcome_index=0)
+    resolution_vote(market_id=market.pk, voter="discord:2", outcome_index=0)
     result = settle_resolved_market(market_id=market.pk)
     assert _escrow(market) == 0
     _deliver_all()
@@ -165,8 +165,8 @@ def test_while_drip_is_down_bets_fail_fast_and_payouts_wait_then_land_once(
         member=alice, market_id=market.pk, outcome_index=0, amount=100, idempotency_key="a1"
     )
     market_close(market_id=market.pk, actor="mod")
-    resolution_vote(market_id=market.pk, voter="mod1", outcome_index=0)
-    resolution_vote(market_id=market.pk, voter="mod2", outcome_index=0)
+    resolution_vote(market_id=market.pk, voter="discord:1", outcome_index=0)
+    resolution_vote(market_id=market.pk, voter="discord:2", outcome_index=0)
 
     fake_drip.down = True
     other = _market(bob)

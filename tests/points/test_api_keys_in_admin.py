@@ -36,7 +36,7 @@ def test_staff_issue_a_key_shown_once_and_stored_hashed(member: Member) -> None:
     page = _act(_admin(), member, "issue_api_key", moderator="on")
     key = KEY.search(page).group(0)
     token = api_token_authenticate(key)
-    assert token is not None and token.member == member and token.is_moderator
+    assert token is not None and token.member == member and token.issued_by_moderator
     secret = key.split("_", 2)[2]
     assert not ApiToken.objects.filter(key_hash__contains=secret).exists()
     assert secret not in ApiToken.objects.get().key_hash
