@@ -57,7 +57,7 @@ def votes_to_people(apps, schema_editor) -> None:
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("markets", "0001_initial"),
+        ("markets", "0002_market_keeps_its_rules"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
