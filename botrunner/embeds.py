@@ -72,10 +72,14 @@ UNWIND_NOTE = "If this market is cancelled, all trades on it are unwound."
 
 def market_rules(card: MarketCard) -> str:
     """The rules the market was created under (a guild's later changes do not apply)."""
-    votes = "vote" if card.votes_needed == 1 else "agreeing votes"
+    votes = (
+        "1 moderator vote"
+        if card.votes_needed == 1
+        else (f"{card.votes_needed} agreeing moderator votes")
+    )
     fee = f" · fee {card.fee_bps / 100:g}%" if card.fee_bps else ""
     return (
-        f"Resolved by {card.votes_needed} moderator {votes}; refunded if still undecided "
+        f"Resolved by {votes}; refunded if still undecided "
         f"{card.auto_refund_hours} h after closing{fee}. {UNWIND_NOTE} "
         "Members who are down get it back; members who are up give their gain back."
     )

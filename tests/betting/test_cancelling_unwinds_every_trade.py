@@ -171,7 +171,7 @@ def test_a_gain_is_taken_back_only_as_far_as_the_balance_holds(
 def test_losers_are_refunded_in_full_from_the_escrow_and_the_gains_taken_back(
     thin_market: tuple[Market, Member, Member],
 ) -> None:
-    market, whale, partner = thin_market
+    market, whale, _ = thin_market
     small = make_member(market.guild, "small")
     small_start = balance_of(small)
     bet(small, market, 0, 300)

@@ -83,9 +83,7 @@ def test_a_member_who_sold_at_a_profit_gives_the_gain_back_and_the_house_covers_
     # The trader's gain went back into the pot: everyone is where they started.
     for member in (yes_small, yes_big, no_big, trader):
         assert balance_of(member) == guild.starting_balance
-    assert {row["member_id"]: row["amount"] for row in result.lines}[trader.pk] == -(
-        received - 600
-    )
+    assert {row["member_id"]: row["amount"] for row in result.lines}[trader.pk] == -(received - 600)
     assert escrow_of(market) == 0
     # The house gets its liquidity back: it neither covered a shortfall nor lost anything.
     assert house_of(guild.pk) == house_before + 10
