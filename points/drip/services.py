@@ -42,6 +42,7 @@ from points.drip.writes import (
     settling_delay,
 )
 from points.models import (
+    DRIP_UNDELIVERED,
     Account,
     AccountKind,
     DripTransfer,
@@ -76,19 +77,31 @@ def clearing_account(guild_id: int) -> Account:
 def guild_connect_drip(
     *, guild_id: int, realm_id: str, api_key: str | None, currency_id: str = "", actor: str
 ) -> Guild:
-    """Switch a guild to DRIP points (admins). ``api_key`` None keeps the stored one."""
+    """Switch a guild to DRIP points (admins). ``api_key`` None keeps the stored one.
+
+    Refused while stakes or transfers are in flight (``_refuse_switch_in_flight``),
+    unless only the API key changes: that moves no points anywhere.
+    """
     realm_id = (realm_id or "").strip().lower()
     if len(realm_id) != 24 or any(c not in "0123456789abcdef" for c in realm_id):
         raise ValidationFailed("A DRIP realm id is 24 hex characters.", field="drip_realm_id")
+    currency_id = (currency_id or "").strip()[:64]
     with transaction.atomic():
         guild = Guild.objects.select_for_update().get(pk=guild_id)
+        same_place = (
+            is_drip_guild(guild)
+            and guild.drip_realm_id == realm_id
+            and guild.drip_currency_id == currency_id
+        )
+        if not same_place:
+            _refuse_switch_in_flight(guild)
         if api_key:
             guild.drip_api_key_encrypted = encrypt_api_key(api_key)
         if not guild.drip_api_key_encrypted:
             raise ValidationFailed("The DRIP API key is required.", field="drip_api_key")
         guild.points_backend = PointsBackend.DRIP
         guild.drip_realm_id = realm_id
-        guild.drip_currency_id = (currency_id or "").strip()[:64]
+        guild.drip_currency_id = currency_id
         guild.save()
         clearing_account(guild.pk)
         audit_record(
@@ -106,14 +119,66 @@ def guild_connect_drip(
 
 
 def guild_use_local_points(*, guild_id: int, actor: str) -> Guild:
+    """Switch a guild back to local points (admins); refused while anything is in flight."""
     with transaction.atomic():
         guild = Guild.objects.select_for_update().get(pk=guild_id)
-        if DripTransfer.objects.filter(guild=guild, status=DripTransferStatus.PENDING).exists():
-            raise InvalidState("Credits to DRIP are still being delivered; try again later.")
+        if not is_drip_guild(guild):
+            return guild
+        _refuse_switch_in_flight(guild)
         guild.points_backend = PointsBackend.LOCAL
         guild.save(update_fields=["points_backend", "updated_at"])
         audit_record(actor=actor, action="guild.drip_disconnect", guild_id=guild.pk, target=guild)
     return guild
+
+
+SHOWN_MARKET_IDS = 10
+
+
+def _refuse_switch_in_flight(guild: Guild) -> None:
+    """A stake comes back the way it was paid: no switch while one is in flight.
+
+    A market not settled or refunded (open, closed, or decided with
+    ``settled_at`` still empty) would pay local stakes back as DRIP credits, or
+    the reverse; a transfer not delivered (pending, sending, ambiguous) would
+    be stranded. The guild row is locked by the caller.
+    """
+    # Through each escrow's market (the reverse one-to-one), so points imports no markets code.
+    unsettled = list(
+        Account.objects.filter(
+            guild_id=guild.pk,
+            kind=AccountKind.ESCROW,
+            market__isnull=False,
+            market__settled_at__isnull=True,
+        )
+        .order_by("market__id")
+        .values_list("market__id", flat=True)
+    )
+    undelivered = DripTransfer.objects.filter(
+        guild_id=guild.pk, status__in=DRIP_UNDELIVERED
+    ).count()
+    reasons = []
+    if unsettled:
+        shown = ", ".join(f"#{pk}" for pk in unsettled[:SHOWN_MARKET_IDS])
+        hidden = len(unsettled) - SHOWN_MARKET_IDS
+        more = f" and {hidden} more" if hidden > 0 else ""
+        reasons.append(
+            f"{len(unsettled)} {'market is' if len(unsettled) == 1 else 'markets are'} "
+            f"not settled yet: {shown}{more}"
+        )
+    if undelivered:
+        reasons.append(
+            f"{undelivered} DRIP {'transfer is' if undelivered == 1 else 'transfers are'} "
+            "not delivered yet"
+        )
+    if reasons:
+        raise InvalidState(
+            "The points backend cannot change now: "
+            + "; ".join(reasons)
+            + ". Stakes must be paid back in the points they were paid with; try again once "
+            "these are settled.",
+            unsettled_markets=unsettled[:SHOWN_MARKET_IDS],
+            undelivered_transfers=undelivered,
+        )
 
 
 # ------------------------------------------------------------------------------
