@@ -26,6 +26,7 @@ from markets import amm
 from markets.models import Market, MarketStatus, Outcome
 from markets.services import probabilities_payload
 from points.drip.services import clearing_account, drip_debit, drip_queue_credit, is_drip_guild
+from points.drip.writes import compensation_key
 from points.ledger import Leg, PostingRefused, posting
 from points.models import (
     DripTransfer,
@@ -334,10 +335,12 @@ def bet_place(
     drip = is_drip_guild(member.guild)
     payer = member.account.pk
     if drip:
-        payer = _drip_debit_for_bet(member, market_id, points, idempotency_key)
+        payer = _drip_debit_for_bet(member, market_id, outcome_index, points, idempotency_key)
     try:
         with transaction.atomic():
             market, outcomes = lock_market_with_outcomes(market_id, member)
+            if drip:
+                _lock_unrefunded_debit(idempotency_key)
             _check_open(market)
             points = _check_amount(market, points)
             outcome = _outcome(outcomes, outcome_index)
@@ -366,7 +369,7 @@ def bet_place(
         return replay_original()
     except BaseException as exc:
         if drip:
-            _drip_compensate(member, points, idempotency_key)
+            _drip_compensate(member, idempotency_key)
         if isinstance(exc, PostingRefused):
             exc.explain()  # rolled back now: say which balance was short
         raise
@@ -377,12 +380,15 @@ def bet_place(
     return _result(trade, market, outcome.label, balance=balance, replayed=False)
 
 
-def _drip_debit_for_bet(member: Member, market_id: int, points: int, key: str) -> int:
+def _drip_debit_for_bet(
+    member: Member, market_id: int, outcome_index: int, points: int, key: str
+) -> int:
     """Take the stake at DRIP before the local bet; return the account that pays locally.
 
     Cheap checks first (market open, bet limits), so an obviously refused bet
     never touches DRIP. The debit is made outside the market lock: an HTTP call
-    must not hold up every other trade on the market.
+    must not hold up every other trade on the market. The debit names the
+    market and option, so the request id reused for another bet is a conflict.
     """
     market = (
         Market.objects.select_related("guild")
@@ -393,24 +399,57 @@ def _drip_debit_for_bet(member: Member, market_id: int, points: int, key: str) -
         raise NotFound("That market does not exist in this server.", market_id=market_id)
     _check_open(market)
     _check_amount(market, points)
-    drip_debit(member=member, amount=points, key=f"bet:{key}")
+    drip_debit(
+        member=member,
+        amount=points,
+        key=f"bet:{key}",
+        subject=f"market:{market_id}:outcome:{outcome_index}",
+    )
     return clearing_account(member.guild_id).pk
 
 
-def _drip_compensate(member: Member, points: int, key: str) -> None:
+def _lock_unrefunded_debit(key: str) -> None:
+    """In the bet's transaction: its debit is applied and not being given back.
+
+    The debit row's lock makes the bet and its compensation exclusive: a
+    concurrent retry of this request that failed may be queueing the stake
+    back right now, and then this bet must not use it too.
+    """
+    debit = (
+        DripTransfer.objects.select_for_update()
+        .filter(idempotency_key=f"bet:{key}", status=DripTransferStatus.APPLIED)
+        .first()
+    )
+    if (
+        debit is None
+        or DripTransfer.objects.filter(
+            idempotency_key=compensation_key(debit.idempotency_key)
+        ).exists()
+    ):
+        raise InvalidState(
+            "This request failed earlier and its points were returned; please place the bet again."
+        )
+
+
+def _drip_compensate(member: Member, key: str) -> None:
     """The local bet failed after DRIP took the stake: queue it back (delivered by a task)."""
-    debit = DripTransfer.objects.filter(idempotency_key=f"bet:{key}").first()
-    if debit is None or debit.status != DripTransferStatus.APPLIED:
-        return
-    if Trade.objects.filter(idempotency_key=key).exists():
-        return  # the bet did land (a concurrent retry of the same request)
     with transaction.atomic():
+        # The same lock as the bet's transaction: either the bet landed (a concurrent
+        # retry of this request) and nothing is owed, or the stake goes back and no
+        # bet can use it afterwards.
+        debit = (
+            DripTransfer.objects.select_for_update().filter(idempotency_key=f"bet:{key}").first()
+        )
+        if debit is None or debit.status != DripTransferStatus.APPLIED:
+            return
+        if Trade.objects.filter(idempotency_key=key).exists():
+            return
         drip_queue_credit(
             member=member,
             guild_id=member.guild_id,
-            amount=points,
+            amount=-debit.amount,
             purpose="bet_compensation",
-            key=f"compensate:{key}",
+            key=compensation_key(debit.idempotency_key),
         )
 
 

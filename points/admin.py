@@ -104,7 +104,9 @@ class GuildAdmin(admin.ModelAdmin):
                     "drip_currency_id",
                 ],
                 "description": "Local keeps points in this project's ledger; DRIP keeps them "
-                "in drip.re (bets debit DRIP, payouts and refunds are credited back).",
+                "in drip.re (bets debit DRIP, payouts and refunds are credited back). The "
+                "backend, realm or currency can change only when every market is settled and "
+                "every DRIP transfer delivered; a new API key can be entered at any time.",
             },
         ),
         ("Times", {"fields": ["created_at", "updated_at"]}),
@@ -318,16 +320,22 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
 
 @admin.register(DripTransfer)
 class DripTransferAdmin(ReadOnlyAdmin):
-    """Every change asked of DRIP; ambiguous ones need a person (see the reconciliation)."""
+    """Every change asked of DRIP; ambiguous ones need a person (see the reconciliation).
+
+    *Sending* means the request was sent and its outcome not recorded yet: the
+    delivery task settles it from the member's balance after a short delay.
+    """
 
     list_display = [
         "created_at",
         "guild",
         "member",
         "purpose",
+        "subject",
         "amount",
         "status",
         "attempts",
+        "sent_at",
         "last_error",
     ]
     list_filter = ["status", "purpose", "guild"]

@@ -33,7 +33,9 @@ def drip_health() -> tuple[str, dict[str, object]]:
     if not realms:
         return "pass", {"guilds": 0}
     down = [realm for realm in realms if breaker_for(realm).current_state == pybreaker.STATE_OPEN]
-    queued = DripTransfer.objects.filter(status=DripTransferStatus.PENDING).count()
+    queued = DripTransfer.objects.filter(
+        status__in=[DripTransferStatus.PENDING, DripTransferStatus.SENDING]
+    ).count()
     ambiguous = DripTransfer.objects.filter(status=DripTransferStatus.AMBIGUOUS).count()
     details = {
         "realms": len(realms),

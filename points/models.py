@@ -300,25 +300,46 @@ class ApiToken(models.Model):
 
 
 class DripTransferStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
+    """The states of one write to DRIP (see ``points.drip.services``).
+
+    pending -> sending (intent committed, then the PATCH) -> applied | failed |
+    pending again (credits proven not applied) | ambiguous (for a person).
+    """
+
+    PENDING = "pending", "Pending (not sent)"
+    SENDING = "sending", "Sending (outcome not recorded yet)"
     APPLIED = "applied", "Applied at DRIP"
     FAILED = "failed", "Failed (not applied)"
     AMBIGUOUS = "ambiguous", "Unknown: needs review"
 
 
+# Transfers that may still change a member's DRIP balance.
+DRIP_UNDELIVERED = (
+    DripTransferStatus.PENDING,
+    DripTransferStatus.SENDING,
+    DripTransferStatus.AMBIGUOUS,
+)
+
+
 class DripTransfer(models.Model):
     """One change to a member's DRIP balance that this project asked for.
 
-    Written (pending) before the HTTP call, so a crash leaves a trace that the
-    delivery task resolves. Debits for bets are made synchronously; credits
-    (payouts, refunds, sales, compensations) are delivered by a Celery task,
-    retried until they land. See ``points.drip.delivery``.
+    DRIP takes no idempotency key, so this row is the write's state machine:
+    the intent (status *sending*, attempt, the balance seen before, when it
+    was sent) is committed before the HTTP call, the outcome after it. A
+    crash in between leaves *sending*, which delivery settles by reading the
+    balance once no request can still land. Debits for bets are made
+    synchronously; credits (payouts, refunds, sales, compensations) are
+    delivered by a Celery task. See ``points.drip.services``.
     """
 
     guild = models.ForeignKey(Guild, on_delete=models.PROTECT, related_name="drip_transfers")
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="drip_transfers")
     amount = models.BigIntegerField(help_text="Positive: credit to DRIP; negative: debit")
     purpose = models.CharField(max_length=32)
+    # What the points pay for (e.g. "market:12:outcome:0"): a reused idempotency
+    # key is the same request only if member, amount, purpose and subject agree.
+    subject = models.CharField(max_length=100, blank=True)
     idempotency_key = models.CharField(max_length=200, unique=True)
     status = models.CharField(
         max_length=16, choices=DripTransferStatus.choices, default=DripTransferStatus.PENDING
@@ -327,7 +348,10 @@ class DripTransfer(models.Model):
     last_error = models.CharField(max_length=500, blank=True)
     balance_before = models.BigIntegerField(null=True, blank=True)
     balance_after = models.BigIntegerField(null=True, blank=True)
+    # Pending: when to send (credits) or to give up on a debit never sent;
+    # sending: when the outcome may be read from the balance (the settling delay).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     applied_at = models.DateTimeField(null=True, blank=True)

@@ -320,6 +320,8 @@ def _moderator_adjust(
     idempotency_key: str | None,
     sign: int,
 ) -> LedgerTransaction:
+    # A DRIP guild's balances live in DRIP: a local grant would be points nobody can spend.
+    _refuse_for_drip(member.guild, "Moderator grants and deductions")
     points = parse_amount(amount)
     why = _reason(reason)
     action = "points.grant" if sign > 0 else "points.deduct"

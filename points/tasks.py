@@ -19,10 +19,11 @@ def reconcile_ledger() -> dict[str, int]:
 
 @shared_task(name="points.deliver_drip_transfers")
 def deliver_drip_transfers() -> dict[str, int]:
-    from points.drip.services import deliver_pending_transfers
+    from dataclasses import asdict
 
-    report = deliver_pending_transfers()
-    return {"applied": report.applied, "retrying": report.retrying, "ambiguous": report.ambiguous}
+    from points.drip.delivery import deliver_pending_transfers
+
+    return asdict(deliver_pending_transfers())
 
 
 @shared_task(name="points.reconcile_drip")

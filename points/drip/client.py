@@ -9,7 +9,8 @@ What it guarantees, and what it does not
   it: the connection was never made, or DRIP answered 429. A timeout or 5xx
   after the request was sent is *ambiguous*: it raises ``DripAmbiguous`` and
   the caller resolves it by reading the member's balance (see
-  ``points.drip.delivery``) instead of retrying blindly.
+  ``points.drip.writes``) instead of retrying blindly. So is a 2xx whose body
+  cannot be read.
 * A circuit breaker per realm (state in Redis when configured, so every
   process agrees) opens after repeated failures: calls then fail fast with
   ``DripUnavailable`` until DRIP answers again.
@@ -244,7 +245,15 @@ class DripClient:
             )
         if not response.content:
             return {}
-        return response.json()
+        try:
+            return response.json()
+        except ValueError as exc:
+            # A 2xx we cannot read (a proxy's page, a truncated body). For a write the
+            # outcome is unknown; a read is simply asked again.
+            ERRORS.labels("unreadable").inc()
+            if safe_to_retry:
+                raise _Retry(DripUnavailable("DRIP's answer could not be read."), None) from exc
+            raise DripAmbiguous("DRIP's answer could not be read.") from exc
 
 
 class _Retry(Exception):

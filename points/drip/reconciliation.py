@@ -31,7 +31,7 @@ DRIFT_MEMBERS = Gauge(
 )
 STUCK_TRANSFERS = Gauge(
     "predictmarket_drip_stuck_transfers",
-    "DRIP transfers pending over an hour or ambiguous",
+    "DRIP transfers pending or sending over an hour, or ambiguous",
     ["guild"],
 )
 STUCK_AFTER = timedelta(hours=1)
@@ -71,7 +71,9 @@ def drip_reconcile_guild(guild: Guild) -> DripReconciliation:
         .values_list("idempotency_key", flat=True)
     ) + list(
         DripTransfer.objects.filter(
-            guild=guild, status=DripTransferStatus.PENDING, created_at__lt=now - STUCK_AFTER
+            guild=guild,
+            status__in=[DripTransferStatus.PENDING, DripTransferStatus.SENDING],
+            created_at__lt=now - STUCK_AFTER,
         ).values_list("idempotency_key", flat=True)
     )
     member_ids = (

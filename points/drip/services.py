@@ -6,18 +6,22 @@ Money flow for a DRIP guild
   for DRIP: a bet moves points clearing → market escrow; a payout, refund or
   sale moves them escrow → clearing and queues a credit to DRIP.
 * A bet's debit is made at DRIP *before* the local bet (and outside the market
-  lock). It is recorded first as a pending ``DripTransfer``; if DRIP refuses,
-  nothing happens locally and the member is told. If the local bet then fails
-  (price moved, market closed, crash), a compensating credit is queued.
-* Credits are delivered by ``deliver_pending_transfers`` (a Celery task),
-  retried with backoff until they land. See ``points.drip.client`` for which
-  failures are retried and which are resolved by reading the balance.
+  lock). If DRIP refuses, nothing happens locally and the member is told. If
+  the local bet then fails (price moved, market closed, crash), a
+  compensating credit is queued.
+* Every write to DRIP is a state machine recorded in ``DripTransfer``
+  (``points.drip.writes``): the intent is committed before the HTTP call and
+  the outcome after, so nothing is ever sent twice blindly. Credits, and
+  writes left *sending* by a crash, are handled by ``deliver_pending_transfers``
+  (``points.drip.delivery``, a Celery task).
+* A guild switches backend only when nothing is in flight: no market unsettled,
+  no transfer undelivered (``guild_connect_drip``, ``guild_use_local_points``).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -25,16 +29,20 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from points.drip.client import (
-    DripAmbiguous,
-    DripClient,
-    DripError,
-    DripRejected,
-    DripSettings,
-    DripUnavailable,
+from points.drip.client import DripAmbiguous, DripUnavailable
+from points.drip.delivery import DeliveryReport, deliver_pending_transfers
+from points.drip.secrets import encrypt_api_key
+from points.drip.writes import (
+    balance_cache_key,
+    claim,
+    compensation_key,
+    drip_client_for,
+    fail_unsent,
+    send,
+    settling_delay,
 )
-from points.drip.secrets import decrypt_api_key, encrypt_api_key
 from points.models import (
+    DRIP_UNDELIVERED,
     Account,
     AccountKind,
     DripTransfer,
@@ -44,27 +52,19 @@ from points.models import (
     PointsBackend,
 )
 from predictmarket.audit import audit_record
-from predictmarket.errors import InsufficientPoints, InvalidState, ValidationFailed
+from predictmarket.errors import (
+    DomainError,
+    IdempotencyConflict,
+    InsufficientPoints,
+    InvalidState,
+    ValidationFailed,
+)
 
 logger = logging.getLogger(__name__)
-
-RETRY_BACKOFF_CAP = timedelta(minutes=10)
 
 
 def is_drip_guild(guild: Guild) -> bool:
     return guild.points_backend == PointsBackend.DRIP
-
-
-def drip_client_for(guild: Guild) -> DripClient:
-    if not is_drip_guild(guild) or not guild.drip_api_key_encrypted:
-        raise InvalidState("This server is not connected to DRIP.")
-    return DripClient(
-        DripSettings(
-            realm_id=guild.drip_realm_id,
-            api_key=decrypt_api_key(guild.drip_api_key_encrypted),
-            currency_id=guild.drip_currency_id,
-        )
-    )
 
 
 def clearing_account(guild_id: int) -> Account:
@@ -77,19 +77,31 @@ def clearing_account(guild_id: int) -> Account:
 def guild_connect_drip(
     *, guild_id: int, realm_id: str, api_key: str | None, currency_id: str = "", actor: str
 ) -> Guild:
-    """Switch a guild to DRIP points (admins). ``api_key`` None keeps the stored one."""
+    """Switch a guild to DRIP points (admins). ``api_key`` None keeps the stored one.
+
+    Refused while stakes or transfers are in flight (``_refuse_switch_in_flight``),
+    unless only the API key changes: that moves no points anywhere.
+    """
     realm_id = (realm_id or "").strip().lower()
     if len(realm_id) != 24 or any(c not in "0123456789abcdef" for c in realm_id):
         raise ValidationFailed("A DRIP realm id is 24 hex characters.", field="drip_realm_id")
+    currency_id = (currency_id or "").strip()[:64]
     with transaction.atomic():
         guild = Guild.objects.select_for_update().get(pk=guild_id)
+        same_place = (
+            is_drip_guild(guild)
+            and guild.drip_realm_id == realm_id
+            and guild.drip_currency_id == currency_id
+        )
+        if not same_place:
+            _refuse_switch_in_flight(guild)
         if api_key:
             guild.drip_api_key_encrypted = encrypt_api_key(api_key)
         if not guild.drip_api_key_encrypted:
             raise ValidationFailed("The DRIP API key is required.", field="drip_api_key")
         guild.points_backend = PointsBackend.DRIP
         guild.drip_realm_id = realm_id
-        guild.drip_currency_id = (currency_id or "").strip()[:64]
+        guild.drip_currency_id = currency_id
         guild.save()
         clearing_account(guild.pk)
         audit_record(
@@ -107,26 +119,74 @@ def guild_connect_drip(
 
 
 def guild_use_local_points(*, guild_id: int, actor: str) -> Guild:
+    """Switch a guild back to local points (admins); refused while anything is in flight."""
     with transaction.atomic():
         guild = Guild.objects.select_for_update().get(pk=guild_id)
-        if DripTransfer.objects.filter(guild=guild, status=DripTransferStatus.PENDING).exists():
-            raise InvalidState("Credits to DRIP are still being delivered; try again later.")
+        if not is_drip_guild(guild):
+            return guild
+        _refuse_switch_in_flight(guild)
         guild.points_backend = PointsBackend.LOCAL
         guild.save(update_fields=["points_backend", "updated_at"])
         audit_record(actor=actor, action="guild.drip_disconnect", guild_id=guild.pk, target=guild)
     return guild
 
 
+SHOWN_MARKET_IDS = 10
+
+
+def _refuse_switch_in_flight(guild: Guild) -> None:
+    """A stake comes back the way it was paid: no switch while one is in flight.
+
+    A market not settled or refunded (open, closed, or decided with
+    ``settled_at`` still empty) would pay local stakes back as DRIP credits, or
+    the reverse; a transfer not delivered (pending, sending, ambiguous) would
+    be stranded. The guild row is locked by the caller.
+    """
+    # Through each escrow's market (the reverse one-to-one), so points imports no markets code.
+    unsettled = list(
+        Account.objects.filter(
+            guild_id=guild.pk,
+            kind=AccountKind.ESCROW,
+            market__isnull=False,
+            market__settled_at__isnull=True,
+        )
+        .order_by("market__id")
+        .values_list("market__id", flat=True)
+    )
+    undelivered = DripTransfer.objects.filter(
+        guild_id=guild.pk, status__in=DRIP_UNDELIVERED
+    ).count()
+    reasons = []
+    if unsettled:
+        shown = ", ".join(f"#{pk}" for pk in unsettled[:SHOWN_MARKET_IDS])
+        hidden = len(unsettled) - SHOWN_MARKET_IDS
+        more = f" and {hidden} more" if hidden > 0 else ""
+        reasons.append(
+            f"{len(unsettled)} {'market is' if len(unsettled) == 1 else 'markets are'} "
+            f"not settled yet: {shown}{more}"
+        )
+    if undelivered:
+        reasons.append(
+            f"{undelivered} DRIP {'transfer is' if undelivered == 1 else 'transfers are'} "
+            "not delivered yet"
+        )
+    if reasons:
+        raise InvalidState(
+            "The points backend cannot change now: "
+            + "; ".join(reasons)
+            + ". Stakes must be paid back in the points they were paid with; try again once "
+            "these are settled.",
+            unsettled_markets=unsettled[:SHOWN_MARKET_IDS],
+            undelivered_transfers=undelivered,
+        )
+
+
 # ------------------------------------------------------------------------------
 # Balances
 # ------------------------------------------------------------------------------
-def _balance_key(member: Member) -> str:
-    return f"drip:balance:{member.guild_id}:{member.discord_id}"
-
-
 def drip_balance(member: Member, *, fresh: bool = False) -> int:
     """The member's DRIP balance, cached briefly; ``DripUnavailable`` says DRIP is down."""
-    key = _balance_key(member)
+    key = balance_cache_key(member)
     if not fresh:
         cached = cache.get(key)
         if cached is not None:
@@ -139,140 +199,116 @@ def drip_balance(member: Member, *, fresh: bool = False) -> int:
 # ------------------------------------------------------------------------------
 # Debits (synchronous, for bets)
 # ------------------------------------------------------------------------------
-def drip_debit(*, member: Member, amount: int, key: str, purpose: str = "bet") -> DripTransfer:
-    """Take ``amount`` from the member at DRIP now, or raise and change nothing.
+def drip_debit(
+    *, member: Member, amount: int, key: str, purpose: str = "bet", subject: str = ""
+) -> DripTransfer:
+    """Take ``amount`` from the member at DRIP now, or raise and change nothing there.
 
-    Idempotent by ``key``: an already-applied debit is returned as is. The
-    transfer row stays locked during the DRIP calls, so a double click (two
-    requests with one key) waits for the first and then sees it applied,
-    instead of debiting twice.
+    Call it outside any transaction: the intent and the outcome are each
+    committed on their own (``points.drip.writes``). Idempotent by ``key``: a
+    replay of the same request (member, amount, purpose and ``subject``, e.g.
+    the market and option) returns the applied debit; the key reused for
+    another request is an ``IdempotencyConflict``. Two requests with one key
+    (a double click): one sends, the other waits briefly for its outcome.
     """
-    DripTransfer.objects.get_or_create(
+    transfer, created = DripTransfer.objects.get_or_create(
         idempotency_key=key,
         defaults={
             "guild_id": member.guild_id,
             "member": member,
             "amount": -amount,
             "purpose": purpose,
+            "subject": subject,
+            # If this request dies before sending, delivery fails the debit after this.
+            "next_attempt_at": timezone.now() + settling_delay(),
         },
     )
-    if DripTransfer.objects.filter(idempotency_key=f"compensate:{key.split(':', 1)[-1]}").exists():
+    if not created:
+        _check_same_request(transfer, member_id=member.pk, amount=-amount, purpose=purpose)
+        if transfer.subject != subject:
+            raise IdempotencyConflict(key=key)
+    if DripTransfer.objects.filter(idempotency_key=compensation_key(key)).exists():
         # This request already failed after its debit and was refunded: a replay
         # answers as the original did, it does not bet again on the old debit.
         raise InvalidState(
             "This request failed earlier and its points were returned; please place the bet again."
         )
-    with transaction.atomic():
-        transfer = DripTransfer.objects.select_for_update().get(idempotency_key=key)
-        # Errors are returned, not raised, so the transfer's recorded state commits.
-        error = _debit_locked(transfer, member, amount)
-    if error is not None:
-        raise error
-    cache.delete(_balance_key(member))
-    return transfer
-
-
-def _debit_locked(transfer: DripTransfer, member: Member, amount: int) -> Exception | None:
+    transfer = _after_any_send_in_progress(transfer)
     if transfer.status == DripTransferStatus.APPLIED:
-        return None
-    if transfer.status == DripTransferStatus.AMBIGUOUS:
-        return DripUnavailable("Your last payment to this bet is still being checked with DRIP.")
+        return transfer
+    if transfer.status in (DripTransferStatus.SENDING, DripTransferStatus.AMBIGUOUS):
+        raise DripUnavailable(
+            "Your payment for this bet is still being checked with DRIP; nothing was bet. "
+            "If DRIP took the points they will be returned."
+        )
+    # Pending, or failed (certainly not applied, so this retry may send it).
     try:
         client = drip_client_for(member.guild)
         remote = client.find_member(member.discord_id)
-    except (DripError, InvalidState, ValidationFailed) as exc:
-        _mark(transfer, DripTransferStatus.FAILED, exc)
-        return exc
+    except DomainError as exc:
+        fail_unsent(transfer, exc)
+        raise
     if remote.balance < amount:
-        _mark(transfer, DripTransferStatus.FAILED, "not enough points at DRIP")
-        return InsufficientPoints(
+        fail_unsent(transfer, "not enough points at DRIP")
+        raise InsufficientPoints(
             f"Not enough points: your balance is {remote.balance}, and this needs {amount}.",
             balance=remote.balance,
             needed=amount,
         )
-    transfer.balance_before = remote.balance
-    transfer.attempts += 1
-    transfer.save(update_fields=["balance_before", "attempts", "updated_at"])
-    try:
-        client.adjust_balance(remote.drip_id, -amount)
-    except DripAmbiguous as exc:
-        _resolve_ambiguous(client, transfer, member, exc)
-        if transfer.status != DripTransferStatus.APPLIED:
-            return DripUnavailable(
-                "DRIP did not confirm the payment; nothing was bet. "
-                + (
-                    "Please try again."
-                    if transfer.status == DripTransferStatus.FAILED
-                    else "We are checking it and will refund it if it went through."
-                )
-            )
-    except DripError as exc:
-        _mark(transfer, DripTransferStatus.FAILED, exc)
-        return exc
-    else:
-        _mark_applied(transfer, transfer.balance_before - amount)
-    return None
+    sending_statuses = [DripTransferStatus.PENDING, DripTransferStatus.FAILED]
+    if not claim(transfer, balance_before=remote.balance, from_statuses=sending_statuses):
+        # Another request with this key claimed it between our read and our claim.
+        transfer.refresh_from_db()
+        return drip_debit(member=member, amount=amount, key=key, purpose=purpose, subject=subject)
+    error = send(client, transfer, remote.drip_id)
+    if error is None:
+        return transfer
+    if isinstance(error, DripAmbiguous):
+        raise DripUnavailable(
+            "DRIP did not confirm the payment, so nothing was bet; if DRIP took the points "
+            "they will be returned. Please try again in a minute."
+        ) from error
+    raise error
 
 
-def _resolve_ambiguous(
-    client: DripClient, transfer: DripTransfer, member: Member, exc: DripError
+def _check_same_request(
+    transfer: DripTransfer, *, member_id: int, amount: int, purpose: str
 ) -> None:
-    """The write's answer was lost: read the balance to learn whether it applied.
+    if (transfer.member_id, transfer.amount, transfer.purpose) != (member_id, amount, purpose):
+        raise IdempotencyConflict(key=transfer.idempotency_key)
 
-    Certain only if nothing else changed the member's DRIP balance meanwhile;
-    anything else is marked AMBIGUOUS for a person to check (never retried blind).
+
+def _after_any_send_in_progress(transfer: DripTransfer) -> DripTransfer:
+    """Wait (briefly) while another request with this key is sending it.
+
+    Long enough for one ordinary attempt; past that the member is told it is
+    still being checked, and delivery settles it after the settling delay.
     """
-    try:
-        now = client.find_member(member.discord_id).balance
-    except DripError:
-        _mark(transfer, DripTransferStatus.AMBIGUOUS, exc)
-        return
-    expected = transfer.balance_before + transfer.amount
-    if now == expected:
-        _mark_applied(transfer, now)
-    elif now == transfer.balance_before:
-        _mark(
-            transfer,
-            DripTransferStatus.FAILED if transfer.amount < 0 else DripTransferStatus.PENDING,
-            exc,
-        )
-    else:
-        _mark(
-            transfer,
-            DripTransferStatus.AMBIGUOUS,
-            f"{exc}; balance went {transfer.balance_before} -> {now}, expected {expected}",
-        )
-
-
-def _mark(transfer: DripTransfer, status: str, error: object) -> None:
-    transfer.status = status
-    transfer.last_error = str(error)[:500]
-    transfer.save(update_fields=["status", "last_error", "updated_at"])
-    if status == DripTransferStatus.AMBIGUOUS:
-        logger.error("DRIP transfer %s is ambiguous: %s", transfer.idempotency_key, error)
-
-
-def _mark_applied(transfer: DripTransfer, balance_after: int | None) -> None:
-    transfer.status = DripTransferStatus.APPLIED
-    transfer.balance_after = balance_after
-    transfer.applied_at = timezone.now()
-    transfer.last_error = ""
-    transfer.save(
-        update_fields=["status", "balance_after", "applied_at", "last_error", "updated_at"]
-    )
+    if transfer.status != DripTransferStatus.SENDING or transfer.sent_at is None:
+        return transfer
+    deadline = transfer.sent_at + timedelta(seconds=settings.DRIP_TIMEOUT_SECONDS + 1)
+    pause = 0.02
+    while transfer.status == DripTransferStatus.SENDING and timezone.now() < deadline:
+        time.sleep(pause)
+        pause = min(pause * 2, 0.25)
+        transfer.refresh_from_db()
+    return transfer
 
 
 # ------------------------------------------------------------------------------
-# Credits (queued, delivered by a task)
+# Credits (queued, delivered by a task: points.drip.delivery)
 # ------------------------------------------------------------------------------
 def drip_queue_credit(
     *, member: Member | int, guild_id: int, amount: int, purpose: str, key: str
 ) -> DripTransfer | None:
-    """Queue a credit in the caller's transaction (it commits with the local change)."""
+    """Queue a credit in the caller's transaction (it commits with the local change).
+
+    The key reused for another member, amount or purpose is an ``IdempotencyConflict``.
+    """
     if amount <= 0:
         return None
     member_id = member.pk if isinstance(member, Member) else member
-    transfer, _ = DripTransfer.objects.get_or_create(
+    transfer, created = DripTransfer.objects.get_or_create(
         idempotency_key=key,
         defaults={
             "guild_id": guild_id,
@@ -282,63 +318,20 @@ def drip_queue_credit(
             "next_attempt_at": timezone.now(),
         },
     )
+    if not created:
+        _check_same_request(transfer, member_id=member_id, amount=amount, purpose=purpose)
     return transfer
 
 
-@dataclass
-class DeliveryReport:
-    applied: int = 0
-    retrying: int = 0
-    ambiguous: int = 0
-
-
-def deliver_pending_transfers(*, limit: int = 100) -> DeliveryReport:
-    """Deliver due credits, each once: the row is locked while its call is made."""
-    report = DeliveryReport()
-    now = timezone.now()
-    due = DripTransfer.objects.filter(
-        status=DripTransferStatus.PENDING, amount__gt=0, next_attempt_at__lte=now
-    ).values_list("pk", flat=True)[:limit]
-    for transfer_id in list(due):
-        with transaction.atomic():
-            # SKIP LOCKED: another worker is delivering this one right now.
-            transfer = (
-                DripTransfer.objects.select_for_update(skip_locked=True)
-                .select_related("member", "member__guild")
-                .filter(pk=transfer_id, status=DripTransferStatus.PENDING)
-                .first()
-            )
-            if transfer is None:
-                continue
-            _deliver_one(transfer)
-            if transfer.status == DripTransferStatus.APPLIED:
-                report.applied += 1
-            elif transfer.status == DripTransferStatus.AMBIGUOUS:
-                report.ambiguous += 1
-            else:
-                report.retrying += 1
-    return report
-
-
-def _deliver_one(transfer: DripTransfer) -> None:
-    member = transfer.member
-    transfer.attempts += 1
-    try:
-        client = drip_client_for(member.guild)
-        remote = client.find_member(member.discord_id)
-        transfer.balance_before = remote.balance
-        transfer.save(update_fields=["attempts", "balance_before", "updated_at"])
-        client.adjust_balance(remote.drip_id, transfer.amount)
-    except DripAmbiguous as exc:
-        _resolve_ambiguous(client, transfer, member, exc)
-    except (DripUnavailable, DripRejected, InvalidState, ValidationFailed) as exc:
-        # Not applied: try again later (a refusal such as a bad key needs an admin,
-        # and is reported by reconciliation and the health check meanwhile).
-        _mark(transfer, DripTransferStatus.PENDING, exc)
-    else:
-        _mark_applied(transfer, transfer.balance_before + transfer.amount)
-        cache.delete(_balance_key(member))
-    if transfer.status == DripTransferStatus.PENDING:
-        delay = min(timedelta(seconds=15 * 2 ** min(transfer.attempts, 10)), RETRY_BACKOFF_CAP)
-        transfer.next_attempt_at = timezone.now() + delay
-        transfer.save(update_fields=["attempts", "next_attempt_at", "updated_at"])
+__all__ = [
+    "DeliveryReport",
+    "clearing_account",
+    "deliver_pending_transfers",
+    "drip_balance",
+    "drip_client_for",
+    "drip_debit",
+    "drip_queue_credit",
+    "guild_connect_drip",
+    "guild_use_local_points",
+    "is_drip_guild",
+]

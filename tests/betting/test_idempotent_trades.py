@@ -7,7 +7,7 @@ from markets.models import Market
 from points.models import Member
 from predictmarket.errors import IdempotencyConflict
 from tests.betting.helpers import bet, betting_state, sell
-from tests.markets.helpers import balance_of, refused
+from tests.markets.helpers import balance_of, make_market, refused
 
 
 def test_it_places_a_retried_bet_once(market: Market, bettor: Member) -> None:
@@ -63,4 +63,36 @@ def test_it_refuses_the_same_request_id_for_a_different_sale(
     with refused(IdempotencyConflict):
         sell(bettor, market, 0, "35", idempotency_key="sale-2")
 
+    assert betting_state() == before
+
+
+def test_it_refuses_the_same_request_id_for_a_bet_on_another_market(
+    market: Market, bettor: Member, creator: Member
+) -> None:
+    other = make_market(creator, question="Another question?")
+    bet(bettor, market, 0, 120, idempotency_key="interaction-3")
+    before = betting_state()
+
+    with refused(IdempotencyConflict):
+        bet(bettor, other, 0, 120, idempotency_key="interaction-3")
+
+    assert betting_state() == before
+
+
+def test_it_refuses_the_same_request_id_for_a_sale_by_another_member_market_or_option(
+    market: Market, bettor: Member, rival: Member, creator: Member
+) -> None:
+    other = make_market(creator, question="Another question?")
+    for member, on in [(bettor, market), (rival, market), (bettor, other)]:
+        bet(member, on, 0, 100)
+        bet(member, on, 1, 100)
+    sell(bettor, market, 0, "20", idempotency_key="sale-3")
+    before = betting_state()
+
+    with refused(IdempotencyConflict):
+        sell(rival, market, 0, "20", idempotency_key="sale-3")
+    with refused(IdempotencyConflict):
+        sell(bettor, other, 0, "20", idempotency_key="sale-3")
+    with refused(IdempotencyConflict):
+        sell(bettor, market, 1, "20", idempotency_key="sale-3")
     assert betting_state() == before

@@ -2,7 +2,8 @@
 
 Members and balances live in memory; faults are scripted per request so tests
 can make DRIP answer 401/404/429/500, time out, or apply a change and then
-drop the response (the case that must not be applied twice).
+drop the response or answer with an unreadable body (the cases that must not
+be applied twice).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Fault:
     retry_after: int | None = None
     delay: float = 0.0  # sleep before answering (a timeout when > client timeout)
     apply_then_drop: bool = False  # apply a PATCH, then close without answering
+    unreadable_body: bool = False  # apply a PATCH, then answer 200 with a body that is not JSON
 
 
 @dataclass
@@ -120,6 +122,15 @@ class FakeDrip:
                 if member["balance"] + amount < 0:
                     return self._error(handler, 422, "insufficient_balance")
                 member["balance"] += amount
+            if fault and fault.unreadable_body:
+                # A proxy's HTML page, or a truncated answer: applied, but unreadable.
+                data = b"<html><body>502 Bad Gateway</body"
+                handler.send_response(200)
+                handler.send_header("Content-Type", "application/json")
+                handler.send_header("Content-Length", str(len(data)))
+                handler.end_headers()
+                self._write(handler, data)
+                return None
             if fault and fault.apply_then_drop:
                 handler.close_connection = True
                 handler.connection.shutdown(2)  # applied, but the answer is lost

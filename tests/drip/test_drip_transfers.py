@@ -95,7 +95,12 @@ def test_a_500_on_the_debit_that_did_not_apply_is_refused_cleanly(
     with pytest.raises(DripUnavailable, match="try again"):
         drip_debit(member=drip_member, amount=50, key="bet:6")
     assert fake_drip.balance(drip_member.discord_id) == 500
+    # A 500 does not say whether DRIP applied it: only a read after the delay can.
+    assert _status("bet:6") == DripTransferStatus.SENDING
+    with time_machine.travel(timezone.now() + timedelta(hours=1)):
+        deliver_pending_transfers()
     assert _status("bet:6") == DripTransferStatus.FAILED
+    assert fake_drip.patches() == 1
 
 
 @pytest.mark.django_db

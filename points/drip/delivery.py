@@ -1,0 +1,123 @@
+"""Delivering queued DRIP credits and settling writes left *sending* (a Celery task).
+
+Each run takes what is due, oldest first: credits to send, writes whose
+settling delay has passed (see ``points.drip.writes``), and debits abandoned
+before they were sent. Every row is handled on its own: an error in one is
+logged and pushed back, and the run goes on with the others. Two workers may
+run at once: every transition is a conditional UPDATE, so only one of them
+sends or settles a row.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.utils import timezone
+
+from points.drip.client import DripError
+from points.drip.writes import (
+    claim,
+    drip_client_for,
+    fail_unsent,
+    retry_backoff,
+    retry_later,
+    send,
+    settle,
+    settling_delay,
+)
+from points.models import DripTransfer, DripTransferStatus
+from predictmarket.errors import DomainError
+
+logger = logging.getLogger(__name__)
+Status = DripTransferStatus
+
+
+@dataclass
+class DeliveryReport:
+    applied: int = 0
+    retrying: int = 0
+    ambiguous: int = 0
+    failed: int = 0
+    errors: int = 0
+
+
+def deliver_pending_transfers(*, limit: int = 100) -> DeliveryReport:
+    """Send due credits and settle due *sending* writes, each at most once."""
+    report = DeliveryReport()
+    due = list(
+        DripTransfer.objects.filter(
+            status__in=[Status.PENDING, Status.SENDING], next_attempt_at__lte=timezone.now()
+        )
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for transfer_id in due:
+        try:
+            status = _deliver_one(transfer_id)
+        except SoftTimeLimitExceeded:
+            raise  # the task's time is up: stop here; what was sent stays *sending*
+        except Exception:
+            # One bad row never stops the others; it waits a while before its next turn,
+            # so a row that always fails cannot hold the head of the queue.
+            logger.exception("DRIP transfer %s could not be delivered", transfer_id)
+            report.errors += 1
+            _push_back(transfer_id)
+            continue
+        if status == Status.APPLIED:
+            report.applied += 1
+        elif status == Status.AMBIGUOUS:
+            report.ambiguous += 1
+        elif status == Status.FAILED:
+            report.failed += 1
+        elif status is not None:
+            report.retrying += 1
+    return report
+
+
+def _deliver_one(transfer_id: int) -> str | None:
+    """Handle one due row; its status afterwards (None: someone else had it)."""
+    rows = DripTransfer.objects.select_related("member", "member__guild")
+    transfer = rows.filter(pk=transfer_id).first()
+    if transfer is None or transfer.status not in (Status.PENDING, Status.SENDING):
+        return None
+    if transfer.status == Status.PENDING and transfer.amount < 0:
+        # Debits are sent by the request that asked for them; one still pending
+        # after the delay was abandoned before it was sent, so it never applied.
+        if fail_unsent(transfer, "abandoned before it was sent"):
+            return Status.FAILED
+        return None
+    try:
+        client = drip_client_for(transfer.member.guild)
+        if transfer.status == Status.SENDING:
+            sent_at = transfer.sent_at
+            if sent_at is not None and timezone.now() < sent_at + settling_delay():
+                return transfer.status  # a request we sent may still land: not yet
+            settle(client, transfer)
+            return transfer.status
+        remote = client.find_member(transfer.member.discord_id)
+    except (DripError, DomainError) as exc:
+        # DRIP unreachable or refusing (a bad key needs an admin: reconciliation
+        # and the health check report it meanwhile). Nothing was sent.
+        if transfer.status == Status.PENDING:
+            retry_later(transfer, exc)
+        return transfer.status
+    if not claim(transfer, balance_before=remote.balance, from_statuses=[Status.PENDING]):
+        return None  # another worker claimed it between our read and our claim
+    send(client, transfer, remote.drip_id)
+    return transfer.status
+
+
+def _push_back(transfer_id: int) -> None:
+    try:
+        transfer = DripTransfer.objects.get(pk=transfer_id)
+        later = timezone.now() + retry_backoff(transfer.attempts)
+        # Never earlier than it was: a sending row must wait out its settling delay.
+        if transfer.next_attempt_at is not None:
+            later = max(later, transfer.next_attempt_at)
+        DripTransfer.objects.filter(
+            pk=transfer_id, status__in=[Status.PENDING, Status.SENDING]
+        ).update(next_attempt_at=later)
+    except Exception:
+        logger.exception("DRIP transfer %s could not be pushed back", transfer_id)
