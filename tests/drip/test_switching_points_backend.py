@@ -66,8 +66,8 @@ def test_connecting_drip_is_refused_while_local_markets_are_not_settled(
     open_one, closed_one, resolved_one = (_market(member, f"Question {n}?") for n in range(3))
     market_close(market_id=closed_one.pk, actor="mod")
     market_close(market_id=resolved_one.pk, actor="mod")
-    resolution_vote(market_id=resolved_one.pk, voter="mod1", outcome_index=0)
-    resolution_vote(market_id=resolved_one.pk, voter="mod2", outcome_index=0)  # not settled yet
+    resolution_vote(market_id=resolved_one.pk, voter="discord:730000000000000001", outcome_index=0)
+    resolution_vote(market_id=resolved_one.pk, voter="discord:730000000000000002", outcome_index=0)  # not settled yet
 
     with pytest.raises(InvalidState) as refused:
         _connect(guild, fake_drip)
@@ -88,8 +88,8 @@ def test_connecting_drip_is_allowed_once_every_market_is_settled(
 ) -> None:
     market = _market(member)
     market_close(market_id=market.pk, actor="mod")
-    resolution_vote(market_id=market.pk, voter="mod1", outcome_index=0)
-    resolution_vote(market_id=market.pk, voter="mod2", outcome_index=0)
+    resolution_vote(market_id=market.pk, voter="discord:730000000000000001", outcome_index=0)
+    resolution_vote(market_id=market.pk, voter="discord:730000000000000002", outcome_index=0)
     settle_resolved_market(market_id=market.pk)
 
     assert _connect(guild, fake_drip).points_backend == PointsBackend.DRIP

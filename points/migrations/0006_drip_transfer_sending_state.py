@@ -19,7 +19,7 @@ def pending_debits_need_a_person(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('points', '0004_drip_backend'),
+        ('points', '0005_api_key_moderator_is_asked_of_discord'),
     ]
 
     operations = [
