@@ -37,6 +37,7 @@ from markets.models import Market, MarketStatus
 from markets.services import market_event_payload
 from points.drip.client import DripRejected
 from points.drip.services import clearing_account, drip_balance, drip_debit, is_drip_guild
+from points.drip.writes import compensation_key
 from points.ledger import Leg
 from points.ledger_batch import Posting, ledger_post_batch
 from points.models import Account, DripTransfer, DripTransferStatus, Member, TransactionKind
@@ -402,19 +403,21 @@ def _take_back_at_drip(market: Market) -> None:
     """DRIP guilds: take each gain back at DRIP, before the local unwind, as far as it goes.
 
     Each debit is an external write (``drip_debit``: the intent is recorded
-    first, a retry reuses it). A refused debit (the member has spent it at
-    DRIP) takes back what the balance held at that moment: nothing more. When
-    DRIP cannot be reached the error propagates and the sweep tries again, so a
-    brief outage never turns into refunds cut for lack of take-backs.
+    before the call, a retry reuses it with the amount first asked). A refused
+    debit (the member has spent it at DRIP since) takes back nothing. When DRIP
+    cannot be reached, or a debit's outcome is still being checked, the error
+    propagates and the sweep tries again later: a brief outage never turns
+    into refunds cut for lack of take-backs, and no take-back is counted before
+    it is known.
     """
     gainers = {member: net for member, net in _nets(market).items() if net > 0}
     members = Member.objects.select_related("guild").in_bulk(list(gainers))
     for member_id, gain in gainers.items():
         key = _unwind_debit_key(market, member_id)
         earlier = DripTransfer.objects.filter(idempotency_key=key).first()
+        if earlier is not None and earlier.status == DripTransferStatus.APPLIED:
+            continue
         if earlier is not None:
-            if earlier.status != DripTransferStatus.PENDING:
-                continue  # decided already: applied, or refused
             amount = -earlier.amount
         else:
             amount = min(gain, drip_balance(members[member_id], fresh=True))
@@ -427,11 +430,24 @@ def _take_back_at_drip(market: Market) -> None:
 
 
 def _taken_back_at_drip(market: Market) -> dict[int, int]:
-    """What each member gave back at DRIP for this market (applied debits only)."""
+    """What each member gave back at DRIP for this market: applied debits not returned since.
+
+    A debit whose outcome was learnt only after its request had given up is
+    returned to the member by a compensating credit, so it is not counted.
+    """
     applied = DripTransfer.objects.filter(
         idempotency_key__startswith=f"unwind:{market.pk}:", status=DripTransferStatus.APPLIED
-    ).values_list("member_id", "amount")
-    return {member_id: -amount for member_id, amount in applied}
+    ).values_list("idempotency_key", "member_id", "amount")
+    returned = set(
+        DripTransfer.objects.filter(
+            idempotency_key__in=[compensation_key(key) for key, _, _ in applied]
+        ).values_list("idempotency_key", flat=True)
+    )
+    return {
+        member_id: -amount
+        for key, member_id, amount in applied
+        if compensation_key(key) not in returned
+    }
 
 
 def _record_unwind(market: Market, lines: dict[int, int]) -> None:

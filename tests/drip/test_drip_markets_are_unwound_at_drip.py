@@ -1,0 +1,135 @@
+"""A cancelled market in a DRIP guild is unwound at DRIP too: gains are debited back there.
+
+The gain is taken back with a recorded DRIP debit before the local unwind,
+as far as the member's DRIP balance holds; losses come back as credits. The
+house loses at most the market's liquidity whatever the members did with
+their DRIP points meanwhile.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from betting.services import bet_place, shares_sell
+from betting.settlement import refund_market
+from markets.models import Market
+from markets.services import market_cancel, market_create
+from points.drip.client import DripUnavailable
+from points.drip.services import deliver_pending_transfers
+from points.models import Account, DripTransfer, DripTransferStatus, Guild, Member
+from points.reconciliation import ledger_reconcile
+from tests.drip.fake_drip import FakeDrip
+from tests.factories import MemberFactory
+
+LIQUIDITY = 100
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def whale_and_partner(
+    drip_guild: Guild, fake_drip: FakeDrip, settings
+) -> tuple[Market, Member, Member]:  # type: ignore[no-untyped-def]
+    settings.RATE_LIMITS_ENABLED = False
+    Guild.objects.filter(pk=drip_guild.pk).update(default_liquidity=LIQUIDITY)
+    drip_guild.refresh_from_db()
+    whale = MemberFactory(guild=drip_guild, display_name="whale")
+    partner = MemberFactory(guild=drip_guild, display_name="partner")
+    fake_drip.add_member(whale.discord_id, 100_000)
+    fake_drip.add_member(partner.discord_id, 1_000)
+    market = market_create(
+        creator=whale,
+        question="Two accounts, one plan?",
+        options=["Yes", "No"],
+        duration=timedelta(hours=1),
+        actor="test",
+        bypass_rate_limit=True,
+    )
+    # The whale pushes "Yes" up, the partner buys "No" cheap, the whale sells out.
+    bet_place(
+        member=whale, market_id=market.pk, outcome_index=0, amount=99_000, idempotency_key="w1"
+    )
+    bet_place(
+        member=partner, market_id=market.pk, outcome_index=1, amount=500, idempotency_key="p1"
+    )
+    shares_sell(
+        member=whale, market_id=market.pk, outcome_index=0, shares="all", idempotency_key="w2"
+    )
+    shares_sell(
+        member=partner, market_id=market.pk, outcome_index=1, shares="all", idempotency_key="p2"
+    )
+    _deliver_all()
+    return market, whale, partner
+
+
+def _deliver_all() -> None:
+    with time_machine.travel(timezone.now() + timedelta(hours=1)):
+        deliver_pending_transfers()
+
+
+def test_the_gain_is_debited_back_at_drip_and_the_loss_credited(
+    whale_and_partner: tuple[Market, Member, Member], fake_drip: FakeDrip
+) -> None:
+    market, whale, partner = whale_and_partner
+    assert fake_drip.balance(partner.discord_id) > 10_000  # the partner is far up
+    market_cancel(market_id=market.pk, actor="mod", is_moderator=True)
+
+    result = refund_market(market_id=market.pk)
+    _deliver_all()
+
+    assert result.performed
+    assert fake_drip.balance(whale.discord_id) == 100_000
+    assert fake_drip.balance(partner.discord_id) == 1_000
+    assert Account.objects.get(pk=market.escrow_account_id).balance == 0
+    assert ledger_reconcile().ok
+
+
+def test_gains_spent_at_drip_cost_the_house_at_most_the_liquidity(
+    whale_and_partner: tuple[Market, Member, Member], fake_drip: FakeDrip
+) -> None:
+    market, whale, partner = whale_and_partner
+    fake_drip.members[partner.discord_id]["balance"] = 2_000  # spent elsewhere in DRIP
+    whale_before = fake_drip.balance(whale.discord_id)
+    house = Account.objects.get(guild_id=market.guild_id, kind="house")
+    house_before = house.balance
+    market_cancel(market_id=market.pk, actor="mod", is_moderator=True)
+
+    result = refund_market(market_id=market.pk)
+    _deliver_all()
+
+    assert fake_drip.balance(partner.discord_id) == 0  # gave back what it still had
+    refunded = fake_drip.balance(whale.discord_id) - whale_before
+    assert 0 < refunded < 100_000 - whale_before  # cut pro rata: less than its loss
+    assert result.paid_total == refunded
+    house.refresh_from_db()
+    assert house.balance - house_before == 0  # its liquidity went to the refunds
+    assert Account.objects.get(pk=market.escrow_account_id).balance == 0
+    assert ledger_reconcile().ok
+
+
+def test_while_drip_is_down_the_unwind_waits_instead_of_cutting_refunds(
+    whale_and_partner: tuple[Market, Member, Member], fake_drip: FakeDrip
+) -> None:
+    market, whale, partner = whale_and_partner
+    market_cancel(market_id=market.pk, actor="mod", is_moderator=True)
+    fake_drip.down = True
+
+    with pytest.raises(DripUnavailable):
+        refund_market(market_id=market.pk)
+    market.refresh_from_db()
+    assert market.settled_at is None  # nothing was paid; the sweep tries again
+
+    fake_drip.down = False
+    with time_machine.travel(timezone.now() + timedelta(hours=1)):
+        assert refund_market(market_id=market.pk).performed
+    _deliver_all()
+    assert fake_drip.balance(whale.discord_id) == 100_000
+    assert fake_drip.balance(partner.discord_id) == 1_000
+    assert (
+        DripTransfer.objects.filter(purpose="unwind", status=DripTransferStatus.APPLIED).count()
+        == 1
+    )
