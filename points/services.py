@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from points.amounts import MAX_AMOUNT
 from points.ledger import Leg, ledger_post
 from points.models import (
     Account,
@@ -39,10 +40,6 @@ from predictmarket.outbox import outbox_append
 
 DAILY_INTERVAL = timedelta(hours=24)
 MAX_REASON_LENGTH = 500
-# Balances are signed BIGINTs (about 9.2e18). Capping each movement far below
-# that keeps a typo ("grant 99999999999999999999") a validation error instead of
-# an overflow in the database; a trillion points is more than any guild uses.
-MAX_AMOUNT = 10**12
 
 
 class DailyNotReady(InvalidState):
@@ -438,6 +435,16 @@ def guild_update_settings(*, guild_id: int, actor: str, **changes: object) -> Gu
         before = {name: getattr(guild, name) for name in changes}
         for name, value in changes.items():
             setattr(guild, name, value)
+        try:
+            # Each value's own rules; the one rule across values (bet limits) is below,
+            # with a message that names both.
+            guild.full_clean(
+                exclude=[f.name for f in Guild._meta.fields if f.name not in changes],
+                validate_constraints=False,
+            )
+        except DjangoValidationError as exc:
+            field, messages = next(iter(exc.message_dict.items()))
+            raise ValidationFailed(f"{field}: {' '.join(messages)}", field=field) from None
         if (
             isinstance(guild.min_bet, int)
             and isinstance(guild.max_bet, int)
@@ -447,11 +454,6 @@ def guild_update_settings(*, guild_id: int, actor: str, **changes: object) -> Gu
                 f"max_bet ({guild.max_bet}) must not be below min_bet ({guild.min_bet}).",
                 field="max_bet",
             )
-        try:
-            guild.full_clean(exclude=[f.name for f in Guild._meta.fields if f.name not in changes])
-        except DjangoValidationError as exc:
-            field, messages = next(iter(exc.message_dict.items()))
-            raise ValidationFailed(f"{field}: {' '.join(messages)}", field=field) from None
         guild.save(update_fields=[*changes, "updated_at"])
         audit_record(
             actor=actor,

@@ -7,7 +7,11 @@ ephemeral Discord replies in one place each.
 
 from __future__ import annotations
 
+import decimal
 from typing import Any
+
+import psycopg
+from django.db import DataError
 
 
 class DomainError(Exception):
@@ -90,3 +94,32 @@ class ExternalServiceError(DomainError):
     code = "external_service_error"
     http_status = 503
     default_message = "An external service is not answering; please try again shortly."
+
+
+class ValueOutOfRange(ValidationFailed):
+    code = "value_out_of_range"
+    default_message = "A number in this request is too large."
+
+
+# What a number too large for the database, for ``int`` arithmetic or for
+# ``Decimal`` raises. Services validate their input first, so one of these
+# reaching a caller is a missed check; it still means the input, never an
+# outage, and nothing was written (the transaction rolled back with it).
+_OUT_OF_RANGE = (
+    DataError,
+    psycopg.errors.NumericValueOutOfRange,
+    OverflowError,
+    decimal.Overflow,
+    decimal.InvalidOperation,
+)
+
+
+def out_of_range_error(exc: BaseException) -> ValueOutOfRange | None:
+    """The domain error for an overflow that escaped a service's validation, else None.
+
+    The API's exception handler and the bot's error handler use it as their
+    last line, so such a request is a clear 400 / ephemeral reply, not a 500.
+    """
+    if isinstance(exc, _OUT_OF_RANGE):
+        return ValueOutOfRange()
+    return None
