@@ -98,19 +98,19 @@ class ExternalServiceError(DomainError):
 
 class ValueOutOfRange(ValidationFailed):
     code = "value_out_of_range"
-    default_message = "A number in this request is too large."
+    default_message = "A value in this request is too large (or too long) to store."
 
 
-# What a number too large for the database, for ``int`` arithmetic or for
-# ``Decimal`` raises. Services validate their input first, so one of these
-# reaching a caller is a missed check; it still means the input, never an
-# outage, and nothing was written (the transaction rolled back with it).
+# What a value too large for the database (a number past BIGINT, a text past
+# its column), for ``float`` conversion or for ``Decimal`` raises. Services
+# validate their input first, so one of these reaching a caller is a missed
+# check; it still means the input, never an outage, and nothing was written
+# (the transaction rolled back with it).
 _OUT_OF_RANGE = (
     DataError,
     psycopg.errors.NumericValueOutOfRange,
     OverflowError,
     decimal.Overflow,
-    decimal.InvalidOperation,
 )
 
 
