@@ -113,7 +113,10 @@ def _outcome(outcomes: list[Outcome], index: object) -> Outcome:
 def _precheck(idempotency_key: str, member: Member) -> tuple[bool, bool]:
     """(was this key already used for a trade, is the member frozen) in one round trip.
 
-    The member is read fresh: the caller's object may predate a moderator's freeze.
+    The member is read fresh: the caller's object may predate a moderator's
+    freeze. This read only refuses early (before a DRIP debit or any lock);
+    a freeze that commits after it is caught by the trade's write statement,
+    under the member's account lock (``betting.market_lock``).
     """
     [(seen, frozen)] = fetch_all(
         f"SELECT EXISTS (SELECT 1 FROM {Trade._meta.db_table} WHERE idempotency_key = %s), "

@@ -29,12 +29,14 @@ from points.ledger import Posting, PostingRefused, posting_ctes, posting_result,
 from points.models import LedgerTransaction, Member
 from predictmarket.audit import audit_record
 from predictmarket.db import fetch_all_prepared
+from predictmarket.errors import AccountFrozen
 from predictmarket.logging import current_request_id
 from predictmarket.models import AuditLogEntry, OutboxEvent
 from predictmarket.outbox import outbox_append
 
 PRICE_QUANTUM = Decimal("0.00000001")
 LEGS_REFUSED = "trade_ledger_legs_refused"
+MEMBER_FROZEN = "trade_member_not_frozen"
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,7 @@ _POSITION = Position._meta.db_table
 _PRICE = PricePoint._meta.db_table
 _AUDIT = AuditLogEntry._meta.db_table
 _OUTBOX = OutboxEvent._meta.db_table
+_MEMBER = Member._meta.db_table
 
 
 def _write_postgres(write: TradeWrite) -> tuple[LedgerTransaction, Trade]:
@@ -255,6 +258,11 @@ def _write_postgres(write: TradeWrite) -> tuple[LedgerTransaction, Trade]:
             (SELECT array_agg(account_id) FROM entries),
             (SELECT array_agg(balance_after) FROM entries),
             predictmarket_require(
+                NOT EXISTS (SELECT 1 FROM txn)
+                OR NOT (SELECT is_frozen FROM {_MEMBER} WHERE id = %s),
+                %s
+            ),
+            predictmarket_require(
                 NOT EXISTS (SELECT 1 FROM txn) OR (SELECT count(*) FROM entries) = %s,
                 %s
             ),
@@ -301,6 +309,8 @@ def _write_postgres(write: TradeWrite) -> tuple[LedgerTransaction, Trade]:
         market.guild_id,
         str(market.pk),
         json.dumps(payload),
+        write.member.pk,
+        MEMBER_FROZEN,
         len(write.posting.legs),
         LEGS_REFUSED,
         len(write.outcomes),
@@ -308,13 +318,19 @@ def _write_postgres(write: TradeWrite) -> tuple[LedgerTransaction, Trade]:
     # Every write is conditional on ``txn``: a key another request committed
     # while this one waited for the lock writes nothing (the caller replays the
     # original). Otherwise the statement itself refuses an incomplete trade, so
-    # it can never be committed: a refused ledger leg (overdraft) and rows
-    # missing (which the market lock rules out) fail it with a check violation.
+    # it can never be committed: a frozen member, a refused ledger leg
+    # (overdraft) and rows missing (which the market lock rules out) fail it
+    # with a check violation. The frozen check reads this statement's
+    # snapshot, taken after the lock read locked the member's account, the
+    # lock a freeze takes: so every freeze that committed is seen here, and
+    # none can commit until this trade has.
     try:
         [(txn_id, trade_id, accounts, balances, *_)] = fetch_all_prepared(
             sql, params, commit=write.last_write, prepare=True
         )
     except psycopg.errors.CheckViolation as exc:
+        if exc.diag.constraint_name == MEMBER_FROZEN:
+            raise AccountFrozen() from None
         if exc.diag.constraint_name == LEGS_REFUSED:
             raise PostingRefused(write.posting) from None
         raise

@@ -24,7 +24,7 @@ from botrunner.context import Actor, actor_resolve, has_manage_guild, require_gu
 from botrunner.metrics import record_command
 from botrunner.replies import domain_error_text, unexpected_error_text
 from botrunner.text import NO_MENTIONS
-from predictmarket.errors import DomainError
+from predictmarket.errors import DomainError, out_of_range_error
 from predictmarket.logging import bind_request_id
 
 logger = logging.getLogger(__name__)
@@ -133,10 +133,16 @@ async def run(
         except DomainError as exc:
             outcome = exc.code
             await invocation.fail(domain_error_text(exc))
-        except Exception as exc:  # noqa: BLE001 - every failure gets an error id and a reply
-            outcome = "unexpected"
-            _, text = unexpected_error_text(exc, command=command)
-            await invocation.fail(text)
+        except Exception as exc:  # every failure gets an error id (or a message) and a reply
+            if (out_of_range := out_of_range_error(exc)) is not None:
+                # A missed bound in a service: logged, and the member is told it is the input.
+                logger.warning("number out of range in %s: %r", command, exc, exc_info=exc)
+                outcome = out_of_range.code
+                await invocation.fail(domain_error_text(out_of_range))
+            else:
+                outcome = "unexpected"
+                _, text = unexpected_error_text(exc, command=command)
+                await invocation.fail(text)
         finally:
             record_command(command, outcome, time.perf_counter() - invocation.started)
     return invocation

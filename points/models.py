@@ -28,6 +28,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 
+from points.amounts import MAX_AMOUNT
 from points.snowflakes import validate_snowflake
 
 
@@ -59,6 +60,13 @@ def default_auto_refund_hours() -> int:
     return settings.AUTO_REFUND_HOURS
 
 
+# Every amount a guild sets is at most MAX_AMOUNT: a starting balance, daily
+# amount or liquidity near the BIGINT limit would overflow the house's balance
+# on the second member, claim or market (a 500 for the whole guild).
+def _at_most_max_amount() -> MaxValueValidator:
+    return MaxValueValidator(MAX_AMOUNT, message=f"At most {MAX_AMOUNT:,} points.")
+
+
 class PointsBackend(models.TextChoices):
     LOCAL = "local", "Local ledger"
     DRIP = "drip", "DRIP (drip.re)"
@@ -78,15 +86,19 @@ class Guild(models.Model):
         null=True, blank=True, validators=[validate_snowflake]
     )
     starting_balance = models.BigIntegerField(
-        default=default_starting_balance, validators=[MinValueValidator(0)]
+        default=default_starting_balance, validators=[MinValueValidator(0), _at_most_max_amount()]
     )
     daily_amount = models.BigIntegerField(
-        default=default_daily_amount, validators=[MinValueValidator(0)]
+        default=default_daily_amount, validators=[MinValueValidator(0), _at_most_max_amount()]
     )
-    min_bet = models.BigIntegerField(default=default_min_bet, validators=[MinValueValidator(1)])
-    max_bet = models.BigIntegerField(default=default_max_bet, validators=[MinValueValidator(1)])
+    min_bet = models.BigIntegerField(
+        default=default_min_bet, validators=[MinValueValidator(1), _at_most_max_amount()]
+    )
+    max_bet = models.BigIntegerField(
+        default=default_max_bet, validators=[MinValueValidator(1), _at_most_max_amount()]
+    )
     default_liquidity = models.BigIntegerField(
-        default=default_liquidity, validators=[MinValueValidator(1)]
+        default=default_liquidity, validators=[MinValueValidator(1), _at_most_max_amount()]
     )
     fee_bps = models.PositiveIntegerField(
         "fee (basis points)", default=0, validators=[MaxValueValidator(5000)]
@@ -121,6 +133,14 @@ class Guild(models.Model):
             models.CheckConstraint(condition=Q(id__gt=0), name="guild_id_positive"),
             models.CheckConstraint(condition=Q(starting_balance__gte=0), name="guild_start_gte_0"),
             models.CheckConstraint(condition=Q(daily_amount__gte=0), name="guild_daily_gte_0"),
+            models.CheckConstraint(
+                condition=Q(starting_balance__lte=MAX_AMOUNT)
+                & Q(daily_amount__lte=MAX_AMOUNT)
+                & Q(min_bet__lte=MAX_AMOUNT)
+                & Q(max_bet__lte=MAX_AMOUNT)
+                & Q(default_liquidity__lte=MAX_AMOUNT),
+                name="guild_amounts_lte_max",
+            ),
             models.CheckConstraint(
                 condition=Q(min_bet__gte=1) & Q(max_bet__gte=models.F("min_bet")),
                 name="guild_bet_limits",

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from points.amounts import MAX_AMOUNT
 from points.ledger import Leg, ledger_post
 from points.models import (
     Account,
@@ -39,10 +40,6 @@ from predictmarket.outbox import outbox_append
 
 DAILY_INTERVAL = timedelta(hours=24)
 MAX_REASON_LENGTH = 500
-# Balances are signed BIGINTs (about 9.2e18). Capping each movement far below
-# that keeps a typo ("grant 99999999999999999999") a validation error instead of
-# an overflow in the database; a trillion points is more than any guild uses.
-MAX_AMOUNT = 10**12
 
 
 class DailyNotReady(InvalidState):
@@ -176,10 +173,23 @@ def _refuse_for_drip(guild: Guild, feature: str) -> None:
         )
 
 
+def _lock_accounts(account_ids: list[int]) -> None:
+    """Row locks on these ledger accounts, in primary-key order (the ledger's lock order)."""
+    list(
+        Account.objects.select_for_update()
+        .filter(pk__in=account_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def _lock_member(member: Member) -> Member:
     # Row lock on the member: serialises claims and freezes for one member.
+    # NO KEY UPDATE (all they change is plain columns): a trade's insert that
+    # references the member takes KEY SHARE on this row while it holds the
+    # member's account lock, and FOR UPDATE would deadlock a freeze with it.
     return (
-        Member.objects.select_for_update(of=("self",))
+        Member.objects.select_for_update(of=("self",), no_key=True)
         .select_related("guild", "account")
         .get(pk=member.pk)
     )
@@ -283,17 +293,22 @@ def points_transfer(
     _refuse_for_drip(sender.guild, "Tips")
     if not sender.guild.transfers_enabled:
         raise PermissionDenied("Point transfers are turned off in this server.")
-    # Read fresh: the caller's object may predate a freeze or an unfreeze.
-    if Member.objects.filter(pk=sender.pk, is_frozen=True).exists():
-        raise AccountFrozen()
-    txn = ledger_post(
-        guild_id=sender.guild_id,
-        legs=[Leg(sender.account.pk, -points), Leg(recipient.account.pk, points)],
-        kind=TransactionKind.TRANSFER,
-        actor=f"discord:{sender.discord_id}",
-        memo=(memo.strip() or f"tip to {recipient}")[:500],
-        idempotency_key=idempotency_key,
-    )
+    with transaction.atomic():
+        # Both accounts, in primary-key order like every posting (no deadlock
+        # with a tip the other way). The sender's is the lock member_set_frozen
+        # takes, so the freeze read below is current, and no freeze can commit
+        # between it and the posting: the tip lands before the freeze, or is refused.
+        _lock_accounts([sender.account.pk, recipient.account.pk])
+        if Member.objects.filter(pk=sender.pk, is_frozen=True).exists():
+            raise AccountFrozen()
+        txn = ledger_post(
+            guild_id=sender.guild_id,
+            legs=[Leg(sender.account.pk, -points), Leg(recipient.account.pk, points)],
+            kind=TransactionKind.TRANSFER,
+            actor=f"discord:{sender.discord_id}",
+            memo=(memo.strip() or f"tip to {recipient}")[:500],
+            idempotency_key=idempotency_key,
+        )
     balances = dict(
         Account.objects.filter(pk__in=[sender.account.pk, recipient.account.pk]).values_list(
             "pk", "balance"
@@ -386,6 +401,11 @@ def member_set_frozen(*, member: Member, frozen: bool, reason: str, actor: str) 
     why = _reason(reason)
     with transaction.atomic():
         locked = _lock_member(member)
+        # And the member's ledger account, after the member row (the order daily
+        # claims lock them in). Trades (in their lock read) and tips take this
+        # lock before they read is_frozen, so a freeze waits for any trade or
+        # tip under way and every later one sees it: none commits after it.
+        _lock_accounts([locked.account.pk])
         if locked.is_frozen == frozen:
             raise InvalidState(
                 "That member is already frozen." if frozen else "That member is not frozen."
@@ -440,6 +460,16 @@ def guild_update_settings(*, guild_id: int, actor: str, **changes: object) -> Gu
         before = {name: getattr(guild, name) for name in changes}
         for name, value in changes.items():
             setattr(guild, name, value)
+        try:
+            # Each value's own rules; the one rule across values (bet limits) is below,
+            # with a message that names both.
+            guild.full_clean(
+                exclude=[f.name for f in Guild._meta.fields if f.name not in changes],
+                validate_constraints=False,
+            )
+        except DjangoValidationError as exc:
+            field, messages = next(iter(exc.message_dict.items()))
+            raise ValidationFailed(f"{field}: {' '.join(messages)}", field=field) from None
         if (
             isinstance(guild.min_bet, int)
             and isinstance(guild.max_bet, int)
@@ -449,11 +479,6 @@ def guild_update_settings(*, guild_id: int, actor: str, **changes: object) -> Gu
                 f"max_bet ({guild.max_bet}) must not be below min_bet ({guild.min_bet}).",
                 field="max_bet",
             )
-        try:
-            guild.full_clean(exclude=[f.name for f in Guild._meta.fields if f.name not in changes])
-        except DjangoValidationError as exc:
-            field, messages = next(iter(exc.message_dict.items()))
-            raise ValidationFailed(f"{field}: {' '.join(messages)}", field=field) from None
         guild.save(update_fields=[*changes, "updated_at"])
         audit_record(
             actor=actor,

@@ -7,7 +7,11 @@ ephemeral Discord replies in one place each.
 
 from __future__ import annotations
 
+import decimal
 from typing import Any
+
+import psycopg
+from django.db import DataError
 
 
 class DomainError(Exception):
@@ -101,3 +105,32 @@ class ModeratorCheckUnavailable(DomainError):
         "Discord could not be asked whether you are a moderator right now, so nothing was "
         "done. Please try again in a minute."
     )
+
+
+class ValueOutOfRange(ValidationFailed):
+    code = "value_out_of_range"
+    default_message = "A value in this request is too large (or too long) to store."
+
+
+# What a value too large for the database (a number past BIGINT, a text past
+# its column), for ``float`` conversion or for ``Decimal`` raises. Services
+# validate their input first, so one of these reaching a caller is a missed
+# check; it still means the input, never an outage, and nothing was written
+# (the transaction rolled back with it).
+_OUT_OF_RANGE = (
+    DataError,
+    psycopg.errors.NumericValueOutOfRange,
+    OverflowError,
+    decimal.Overflow,
+)
+
+
+def out_of_range_error(exc: BaseException) -> ValueOutOfRange | None:
+    """The domain error for an overflow that escaped a service's validation, else None.
+
+    The API's exception handler and the bot's error handler use it as their
+    last line, so such a request is a clear 400 / ephemeral reply, not a 500.
+    """
+    if isinstance(exc, _OUT_OF_RANGE):
+        return ValueOutOfRange()
+    return None

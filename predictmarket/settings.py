@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from points.amounts import MAX_AMOUNT
 from predictmarket.config import Config, ConfigError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -231,15 +232,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 # ------------------------------------------------------------------------------
 # Business rules (defaults from the design notes; per-guild settings start here)
 # ------------------------------------------------------------------------------
-MIN_BET_AMOUNT = cfg.int("MIN_BET_AMOUNT", 1, min_value=1)
-MAX_BET_AMOUNT = cfg.int("MAX_BET_AMOUNT", 1_000_000, min_value=1)
+MIN_BET_AMOUNT = cfg.int("MIN_BET_AMOUNT", 1, min_value=1, max_value=MAX_AMOUNT)
+MAX_BET_AMOUNT = cfg.int("MAX_BET_AMOUNT", 1_000_000, min_value=1, max_value=MAX_AMOUNT)
 if MAX_BET_AMOUNT < MIN_BET_AMOUNT:
     raise ConfigError("MAX_BET_AMOUNT", f"must not be below MIN_BET_AMOUNT ({MIN_BET_AMOUNT})")
 AUTO_REFUND_HOURS = cfg.int("AUTO_REFUND_HOURS", 120, min_value=1, max_value=24 * 365)
 MIN_RESOLUTION_VOTES = cfg.int("MIN_RESOLUTION_VOTES", 2, min_value=1, max_value=25)
-DEFAULT_LIQUIDITY = cfg.int("DEFAULT_LIQUIDITY", 1000, min_value=1)
-STARTING_BALANCE = cfg.int("STARTING_BALANCE", 1000, min_value=0)
-DAILY_POINTS = cfg.int("DAILY_POINTS", 100, min_value=0)
+# New guilds start from these; a guild amount is at most MAX_AMOUNT (a CHECK in points).
+DEFAULT_LIQUIDITY = cfg.int("DEFAULT_LIQUIDITY", 1000, min_value=1, max_value=MAX_AMOUNT)
+STARTING_BALANCE = cfg.int("STARTING_BALANCE", 1000, min_value=0, max_value=MAX_AMOUNT)
+DAILY_POINTS = cfg.int("DAILY_POINTS", 100, min_value=0, max_value=MAX_AMOUNT)
 
 RATE_LIMIT_BETS_PER_MINUTE = cfg.int("RATE_LIMIT_BETS_PER_MINUTE", 5, min_value=1)
 RATE_LIMIT_COMMANDS_PER_MINUTE = cfg.int("RATE_LIMIT_COMMANDS_PER_MINUTE", 10, min_value=1)

@@ -17,6 +17,7 @@ from botrunner.context import require_admin
 from botrunner.embeds import key_value_embed
 from botrunner.invocation import Invocation, handler
 from botrunner.reads import guild_settings
+from points.amounts import MAX_AMOUNT
 from points.drip.secrets import masked
 from points.drip.services import guild_connect_drip, guild_use_local_points
 from points.models import Guild
@@ -123,7 +124,9 @@ async def config_local_command(inv: Invocation) -> None:
     await inv.reply(embed=key_value_embed("Using local points", _describe(guild)))
 
 
-def _int(description: str, minimum: int, maximum: int | None = None) -> Any:
+def _int(description: str, minimum: int, maximum: int) -> Any:
+    # Discord's client refuses a number past max_value before sending it; the
+    # service checks the same bound for anything that arrives another way.
     return nextcord.SlashOption(
         description=description, required=False, min_value=minimum, max_value=maximum
     )
@@ -162,12 +165,12 @@ class ConfigCog(commands.Cog, name="Config"):
         clear_announcement_channel: bool | None = nextcord.SlashOption(
             description="Stop announcements", required=False
         ),
-        starting_balance: int | None = _int("Points a new member starts with", 0),
-        daily_amount: int | None = _int("Points per /daily (0 turns it off)", 0),
-        min_bet: int | None = _int("Smallest bet", 1),
-        max_bet: int | None = _int("Largest bet", 1),
+        starting_balance: int | None = _int("Points a new member starts with", 0, MAX_AMOUNT),
+        daily_amount: int | None = _int("Points per /daily (0 turns it off)", 0, MAX_AMOUNT),
+        min_bet: int | None = _int("Smallest bet", 1, MAX_AMOUNT),
+        max_bet: int | None = _int("Largest bet", 1, MAX_AMOUNT),
         fee_bps: int | None = _int("Trading fee in basis points (100 = 1%)", 0, 5000),
-        default_liquidity: int | None = _int("Liquidity of new markets", 1),
+        default_liquidity: int | None = _int("Liquidity of new markets", 1, MAX_AMOUNT),
         resolution_votes: int | None = _int("Moderator votes that decide a market", 1, 25),
         auto_refund_hours: int | None = _int("Refund unresolved markets after (hours)", 1, 8760),
         public_pages: bool | None = nextcord.SlashOption(

@@ -14,7 +14,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from predictmarket.errors import DomainError, RateLimited
+from predictmarket.errors import DomainError, RateLimited, out_of_range_error
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,10 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if (out_of_range := out_of_range_error(exc)) is not None:
+        # A missed bound in a service: the log names it, the client gets a 400.
+        logger.warning("number out of range reached the API: %r", exc, exc_info=exc)
+        exc = out_of_range
     if isinstance(exc, DomainError):
         details = dict(exc.details)
         field = details.get("field")

@@ -77,6 +77,9 @@ print("BROKER=" + s.CELERY_BROKER_URL)
         ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG: expected true or false"),
         ({"MIN_BET_AMOUNT": "10", "MAX_BET_AMOUNT": "5"}, "MAX_BET_AMOUNT: must not be below"),
         ({"SENTRY_TRACES_SAMPLE_RATE": "2"}, "SENTRY_TRACES_SAMPLE_RATE: must be between"),
+        # A guild default past MAX_AMOUNT would overflow the house on the second member.
+        ({"STARTING_BALANCE": str(9 * 10**18)}, "STARTING_BALANCE: must be at most 1000000000000"),
+        ({"DEFAULT_LIQUIDITY": str(10**13)}, "DEFAULT_LIQUIDITY: must be at most 1000000000000"),
     ],
 )
 def test_bad_value_stops_startup_with_one_line_naming_the_variable(

@@ -67,7 +67,9 @@ def test_connecting_drip_is_refused_while_local_markets_are_not_settled(
     market_close(market_id=closed_one.pk, actor="mod")
     market_close(market_id=resolved_one.pk, actor="mod")
     resolution_vote(market_id=resolved_one.pk, voter="discord:730000000000000001", outcome_index=0)
-    resolution_vote(market_id=resolved_one.pk, voter="discord:730000000000000002", outcome_index=0)  # not settled yet
+    resolution_vote(
+        market_id=resolved_one.pk, voter="discord:730000000000000002", outcome_index=0
+    )  # not settled yet
 
     with pytest.raises(InvalidState) as refused:
         _connect(guild, fake_drip)
