@@ -91,7 +91,7 @@ class OutboxConsumer:
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         with_charts: bool = True,
     ) -> None:
-        self.client = client  # anything with get_partial_messageable(channel_id)
+        self.client = client  # anything with get_partial_messageable(channel_id, type=...)
         self.consumer = consumer
         self.batch = batch
         self.debounce = debounce
@@ -149,6 +149,17 @@ class OutboxConsumer:
             await call(outbox_acknowledge, self.consumer, position)
             self._acknowledged = position
 
+    def channel(self, channel_id: int) -> Any:
+        """A channel to send to or edit in by id, without the guild cache or a fetch.
+
+        The type matters only inside nextcord: without one, the partial channel's
+        ``get_partial_message`` raises ``TypeError`` ("Expected TextChannel,
+        DMChannel or Thread"), which the local Discord emulator caught on every
+        live edit. The REST routes are the same for every text-like channel, so
+        a market posted in a thread or a news channel is edited alike.
+        """
+        return self.client.get_partial_messageable(channel_id, type=nextcord.ChannelType.text)
+
     # -- live messages -------------------------------------------------------
     async def flush_edits(self) -> int:
         """Edit every stale message whose debounce window has passed."""
@@ -186,7 +197,7 @@ class OutboxConsumer:
         if not card.channel_id or not card.message_id:
             return False  # never posted: nothing to keep live
         rendered = await render_market_message(card, with_chart=self.with_charts)
-        channel = self.client.get_partial_messageable(card.channel_id)
+        channel = self.channel(card.channel_id)
         message = channel.get_partial_message(card.message_id)
         try:
             await self._with_retries(
@@ -217,7 +228,7 @@ class OutboxConsumer:
         )
         if announcement is None:
             return True
-        channel = self.client.get_partial_messageable(target.channel_id)
+        channel = self.channel(target.channel_id)
         kwargs: dict[str, Any] = {
             "embed": announcement.embed,
             "allowed_mentions": announcement.allowed_mentions,

@@ -110,3 +110,14 @@ def open_market(
         bypass_rate_limit=True,
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """A failed e2e test shows the end of the bot's log: its tracebacks are the evidence."""
+    report = yield
+    if report.failed and call.when in ("call", "setup"):
+        process = getattr(item, "funcargs", {}).get("bot")
+        if isinstance(process, BotProcess):
+            report.sections.append(("runbot log (last lines)", process.log_tail(60)))
+    return report
