@@ -103,6 +103,9 @@ class OutboxConsumer:
         self._stale: dict[int, int] = {}  # market id → first event id not yet shown
         self._failures: dict[int, int] = {}
         self._last_edit: dict[int, float] = {}
+        # market id → its message Discord said is gone (404) or closed to the bot (403):
+        # not edited again until the market is posted anew (a new message id).
+        self._gone: dict[int, int] = {}
         self._handled_upto = 0
         self._acknowledged = 0
 
@@ -196,6 +199,8 @@ class OutboxConsumer:
         card = await call(market_card, market_id)
         if not card.channel_id or not card.message_id:
             return False  # never posted: nothing to keep live
+        if self._gone.get(market_id) == card.message_id:
+            return False  # deleted or forbidden: asking again would only be refused again
         rendered = await render_market_message(card, with_chart=self.with_charts)
         channel = self.channel(card.channel_id)
         message = channel.get_partial_message(card.message_id)
@@ -206,6 +211,7 @@ class OutboxConsumer:
         except (nextcord.NotFound, nextcord.Forbidden):
             # Deleted, or the bot lost access: stop trying until it is shown again.
             logger.info("market %s message is gone or forbidden; not editing it", market_id)
+            self._gone[market_id] = card.message_id
             MESSAGE_EDITS.labels("gone").inc()
             return False
         except nextcord.HTTPException:

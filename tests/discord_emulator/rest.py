@@ -46,8 +46,8 @@ class RecordedRequest:
     method: str
     path: str  # without /api/v10
     query: dict[str, str]
-    body: Any
-    files: list[dict[str, Any]]
+    body: Any = field(repr=False)
+    files: list[dict[str, Any]] = field(repr=False)
     at: float  # emulator clock when it arrived
     status: int = 0
 

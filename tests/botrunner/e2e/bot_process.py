@@ -35,6 +35,7 @@ class BotProcess:
         self.args = list(extra_args)
         self.process: subprocess.Popen[bytes] | None = None
         self.started_at_request = 0
+        self._log_offset = 0  # where this run's lines start in the (shared) log file
 
     def environment(self) -> dict[str, str]:
         env = server_environment(test_database_url())
@@ -52,6 +53,7 @@ class BotProcess:
         with self.emulator.lock:
             self.started_at_request = len(self.emulator.requests)
         identifies = len(self.emulator.gateway.identifies)
+        self._log_offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "manage.py", "runbot", *self.args],
@@ -74,7 +76,7 @@ class BotProcess:
                 )
             if (
                 len(self.emulator.gateway.identifies) > identifies_before
-                and "connected as" in self.log.read_text(errors="replace")
+                and "connected as" in self.run_log()
                 and self.quiet_for(1.0)
             ):
                 return
@@ -105,6 +107,12 @@ class BotProcess:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def run_log(self) -> str:
+        """The log of the current run only."""
+        with self.log.open("rb") as log:
+            log.seek(self._log_offset)
+            return log.read().decode(errors="replace")
 
     def log_tail(self, lines: int = 80) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])

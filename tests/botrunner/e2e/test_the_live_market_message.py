@@ -6,6 +6,8 @@ tests do not depend on each other's trades.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from betting.models import Trade
@@ -103,3 +105,71 @@ def test_a_trade_by_someone_else_edits_the_live_message_with_the_new_odds(
     assert emulator.message(posted["id"])["embeds"][0]["description"] == embed_description(
         edit.body
     )
+
+
+def test_a_rate_limited_edit_is_retried_after_retry_after(
+    emulator: DiscordEmulator, bot: BotProcess, people: Personas, discord_guild: GuildSetup
+) -> None:
+    market = open_market(discord_guild, people.alice, "Snow before December?", ["Yes", "No"])
+    posted = show_market(emulator, people.alice, market.pk)
+    before = len(emulator.requests)
+    path = f"/channels/{posted['channel_id']}/messages/{posted['id']}$"
+    emulator.fail_next("PATCH", path, 429, retry_after=1.5)
+
+    someone_else_bets(discord_guild, people, market, 0)
+
+    limited, retried = emulator.wait_for(
+        lambda: (edits := edits_of(emulator, posted, before)) and len(edits) >= 2 and edits[:2],
+        timeout=EDIT_WITHIN,
+        what="a rate-limited edit and its retry",
+    )
+    assert (limited.status, retried.status) == (429, 200)
+    assert retried.at - limited.at >= 1.5  # it waited Retry-After, not less
+    for line in odds_lines(market):
+        assert line in embed_description(retried.body)
+
+
+def test_a_deleted_message_stops_the_edits_of_that_market(
+    emulator: DiscordEmulator, bot: BotProcess, people: Personas, discord_guild: GuildSetup
+) -> None:
+    market = open_market(discord_guild, people.alice, "Library open on Sunday?", ["Yes", "No"])
+    posted = show_market(emulator, people.alice, market.pk)
+    emulator.delete_message(int(posted["id"]))  # a moderator deleted it in Discord
+    before = len(emulator.requests)
+
+    someone_else_bets(discord_guild, people, market, 0)
+    emulator.wait_for(
+        lambda: [r for r in edits_of(emulator, posted, before) if r.status == 404],
+        timeout=EDIT_WITHIN,
+        what="the edit Discord refuses with 404 Unknown Message",
+    )
+    after_404 = len(emulator.requests)
+    bet_place(
+        member=member_row(discord_guild, people.alice),
+        market_id=market.pk,
+        outcome_index=1,
+        amount=50,
+        idempotency_key=f"e2e:alice:{market.pk}:after-404",
+        bypass_rate_limit=True,
+    )
+    # Longer than the debounce and two polls: an edit would have been tried by now.
+    time.sleep(9)
+    assert edits_of(emulator, posted, after_404) == []
+
+
+def test_a_dropped_gateway_connection_is_resumed(
+    emulator: DiscordEmulator, bot: BotProcess, people: Personas, discord_guild: GuildSetup
+) -> None:
+    market = open_market(discord_guild, people.alice, "Market hall repainted?", ["Yes", "No"])
+    identifies = len(emulator.gateway.identifies)
+    resumes = sum(s.resumes for s in emulator.gateway.sessions.values())
+
+    assert emulator.drop_gateway(code=4000) == 1
+
+    emulator.wait_for(
+        lambda: sum(s.resumes for s in emulator.gateway.sessions.values()) > resumes,
+        what="the bot's RESUME",
+    )
+    assert len(emulator.gateway.identifies) == identifies  # resumed, not a new session
+    shown = quote(emulator, people.bob, market.pk, "No", 40)  # and it still answers members
+    assert "Confirm" in [c["label"] for row in shown["components"] for c in row["components"]]
