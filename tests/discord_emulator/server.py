@@ -43,6 +43,7 @@ class DiscordEmulator:
         heartbeat_interval_ms: int = 5_000,
         recommended_shards: int = 1,
         spec: DiscordSpec | None = None,
+        echo: bool = False,
     ) -> None:
         self.spec = spec or DiscordSpec()
         self.guilds = list(guilds) or [GuildSetup()]
@@ -59,6 +60,7 @@ class DiscordEmulator:
             "verified": True,
             "mfa_enabled": False,
         }
+        self.echo = echo  # print each request and violation (the standalone emulator)
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.recommended_shards = recommended_shards
         self.lock = threading.RLock()
@@ -164,11 +166,15 @@ class DiscordEmulator:
                 len(self.requests), method, path, query, body, files, self.clock()
             )
             self.requests.append(recorded)
-            return recorded
+        if self.echo:
+            print(f"{method} {path}", flush=True)
+        return recorded
 
     def violation(self, text: str) -> None:
         with self.lock:
             self.violations.append(text)
+        if self.echo:
+            print(f"VIOLATION: {text}", flush=True)
 
     def take_failure(self, method: str, path: str) -> Failure | None:
         with self.lock:
