@@ -21,6 +21,8 @@ def show_market(emulator: DiscordEmulator, persona: Persona, market_id: int) -> 
             for i in shown.followup_ids
             if not int(emulator.messages[i]["flags"]) & EPHEMERAL
         ],
+        # The first chart of a fresh process imports and warms matplotlib: slow on a busy CI box.
+        timeout=45,
         what=f"the public message of market #{market_id}",
     )
     return emulator.message(shown.followup_ids[-1])
