@@ -25,7 +25,13 @@ def show_market(emulator: DiscordEmulator, persona: Persona, market_id: int) -> 
         timeout=45,
         what=f"the public message of market #{market_id}",
     )
-    return emulator.message(shown.followup_ids[-1])
+    posted = emulator.message(shown.followup_ids[-1])
+    # The bot records the message as the market's live one after Discord answered the post.
+    emulator.wait_for(
+        lambda: Market.objects.filter(pk=market_id, discord_message_id=int(posted["id"])).exists(),
+        what=f"market #{market_id} to record its live message",
+    )
+    return posted
 
 
 def quote(
