@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export PORT HOST
 
-.PHONY: run test venv lint format migrate demo clean
+.PHONY: run test venv lint format migrate demo clean bot-emulator
 
 venv: $(STAMP)
 
@@ -36,6 +36,14 @@ run: demo
 	echo "health:  http://$(HOST):$(PORT)/health/ready   metrics: http://$(HOST):$(PORT)/metrics"; \
 	echo "Ctrl-C stops everything."; \
 	exec $(VENV)/bin/honcho -f Procfile.dev start -p $(PORT) $$procs
+
+# The real bot against the local Discord emulator (tests/discord_emulator): no Discord account needed.
+EMULATOR_PORT ?= 8765
+bot-emulator: demo
+	@$(PY) -m tests.discord_emulator --port $(EMULATOR_PORT) --token emulator-local & \
+	  emulator=$$!; trap 'kill $$emulator' EXIT INT TERM; sleep 2; \
+	  DISCORD_TOKEN=emulator-local DISCORD_API_BASE_URL=http://127.0.0.1:$(EMULATOR_PORT)/api/v10 \
+	  BOT_METRICS_PORT=0 $(PY) manage.py runbot
 
 test: venv
 	@if [ -n "$$DATABASE_URL" ]; then echo "make test: database from DATABASE_URL (PostgreSQL)"; \

@@ -71,6 +71,8 @@ class PredictBot(commands.AutoShardedBot):
             default_guild_ids=list(guild_ids) or None,
         )
         self.run_outbox = run_outbox
+        self.guild_ids = list(guild_ids)
+        self._synced_once = False
         self.outbox = OutboxConsumer(self)
         self._background: list[asyncio.Task[Any]] = []
         for extension in EXTENSIONS:
@@ -91,6 +93,23 @@ class PredictBot(commands.AutoShardedBot):
                 await task
         self._background = []
         await super().close()
+
+    async def on_connect(self) -> None:
+        """Register the global commands once per process, and never with ``--guild``.
+
+        nextcord calls this for every shard that connects (and again after a
+        reconnect that is not a resume); one sync per process is enough. With
+        ``--guild`` the commands are registered in those guilds as they become
+        available; a global sync with ``delete_unknown`` would then delete every
+        global command, which the Discord emulator saw this process do.
+        """
+        if self._synced_once:
+            return
+        self._synced_once = True
+        if self.guild_ids:
+            self.add_all_application_commands()
+            return
+        await super().on_connect()
 
     async def on_ready(self) -> None:
         logger.info(

@@ -91,7 +91,7 @@ class OutboxConsumer:
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         with_charts: bool = True,
     ) -> None:
-        self.client = client  # anything with get_partial_messageable(channel_id)
+        self.client = client  # anything with get_partial_messageable(channel_id, type=...)
         self.consumer = consumer
         self.batch = batch
         self.debounce = debounce
@@ -103,6 +103,9 @@ class OutboxConsumer:
         self._stale: dict[int, int] = {}  # market id → first event id not yet shown
         self._failures: dict[int, int] = {}
         self._last_edit: dict[int, float] = {}
+        # market id → its message Discord said is gone (404) or closed to the bot (403):
+        # not edited again until the market is posted anew (a new message id).
+        self._gone: dict[int, int] = {}
         self._handled_upto = 0
         self._acknowledged = 0
 
@@ -149,6 +152,17 @@ class OutboxConsumer:
             await call(outbox_acknowledge, self.consumer, position)
             self._acknowledged = position
 
+    def channel(self, channel_id: int) -> Any:
+        """A channel to send to or edit in by id, without the guild cache or a fetch.
+
+        The type matters only inside nextcord: without one, the partial channel's
+        ``get_partial_message`` raises ``TypeError`` ("Expected TextChannel,
+        DMChannel or Thread"), which the local Discord emulator caught on every
+        live edit. The REST routes are the same for every text-like channel, so
+        a market posted in a thread or a news channel is edited alike.
+        """
+        return self.client.get_partial_messageable(channel_id, type=nextcord.ChannelType.text)
+
     # -- live messages -------------------------------------------------------
     async def flush_edits(self) -> int:
         """Edit every stale message whose debounce window has passed."""
@@ -185,8 +199,10 @@ class OutboxConsumer:
         card = await call(market_card, market_id)
         if not card.channel_id or not card.message_id:
             return False  # never posted: nothing to keep live
+        if self._gone.get(market_id) == card.message_id:
+            return False  # deleted or forbidden: asking again would only be refused again
         rendered = await render_market_message(card, with_chart=self.with_charts)
-        channel = self.client.get_partial_messageable(card.channel_id)
+        channel = self.channel(card.channel_id)
         message = channel.get_partial_message(card.message_id)
         try:
             await self._with_retries(
@@ -195,6 +211,7 @@ class OutboxConsumer:
         except (nextcord.NotFound, nextcord.Forbidden):
             # Deleted, or the bot lost access: stop trying until it is shown again.
             logger.info("market %s message is gone or forbidden; not editing it", market_id)
+            self._gone[market_id] = card.message_id
             MESSAGE_EDITS.labels("gone").inc()
             return False
         except nextcord.HTTPException:
@@ -217,7 +234,7 @@ class OutboxConsumer:
         )
         if announcement is None:
             return True
-        channel = self.client.get_partial_messageable(target.channel_id)
+        channel = self.channel(target.channel_id)
         kwargs: dict[str, Any] = {
             "embed": announcement.embed,
             "allowed_mentions": announcement.allowed_mentions,

@@ -46,14 +46,30 @@ class FakeDiscord:
         self.send_failures: list[Exception] = []
         self.attempts = 0
 
-    def get_partial_messageable(self, channel_id: int) -> FakeChannel:
-        return FakeChannel(self, channel_id)
+    def get_partial_messageable(
+        self, channel_id: int, *, type: nextcord.ChannelType | None = None
+    ) -> FakeChannel:
+        return FakeChannel(self, channel_id, type)
+
+
+# nextcord 2.6's PartialMessage accepts only these channel types (message.py).
+TEXT_LIKE = {
+    nextcord.ChannelType.text,
+    nextcord.ChannelType.news,
+    nextcord.ChannelType.private,
+    nextcord.ChannelType.news_thread,
+    nextcord.ChannelType.public_thread,
+    nextcord.ChannelType.private_thread,
+}
 
 
 class FakeChannel:
-    def __init__(self, discord: FakeDiscord, channel_id: int) -> None:
+    def __init__(
+        self, discord: FakeDiscord, channel_id: int, type: nextcord.ChannelType | None = None
+    ) -> None:
         self.discord = discord
         self.id = channel_id
+        self.type = type
 
     async def send(self, **kwargs: Any) -> Sent:
         self.discord.attempts += 1
@@ -63,6 +79,9 @@ class FakeChannel:
         return Sent(next(_message_ids))
 
     def get_partial_message(self, message_id: int) -> FakePartialMessage:
+        # As nextcord does: a partial channel without a text-like type has no messages.
+        if self.type not in TEXT_LIKE:
+            raise TypeError(f"Expected TextChannel, DMChannel or Thread not {self.type!r}")
         return FakePartialMessage(self, message_id)
 
 

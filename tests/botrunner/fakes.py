@@ -1,8 +1,11 @@
 """Interaction doubles: what nextcord hands a handler, recording what the handler answers.
 
-No harness drives nextcord offline, so handlers are driven with these. They
+Handlers are driven with these for speed and for fine-grained checks. They
 stand in for Discord only: the handlers, the services and the database are
-real. Every call is appended to one shared ``log`` so tests can check the order
+real. What nextcord itself does with a handler's answer is checked by the
+end-to-end tests in ``tests/botrunner/e2e``, where the real ``runbot`` process
+talks to the local Discord emulator (``tests/discord_emulator``). Every call
+is appended to one shared ``log`` so tests can check the order
 (acknowledged before any database work).
 """
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 import nextcord
+import nextcord.http
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -37,6 +38,16 @@ def default_bot_factory(**options: Any) -> Any:
     from botrunner.bot import PredictBot
 
     return PredictBot(**options)
+
+
+def use_discord_api(base_url: str) -> None:
+    """Send every REST call (interaction callbacks and webhooks too) to ``base_url``.
+
+    nextcord builds each route on the class attribute ``Route.BASE`` and finds
+    the gateway through ``GET /gateway/bot``, so this one setting moves the
+    whole bot, e.g. onto the local Discord emulator of the e2e tests.
+    """
+    nextcord.http.Route.BASE = base_url.rstrip("/")
 
 
 class Command(BaseCommand):
@@ -101,6 +112,7 @@ class Command(BaseCommand):
             # announcements posted once per process.
             "run_outbox": runs_shard_zero,
         }
+        use_discord_api(settings.DISCORD_API_BASE_URL)
         serve_metrics(settings.BOT_METRICS_PORT)
         try:
             asyncio.run(self._serve(token, bot_options))

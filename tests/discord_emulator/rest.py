@@ -1,0 +1,516 @@
+"""Discord's HTTP API, the part the bot uses, with the rules Discord enforces.
+
+Every request is recorded (method, path, body, files, status, time) before it
+is answered. Bodies are validated against Discord's OpenAPI description; a
+body that does not match is refused with Discord's 50035 "Invalid Form Body"
+and recorded as a violation, as are a second initial response, a response
+after the 3-second deadline and a follow-up after the 15-minute token life.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from tests.discord_emulator.interactions import Callback, InteractionRecord
+from tests.discord_emulator.model import snowflake
+
+if TYPE_CHECKING:
+    from tests.discord_emulator.server import DiscordEmulator
+
+EPHEMERAL = 1 << 6
+LOADING = 1 << 7
+INITIAL_RESPONSE_DEADLINE = 3.0
+TOKEN_LIFETIME = 15 * 60.0
+
+PONG, MESSAGE, DEFERRED_MESSAGE, DEFERRED_UPDATE, UPDATE, AUTOCOMPLETE_RESULT, MODAL = (
+    1,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+)
+
+
+@dataclass
+class RecordedRequest:
+    index: int
+    method: str
+    path: str  # without /api/v10
+    query: dict[str, str]
+    body: Any = field(repr=False)
+    files: list[dict[str, Any]] = field(repr=False)
+    at: float  # emulator clock when it arrived
+    status: int = 0
+
+    @property
+    def is_write(self) -> bool:
+        return self.method in {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@dataclass
+class Failure:
+    """An injected answer for the next ``count`` requests matching ``method`` and ``path``."""
+
+    method: str
+    path: re.Pattern[str]
+    status: int
+    count: int = 1
+    retry_after: float = 1.0
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    # Exactly "application/json": nextcord parses JSON only then (no "; charset=").
+    return web.Response(
+        body=json.dumps(data).encode(),
+        status=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+
+
+def error(status: int, code: int, message: str, **extra: Any) -> web.Response:
+    return json_response({"code": code, "message": message, **extra}, status)
+
+
+BUCKET_HEADERS = {
+    "X-RateLimit-Limit": "5",
+    "X-RateLimit-Remaining": "4",
+    "X-RateLimit-Reset-After": "1.000",
+    "X-RateLimit-Bucket": "emulator",
+}
+
+
+def injected(failure: Failure) -> web.Response:
+    if failure.status == 429:
+        seconds = failure.retry_after
+        return json_response(
+            {"message": "You are being rate limited.", "retry_after": seconds, "global": False},
+            429,
+            {
+                "Retry-After": str(math.ceil(seconds)),
+                "X-RateLimit-Limit": "5",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset-After": f"{seconds:.3f}",
+                "X-RateLimit-Bucket": "emulator-injected",
+                "X-RateLimit-Scope": "user",
+                # Discord's own 429s come through Google's front end; nextcord treats
+                # a 429 without "Via" as a Cloudflare ban and does not retry it.
+                "Via": "1.1 google",
+            },
+        )
+    defaults = {403: (50001, "Missing Access"), 404: (10008, "Unknown Message")}
+    code, message = defaults.get(failure.status, (0, "Injected failure"))
+    return json_response({"code": code, "message": message, **failure.body}, failure.status)
+
+
+Handler = Callable[[web.Request, RecordedRequest, dict[str, str]], Awaitable[web.Response]]
+
+
+class Rest:
+    def __init__(self, emulator: DiscordEmulator) -> None:
+        self.emu = emulator
+        app = emulator.application_id
+        route = self._route
+        self.routes: list[tuple[str, re.Pattern[str], Handler, bool]] = [
+            route("GET", r"/users/@me", self.me),
+            route("GET", r"/gateway/bot", self.gateway_bot),
+            route("GET", r"/gateway", self.gateway),
+            route("GET", r"/applications/@me", self.application),
+            route("GET", r"/oauth2/applications/@me", self.application),
+            route(
+                "GET", rf"/applications/{app}(?:/guilds/(?P<guild>\d+))?/commands", self.commands
+            ),
+            route(
+                "PUT", rf"/applications/{app}(?:/guilds/(?P<guild>\d+))?/commands", self.overwrite
+            ),
+            route("POST", rf"/applications/{app}(?:/guilds/(?P<guild>\d+))?/commands", self.create),
+            route(
+                "PATCH",
+                rf"/applications/{app}(?:/guilds/(?P<guild>\d+))?/commands/(?P<id>\d+)",
+                self.edit_command,
+            ),
+            route(
+                "DELETE",
+                rf"/applications/{app}(?:/guilds/(?P<guild>\d+))?/commands/(?P<id>\d+)",
+                self.delete_command,
+            ),
+            route(
+                "POST",
+                r"/interactions/(?P<id>\d+)/(?P<token>[^/]+)/callback",
+                self.callback,
+                authorized=False,
+            ),
+            route("POST", rf"/webhooks/{app}/(?P<token>[^/]+)", self.followup, authorized=False),
+            route(
+                "GET",
+                rf"/webhooks/{app}/(?P<token>[^/]+)/messages/(?P<message>@original|\d+)",
+                self.get_webhook_message,
+                authorized=False,
+            ),
+            route(
+                "PATCH",
+                rf"/webhooks/{app}/(?P<token>[^/]+)/messages/(?P<message>@original|\d+)",
+                self.edit_webhook_message,
+                authorized=False,
+            ),
+            route("POST", r"/channels/(?P<channel>\d+)/messages", self.create_message),
+            route(
+                "PATCH",
+                r"/channels/(?P<channel>\d+)/messages/(?P<message>\d+)",
+                self.edit_message,
+            ),
+            route("GET", r"/guilds/(?P<guild>\d+)/members/(?P<user>\d+)", self.guild_member),
+        ]
+
+    @staticmethod
+    def _route(
+        method: str, pattern: str, handler: Handler, *, authorized: bool = True
+    ) -> tuple[str, re.Pattern[str], Handler, bool]:
+        return method, re.compile(f"^{pattern}$"), handler, authorized
+
+    # -- the one entry point ---------------------------------------------------
+    async def handle(self, request: web.Request) -> web.Response:
+        emu = self.emu
+        path = "/" + request.match_info["tail"]
+        body, files = await self._read_body(request)
+        recorded = emu.record(request.method, path, dict(request.query), body, files)
+        response = await self._answer(request, recorded, path)
+        recorded.status = response.status
+        return response
+
+    async def _answer(
+        self, request: web.Request, recorded: RecordedRequest, path: str
+    ) -> web.Response:
+        emu = self.emu
+        failure = emu.take_failure(request.method, path)
+        if failure is not None:
+            return injected(failure)
+        for method, pattern, handler, authorized in self.routes:
+            match = pattern.match(path)
+            if method != request.method or match is None:
+                continue
+            if authorized and request.headers.get("Authorization") != f"Bot {emu.token}":
+                return error(401, 0, "401: Unauthorized")
+            if recorded.body is not None or request.method in {"POST", "PUT", "PATCH"}:
+                problems = emu.spec.errors(request.method, path, recorded.body)
+                if problems:
+                    emu.violation(
+                        f"{request.method} {path}: body does not match the spec: {problems}"
+                    )
+                    return error(400, 50035, "Invalid Form Body", errors=problems)
+            response = await handler(request, recorded, match.groupdict())
+            response.headers.update(BUCKET_HEADERS)
+            return response
+        emu.violation(f"{request.method} {path}: the emulator does not serve this route")
+        return error(404, 0, "404: Not Found")
+
+    async def _read_body(self, request: web.Request) -> tuple[Any, list[dict[str, Any]]]:
+        content_type = request.headers.get("Content-Type", "")
+        if content_type.startswith("multipart/"):
+            body: Any = None
+            files: list[dict[str, Any]] = []
+            reader = await request.multipart()
+            async for part in reader:
+                data = await part.read()  # type: ignore[union-attr]
+                if part.name == "payload_json":  # type: ignore[union-attr]
+                    body = json.loads(data)
+                else:
+                    files.append(
+                        {
+                            "field": part.name,  # type: ignore[union-attr]
+                            "filename": part.filename,  # type: ignore[union-attr]
+                            "size": len(data),
+                            "content_type": part.headers.get("Content-Type", ""),  # type: ignore[union-attr]
+                            "data": bytes(data),
+                        }
+                    )
+            return body, files
+        raw = await request.read()
+        if not raw:
+            return None, []
+        return json.loads(raw), []
+
+    # -- identity and gateway --------------------------------------------------
+    async def me(
+        self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
+    ) -> web.Response:
+        return json_response(self.emu.bot_user)
+
+    async def gateway_bot(
+        self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
+    ) -> web.Response:
+        return json_response(
+            {
+                "url": self.emu.gateway_url,
+                "shards": self.emu.recommended_shards,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 999,
+                    "reset_after": 14_400_000,
+                    "max_concurrency": 1,
+                },
+            }
+        )
+
+    async def gateway(
+        self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
+    ) -> web.Response:
+        return json_response({"url": self.emu.gateway_url})
+
+    async def application(
+        self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
+    ) -> web.Response:
+        emu = self.emu
+        return json_response(
+            {
+                "id": str(emu.application_id),
+                "name": emu.bot_user["username"],
+                "icon": None,
+                "description": "",
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "verify_key": "0" * 64,
+                "flags": 0,
+                "owner": {**emu.bot_user, "bot": False, "id": str(snowflake())},
+                "team": None,
+            }
+        )
+
+    async def guild_member(
+        self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
+    ) -> web.Response:
+        guild = self.emu.guild_by_id(int(args["guild"]))
+        persona = guild.members.get(int(args["user"])) if guild else None
+        if persona is None:
+            return error(404, 10007, "Unknown Member")
+        member = persona.member_payload()
+        member.pop("permissions")  # only interactions carry resolved permissions
+        return json_response(member)
+
+    # -- application commands ----------------------------------------------------
+    def _store(self, guild: str | None) -> dict[int, dict[str, Any]]:
+        return self.emu.commands.setdefault(int(guild) if guild else None, {})
+
+    def _command(self, body: dict[str, Any], guild: str | None, command_id: int) -> dict[str, Any]:
+        # Stored as sent, with the fields Discord adds: nextcord compares what it
+        # would send with what Discord lists to decide whether to write at all.
+        command = {**body, "id": str(command_id), "application_id": str(self.emu.application_id)}
+        command.setdefault("type", 1)
+        command["version"] = str(snowflake())
+        if guild:
+            command["guild_id"] = guild
+        return command
+
+    async def commands(
+        self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
+    ) -> web.Response:
+        with self.emu.lock:
+            return json_response(list(self._store(args["guild"]).values()))
+
+    async def overwrite(
+        self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
+    ) -> web.Response:
+        with self.emu.lock:
+            store = self._store(args["guild"])
+            by_name = {(c["name"], c["type"]): int(c["id"]) for c in store.values()}
+            store.clear()
+            for body in rec.body or []:
+                key = (body["name"], body.get("type", 1))
+                command = self._command(body, args["guild"], by_name.get(key) or snowflake())
+                store[int(command["id"])] = command
+            return json_response(list(store.values()))
+
+    async def create(
+        self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
+    ) -> web.Response:
+        with self.emu.lock:
+            store = self._store(args["guild"])
+            key = (rec.body["name"], rec.body.get("type", 1))
+            existing = next((c for c in store.values() if (c["name"], c["type"]) == key), None)
+            # Creating a command whose name exists replaces it (Discord's upsert).
+            command = self._command(
+                rec.body, args["guild"], int(existing["id"]) if existing else snowflake()
+            )
+            store[int(command["id"])] = command
+            return json_response(command, 200 if existing else 201)
+
+    async def edit_command(
+        self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
+    ) -> web.Response:
+        with self.emu.lock:
+            store = self._store(args["guild"])
+            current = store.get(int(args["id"]))
+            if current is None:
+                return error(404, 10063, "Unknown application command")
+            merged = {**current, **rec.body}
+            for key in ("id", "application_id", "version", "guild_id"):
+                merged.pop(key, None)
+            store[int(args["id"])] = self._command(merged, args["guild"], int(args["id"]))
+            return json_response(store[int(args["id"])])
+
+    async def delete_command(
+        self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
+    ) -> web.Response:
+        with self.emu.lock:
+            if self._store(args["guild"]).pop(int(args["id"]), None) is None:
+                return error(404, 10063, "Unknown application command")
+            return web.Response(status=204)
+
+    # -- interactions --------------------------------------------------------------
+    async def callback(
+        self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
+    ) -> web.Response:
+        emu = self.emu
+        with emu.lock:
+            record = emu.interactions.get(int(args["id"]))
+            if record is None or record.token != args["token"]:
+                emu.violation(f"callback for an unknown interaction {args['id']}")
+                return error(404, 10062, "Unknown interaction")
+            after = rec.at - (record.sent_at or rec.at)
+            if record.callback is not None:
+                emu.violation(
+                    f"interaction {record.id} answered twice (callback types "
+                    f"{record.callback.type} then {rec.body.get('type')})"
+                )
+                return error(400, 40060, "Interaction has already been acknowledged.")
+            if after > INITIAL_RESPONSE_DEADLINE:
+                emu.violation(
+                    f"interaction {record.id} answered {after:.2f} s after it was sent (limit 3 s)"
+                )
+                return error(404, 10062, "Unknown interaction")
+            kind = int(rec.body["type"])
+            data = rec.body.get("data") or {}
+            record.callback = Callback(kind, data, after)
+            if kind in (MESSAGE, DEFERRED_MESSAGE):
+                flags = int(data.get("flags") or 0) & EPHEMERAL
+                if kind == DEFERRED_MESSAGE:
+                    flags |= LOADING
+                    record.deferred_pending = True
+                message = emu.new_message(
+                    record.channel_id,
+                    {} if kind == DEFERRED_MESSAGE else data,
+                    rec.files,
+                    flags=flags,
+                    interaction=record,
+                )
+                record.original_id = int(message["id"])
+            elif kind in (DEFERRED_UPDATE, UPDATE):
+                record.original_id = record.source_message_id
+                if kind == UPDATE and record.source_message_id is not None:
+                    emu.edit_stored_message(record.source_message_id, data, rec.files)
+        return web.Response(status=204)
+
+    def _webhook_interaction(
+        self, token: str, rec: RecordedRequest
+    ) -> InteractionRecord | web.Response:
+        emu = self.emu
+        record = next((r for r in emu.interactions.values() if r.token == token), None)
+        if record is None:
+            emu.violation(f"{rec.method} {rec.path}: unknown webhook token")
+            return error(404, 10015, "Unknown Webhook")
+        if record.sent_at is not None and rec.at - record.sent_at > TOKEN_LIFETIME:
+            emu.violation(f"{rec.method} {rec.path}: the interaction token expired (15 minutes)")
+            return error(401, 50027, "Invalid Webhook Token")
+        if record.callback is None:
+            emu.violation(f"{rec.method} {rec.path}: follow-up before the initial response")
+            return error(404, 10015, "Unknown Webhook")
+        return record
+
+    async def followup(
+        self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
+    ) -> web.Response:
+        emu = self.emu
+        with emu.lock:
+            record = self._webhook_interaction(args["token"], rec)
+            if isinstance(record, web.Response):
+                return record
+            if record.deferred_pending and record.original_id is not None:
+                # Discord: the first follow-up after a deferred reply fills that reply
+                # in, and keeps its flags (an ephemeral "thinking" stays ephemeral).
+                record.deferred_pending = False
+                message = emu.edit_stored_message(record.original_id, rec.body or {}, rec.files)
+                message["flags"] = int(message["flags"]) & ~LOADING
+            else:
+                flags = int((rec.body or {}).get("flags") or 0) & EPHEMERAL
+                message = emu.new_message(
+                    record.channel_id, rec.body or {}, rec.files, flags=flags, interaction=record
+                )
+                record.followup_ids.append(int(message["id"]))
+        if rec.query.get("wait") in {"true", "True", "1"}:
+            return json_response(message)
+        return web.Response(status=204)
+
+    def _webhook_message_id(self, record: InteractionRecord, which: str) -> int | None:
+        if which == "@original":
+            return record.original_id
+        wanted = int(which)
+        if wanted == record.original_id or wanted in record.followup_ids:
+            return wanted
+        return None
+
+    async def get_webhook_message(
+        self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
+    ) -> web.Response:
+        with self.emu.lock:
+            record = self._webhook_interaction(args["token"], rec)
+            if isinstance(record, web.Response):
+                return record
+            message_id = self._webhook_message_id(record, args["message"])
+            if message_id is None or message_id not in self.emu.messages:
+                return error(404, 10008, "Unknown Message")
+            return json_response(self.emu.messages[message_id])
+
+    async def edit_webhook_message(
+        self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
+    ) -> web.Response:
+        emu = self.emu
+        with emu.lock:
+            record = self._webhook_interaction(args["token"], rec)
+            if isinstance(record, web.Response):
+                return record
+            message_id = self._webhook_message_id(record, args["message"])
+            if message_id is None or message_id not in emu.messages:
+                return error(404, 10008, "Unknown Message")
+            if message_id == record.original_id:
+                record.deferred_pending = False
+            message = emu.edit_stored_message(message_id, rec.body or {}, rec.files)
+            message["flags"] = int(message["flags"]) & ~LOADING
+            return json_response(message)
+
+    # -- channel messages ------------------------------------------------------------
+    async def create_message(
+        self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
+    ) -> web.Response:
+        emu = self.emu
+        with emu.lock:
+            if not emu.channel_exists(int(args["channel"])):
+                return error(404, 10003, "Unknown Channel")
+            message = emu.new_message(int(args["channel"]), rec.body or {}, rec.files, flags=0)
+            return json_response(message)
+
+    async def edit_message(
+        self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
+    ) -> web.Response:
+        emu = self.emu
+        with emu.lock:
+            message = emu.messages.get(int(args["message"]))
+            if message is None or message["channel_id"] != args["channel"]:
+                return error(404, 10008, "Unknown Message")
+            if int(message["flags"]) & EPHEMERAL:
+                return error(
+                    404, 10008, "Unknown Message"
+                )  # only the interaction's token reaches it
+            return json_response(
+                emu.edit_stored_message(int(args["message"]), rec.body or {}, rec.files)
+            )
