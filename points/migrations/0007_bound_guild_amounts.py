@@ -50,7 +50,7 @@ def clamp_out_of_range_amounts(apps, schema_editor):  # type: ignore[no-untyped-
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("points", "0004_drip_backend"),
+        ("points", "0006_drip_transfer_sending_state"),
         ("core", "0001_audit_log_and_outbox"),
     ]
 
