@@ -156,6 +156,7 @@ def _vote(request: HttpRequest, market: Model, data: dict[str, Any]) -> str:
         actor=admin_actor(request),
         outcome_index=None if cancel else int(data["choice"]),
         cancel=cancel,
+        cast_by_user_id=request.user.pk,
     )
     names = {voter: request.user.get_username()} if voter.startswith("user:") else {}
     recorded = f"vote for {result.choice!r} recorded as {voter_describe(voter, names=names)}"

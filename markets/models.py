@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -124,6 +125,15 @@ class ResolutionVote(models.Model):
         "linked to that Discord user), or user:<id> (a staff user not linked to Discord)",
     )
     outcome = models.ForeignKey(Outcome, null=True, blank=True, on_delete=models.PROTECT)
+    # The staff user who cast it in the admin, whichever identity it was cast as:
+    # if their Discord link changes, their earlier vote is replaced, not kept.
+    cast_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -242,8 +242,9 @@ def resolution_vote(
     outcome_index: int | None = None,
     cancel: bool = False,
     guild_id: int | None = None,
+    cast_by_user_id: int | None = None,
 ) -> VoteResult:
-    """A moderator's vote for an outcome or for cancel; decides at the guild's threshold.
+    """A moderator's vote for an outcome or for cancel; decides at the market's threshold.
 
     ``voter`` is the person (``discord:<id>`` or ``user:<staff pk>``, see
     ``markets.voters``): one vote per person and market, whichever channel it
@@ -251,6 +252,13 @@ def resolution_vote(
     from the bot, ``api:discord:<id>``, ``admin:<username>``), recorded in the
     audit log; it defaults to ``voter``. A moderator may change their vote until
     the market is decided; voting again for the same choice is refused.
+    ``cast_by_user_id`` is the staff user voting in the admin: a vote they cast
+    earlier as another identity (before a superuser changed or removed their
+    link) is replaced by this one, so a relink never gives a second vote.
+
+    A decision needs ``min_resolution_votes`` agreeing votes of Discord users,
+    or as many of staff users not linked to Discord: the two kinds are never
+    added up, because an unlinked staff user may be one of those Discord users.
     """
     voter_check(voter)
     actor = actor or voter
@@ -274,19 +282,20 @@ def resolution_vote(
                 )
         # Before counting: a staff user linked to Discord since voting is that person now.
         _votes_follow_staff_links_locked(market)
+        if cast_by_user_id is not None:
+            _votes_follow_the_staff_user_locked(market, user_id=cast_by_user_id, voter=voter)
         vote = ResolutionVote.objects.filter(market=market, voter=voter).first()
         if vote is not None and vote.outcome_id == (outcome.pk if outcome else None):
             raise Conflict("You already voted for that.")
         if vote is None:
-            ResolutionVote.objects.create(market=market, voter=voter, outcome=outcome)
+            ResolutionVote.objects.create(
+                market=market, voter=voter, outcome=outcome, cast_by_user_id=cast_by_user_id
+            )
         else:
             vote.outcome = outcome
-            vote.save(update_fields=["outcome", "updated_at"])
-        count = (
-            ResolutionVote.objects.filter(market=market, outcome=outcome).count()
-            if outcome
-            else ResolutionVote.objects.filter(market=market, outcome__isnull=True).count()
-        )
+            vote.cast_by_user_id = cast_by_user_id or vote.cast_by_user_id
+            vote.save(update_fields=["outcome", "cast_by_user", "updated_at"])
+        count = _agreeing_votes(market, outcome)
         needed = market.min_resolution_votes
         choice = outcome.label if outcome else "cancel"
         audit_record(
@@ -313,6 +322,35 @@ def resolution_vote(
         if decided:
             _decide_locked(market, outcome=outcome, actor=actor, now=now)
     return VoteResult(market, choice, count, needed, decided)
+
+
+def _agreeing_votes(market: Market, outcome: Outcome | None) -> int:
+    """Votes for this choice, counting Discord users and unlinked staff users apart."""
+    voters = ResolutionVote.objects.filter(market=market, outcome=outcome).values_list(
+        "voter", flat=True
+    )
+    discord = sum(1 for voter in voters if voter.startswith("discord:"))
+    return max(discord, len(voters) - discord)
+
+
+def _votes_follow_the_staff_user_locked(market: Market, *, user_id: int, voter: str) -> None:
+    """Drop a vote this staff user cast on the market as another identity.
+
+    Their link changed since (a superuser linked them to another Discord user,
+    or removed the link): that vote was theirs, and this one replaces it.
+    """
+    earlier = ResolutionVote.objects.filter(market=market, cast_by_user_id=user_id).exclude(
+        voter=voter
+    )
+    for vote in earlier:
+        audit_record(
+            actor="system",
+            action="market.vote.replaced",
+            guild_id=market.guild_id,
+            target=market,
+            data={"from": vote.voter, "to": voter, "staff_user": user_id},
+        )
+    earlier.delete()
 
 
 def _votes_follow_staff_links_locked(market: Market) -> None:

@@ -5,8 +5,9 @@ a Discord user (from ``/resolve``, from their API key, or from the admin by a
 staff user linked to them with ``StaffDiscordLink``), and ``user:<pk>`` for a
 staff user not linked to Discord. An unlinked staff user is a separate identity:
 the project cannot know which Discord user they are, so their vote never merges
-with one — until a superuser links them, after which their earlier votes on
-undecided markets become that Discord user's (see ``resolution_vote``).
+with one, and never adds up with Discord users' votes towards a decision —
+until a superuser links them, after which their earlier votes on undecided
+markets become that Discord user's (see ``resolution_vote``).
 
 The channel (bot, API, admin) is kept in the audit log, not in the vote.
 """
@@ -79,6 +80,7 @@ def staff_identity_sentence(user: Any) -> str:
         )
     return (
         f"Your vote is cast as staff user {user.get_username()}, not linked to a Discord "
-        "account: it counts as a separate person. Ask a superuser to link your Discord "
-        "account (Users → your user → Discord account)."
+        "account. It never adds up with votes cast by Discord users (you may be one of "
+        "them): it counts only with other unlinked staff users' votes. Ask a superuser to "
+        "link your Discord account (Users → your user → Discord account)."
     )

@@ -65,3 +65,49 @@ def test_a_channel_string_is_not_a_voter(member: Member) -> None:
         with pytest.raises(ValidationFailed):
             resolution_vote(market_id=market.pk, voter=channel, outcome_index=0)
     assert not ResolutionVote.objects.exists()
+
+
+def _staff_votes(market_id: int, staffer: object, outcome_index: int) -> object:
+    """A staff user's vote as the admin casts it: as whoever they are linked to now."""
+    return resolution_vote(
+        market_id=market_id,
+        voter=staff_voter(staffer),
+        actor=f"admin:{staffer.username}",  # type: ignore[attr-defined]
+        outcome_index=outcome_index,
+        cast_by_user_id=staffer.pk,  # type: ignore[attr-defined]
+    )
+
+
+@pytest.mark.parametrize("relink", ["to another discord user", "removed"])
+def test_a_changed_link_replaces_the_staff_users_earlier_vote(member: Member, relink: str) -> None:
+    market = make_market(member)
+    market_close(market_id=market.pk, actor="discord:1")
+    staffer = get_user_model().objects.create_user("staffer", password="pw", is_staff=True)
+    link = StaffDiscordLink.objects.create(user=staffer, discord_id=731_000_000_000_000_001)
+    _staff_votes(market.pk, staffer, 0)
+    if relink == "removed":
+        link.delete()
+    else:
+        StaffDiscordLink.objects.filter(pk=link.pk).update(discord_id=731_000_000_000_000_002)
+
+    result = _staff_votes(market.pk, staffer, 0)
+
+    # Still one person with one vote: the market (two votes needed) stays undecided.
+    assert (result.votes_for_choice, result.decided) == (1, False)
+    assert ResolutionVote.objects.filter(market=market).count() == 1
+
+
+def test_an_unlinked_staff_user_never_adds_up_with_discord_moderators(member: Member) -> None:
+    """They may be one of those Discord users: their votes count only among their kind."""
+    market = make_market(member)
+    market_close(market_id=market.pk, actor="discord:1")
+    staffer = get_user_model().objects.create_user("staffer", password="pw", is_staff=True)
+    resolution_vote(market_id=market.pk, voter="discord:731000000000000001", outcome_index=0)
+
+    alone = _staff_votes(market.pk, staffer, 0)
+
+    assert (alone.votes_for_choice, alone.decided) == (1, False)
+    decided = resolution_vote(
+        market_id=market.pk, voter="discord:731000000000000002", outcome_index=0
+    )
+    assert (decided.votes_for_choice, decided.decided) == (2, True)
