@@ -47,11 +47,15 @@ from tests.betting.helpers import new_key
 from tests.markets.helpers import MODERATORS, decide, guild_total, make_guild, make_member
 
 # The earlier refund rule ("max(0, spent - received)", the house covering the
-# rest) fails the bound at the 6th example of this derandomized run; 100 keeps
-# a wide margin for finding the next such rule.
-EXAMPLES = 100
+# rest) fails the bound at the 3rd example of this derandomized run (the
+# generation depends on max_examples, so that was measured with this value);
+# with random seeds the first failure came between the 12th and the 420th.
+EXAMPLES = 300
 
-portion = st.sampled_from([Decimal("0.01"), Decimal("0.1"), Decimal("0.5"), Decimal("0.99"), 1])
+# Shares of a balance or a holding: small, half, nearly all, all. Big moves are
+# where members can push a thin market around.
+portion = st.sampled_from([Decimal("0.01"), Decimal("0.5"), Decimal("0.99"), 1])
+sell_portion = st.sampled_from([Decimal("0.1"), Decimal("0.99"), 1])
 
 
 class HouseLossMachine(RuleBasedStateMachine):
@@ -60,7 +64,7 @@ class HouseLossMachine(RuleBasedStateMachine):
     @initialize(
         members=st.integers(min_value=2, max_value=4),
         grants=st.lists(st.sampled_from([0, 10_000, 1_000_000, 1_000_000]), min_size=4, max_size=4),
-        liquidity=st.sampled_from([10, 10, 100, 1_000]),
+        liquidity=st.sampled_from([1, 10, 100, 1_000]),
         fee_bps=st.sampled_from([0, 0, 100, 500]),
         answers=st.integers(min_value=2, max_value=5),
         patience=st.integers(min_value=4, max_value=20),
@@ -130,7 +134,7 @@ class HouseLossMachine(RuleBasedStateMachine):
             self.trades += 1
 
     @precondition(lambda self: self.open)
-    @rule(holding=st.integers(0, 50), share=portion)
+    @rule(holding=st.integers(0, 50), share=sell_portion)
     def sell(self, holding: int, share: Decimal) -> None:
         """Sell part or all of one of the holdings members have."""
         holdings = list(
