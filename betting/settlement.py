@@ -36,11 +36,24 @@ from betting.models import Position
 from markets.models import Market, MarketStatus
 from markets.services import market_event_payload
 from points.drip.client import DripRejected
-from points.drip.services import clearing_account, drip_balance, drip_debit, is_drip_guild
+from points.drip.services import (
+    clearing_account,
+    drip_balance,
+    drip_debit,
+    drip_queue_credit,
+    is_drip_guild,
+)
 from points.drip.writes import compensation_key
 from points.ledger import Leg
 from points.ledger_batch import Posting, ledger_post_batch
-from points.models import Account, DripTransfer, DripTransferStatus, Member, TransactionKind
+from points.models import (
+    Account,
+    DripTransfer,
+    DripTransferStatus,
+    LedgerEntry,
+    Member,
+    TransactionKind,
+)
 from points.services import house_account
 from predictmarket.audit import audit_record
 from predictmarket.errors import InsufficientPoints
@@ -306,10 +319,24 @@ def refund_market(
         .first()
     )
     if market is None:
+        _return_uncounted_take_backs(market_id)
         return SettlementResult(market_id, performed=False)
     drip = is_drip_guild(market.guild)
     if drip:
         _take_back_at_drip(market)
+    result = _unwind_claimed(market, now=now, drip=drip)
+    if result is None:
+        # Another worker unwound it meanwhile; a take-back this one made is not in it.
+        _return_uncounted_take_backs(market_id)
+        return SettlementResult(market_id, performed=False)
+    SETTLEMENT_SECONDS.labels("refund").observe(time.perf_counter() - started)
+    MARKETS_FINISHED.labels("refunded").inc()
+    return result
+
+
+def _unwind_claimed(market: Market, *, now: datetime, drip: bool) -> SettlementResult | None:
+    """Claim the unwind and post it, in one transaction; None if someone else claimed it."""
+    market_id = market.pk
     with transaction.atomic():
         # The claim: only one transaction can move settled_at from NULL.
         claimed = Market.objects.filter(
@@ -318,7 +345,7 @@ def refund_market(
             settled_at__isnull=True,
         ).update(settled_at=now)
         if not claimed:
-            return SettlementResult(market_id, performed=False)
+            return None
         market.refresh_from_db()
         nets = _nets(market)
         house = house_account(market.guild_id)
@@ -390,8 +417,6 @@ def refund_market(
                 "refunds_cut": plan.cut,
             },
         )
-    SETTLEMENT_SECONDS.labels("refund").observe(time.perf_counter() - started)
-    MARKETS_FINISHED.labels("refunded").inc()
     return result
 
 
@@ -413,20 +438,56 @@ def _take_back_at_drip(market: Market) -> None:
     gainers = {member: net for member, net in _nets(market).items() if net > 0}
     members = Member.objects.select_related("guild").in_bulk(list(gainers))
     for member_id, gain in gainers.items():
+        if Market.objects.filter(pk=market.pk, settled_at__isnull=False).exists():
+            return  # another worker has unwound it: take nothing more back
         key = _unwind_debit_key(market, member_id)
         earlier = DripTransfer.objects.filter(idempotency_key=key).first()
         if earlier is not None and earlier.status == DripTransferStatus.APPLIED:
             continue
-        if earlier is not None:
-            amount = -earlier.amount
-        else:
-            amount = min(gain, drip_balance(members[member_id], fresh=True))
-        if amount <= 0:
-            continue
         try:
-            drip_debit(member=members[member_id], amount=amount, key=key, purpose="unwind")
+            if earlier is not None:
+                amount = -earlier.amount
+            else:
+                amount = min(gain, drip_balance(members[member_id], fresh=True))
+            if amount > 0:
+                drip_debit(member=members[member_id], amount=amount, key=key, purpose="unwind")
         except (InsufficientPoints, DripRejected):
-            continue  # the balance moved since it was read: nothing is taken back
+            # Spent since, or no longer at DRIP at all (left the realm): nothing can
+            # be taken back, and that must not hold up everyone else's refund.
+            continue
+
+
+def _return_uncounted_take_backs(market_id: int) -> None:
+    """Give back DRIP take-backs that the committed unwind did not count.
+
+    A worker that was still taking gains back while another one claimed and
+    posted the unwind may have debited a member afterwards; that debit is in no
+    refund, so it is credited back to the member (once: the compensation key).
+    """
+    market = Market.objects.select_related("guild").filter(pk=market_id).first()
+    if market is None or market.settled_at is None or not is_drip_guild(market.guild):
+        return
+    counted = set(
+        LedgerEntry.objects.filter(
+            account_id=market.escrow_account_id,
+            amount__gt=0,
+            transaction__idempotency_key__startswith=f"refund:{market.pk}:",
+        ).values_list("transaction__idempotency_key", flat=True)
+    )
+    applied = DripTransfer.objects.filter(
+        idempotency_key__startswith=f"unwind:{market.pk}:", status=DripTransferStatus.APPLIED
+    )
+    for debit in applied:
+        if f"refund:{market.pk}:{debit.member_id}" in counted:
+            continue
+        with transaction.atomic():
+            drip_queue_credit(
+                member=debit.member_id,
+                guild_id=market.guild_id,
+                amount=-debit.amount,
+                purpose="unwind_compensation",
+                key=compensation_key(debit.idempotency_key),
+            )
 
 
 def _taken_back_at_drip(market: Market) -> dict[int, int]:

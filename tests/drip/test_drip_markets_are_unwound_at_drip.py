@@ -19,7 +19,7 @@ from betting.settlement import refund_market
 from markets.models import Market
 from markets.services import market_cancel, market_create
 from points.drip.client import DripUnavailable
-from points.drip.services import deliver_pending_transfers
+from points.drip.services import deliver_pending_transfers, drip_debit
 from points.models import Account, DripTransfer, DripTransferStatus, Guild, Member
 from points.reconciliation import ledger_reconcile
 from tests.drip.fake_drip import FakeDrip
@@ -133,3 +133,47 @@ def test_while_drip_is_down_the_unwind_waits_instead_of_cutting_refunds(
         DripTransfer.objects.filter(purpose="unwind", status=DripTransferStatus.APPLIED).count()
         == 1
     )
+
+
+def test_a_take_back_made_after_another_worker_unwound_the_market_is_given_back(
+    whale_and_partner: tuple[Market, Member, Member], fake_drip: FakeDrip
+) -> None:
+    """Two workers (the on-commit task and a sweep) unwind at once; one is late at DRIP."""
+    market, _, partner = whale_and_partner
+    gain = fake_drip.balance(partner.discord_id) - 1_000
+    spent_elsewhere = fake_drip.balance(partner.discord_id)
+    fake_drip.members[partner.discord_id]["balance"] = 0  # nothing to take back now
+    market_cancel(market_id=market.pk, actor="mod", is_moderator=True)
+    assert refund_market(market_id=market.pk).performed  # worker A: takes nothing back
+    fake_drip.members[partner.discord_id]["balance"] = spent_elsewhere  # earned it back
+    # Worker B read the market before A's claim and debits the partner now.
+    drip_debit(
+        member=partner, amount=gain, key=f"unwind:{market.pk}:{partner.pk}", purpose="unwind"
+    )
+    assert fake_drip.balance(partner.discord_id) == spent_elsewhere - gain
+
+    assert refund_market(market_id=market.pk).performed is False  # B's claim fails
+    _deliver_all()
+
+    # The late take-back is in no refund, so it goes back to the partner.
+    assert fake_drip.balance(partner.discord_id) == spent_elsewhere
+    assert refund_market(market_id=market.pk).performed is False
+    _deliver_all()
+    assert fake_drip.balance(partner.discord_id) == spent_elsewhere  # once
+    assert ledger_reconcile().ok
+
+
+def test_a_gainer_who_left_drip_does_not_hold_up_the_refunds(
+    whale_and_partner: tuple[Market, Member, Member], fake_drip: FakeDrip
+) -> None:
+    market, _, partner = whale_and_partner
+    del fake_drip.members[partner.discord_id]  # no longer in the realm
+    market_cancel(market_id=market.pk, actor="mod", is_moderator=True)
+
+    result = refund_market(market_id=market.pk)
+
+    assert result.performed
+    market.refresh_from_db()
+    assert market.settled_at is not None
+    assert Account.objects.get(pk=market.escrow_account_id).balance == 0
+    assert ledger_reconcile().ok
