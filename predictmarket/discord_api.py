@@ -75,7 +75,10 @@ def _member_roles(guild_id: int, user_id: int) -> frozenset[int] | None:
         return None if roles is None else frozenset(roles)
     response = _get(guild_id, f"/guilds/{guild_id}/members/{user_id}")
     # None: Unknown Member, remembered like any other answer.
-    roles = None if response is None else sorted(int(r) for r in response.get("roles", []))
+    try:
+        roles = None if response is None else sorted(int(r) for r in response["roles"])
+    except (KeyError, TypeError, ValueError):
+        raise _unavailable(guild_id, "the member answer had no readable roles") from None
     _store(key, {"roles": roles})
     return None if roles is None else frozenset(roles)
 
@@ -87,10 +90,16 @@ def _guild_roles(guild_id: int) -> GuildRoles:
         body = _get(guild_id, f"/guilds/{guild_id}")
         if body is None:
             raise _unavailable(guild_id, "the server itself was not found")
-        cached = {
-            "owner_id": int(body["owner_id"]),
-            "permissions": {str(r["id"]): int(r.get("permissions") or 0) for r in body["roles"]},
-        }
+        try:
+            cached = {
+                "owner_id": int(body["owner_id"]),
+                "permissions": {
+                    str(r["id"]): int(r.get("permissions") or 0) for r in body["roles"]
+                },
+            }
+        except (KeyError, TypeError, ValueError, AttributeError):
+            # An answer we cannot read says nothing about rights: refuse, as when down.
+            raise _unavailable(guild_id, "the server answer had no readable roles") from None
         _store(key, cached)
     return GuildRoles(
         owner_id=int(cached["owner_id"]),

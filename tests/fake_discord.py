@@ -33,6 +33,7 @@ class Fault:
     status: int | None = None
     retry_after: float | None = None
     delay: float = 0.0
+    body: Any = None  # answer this instead (with ``status``, default 200)
 
 
 @dataclass
@@ -123,6 +124,8 @@ class FakeDiscord:
             time.sleep(fault.delay)
         if self.down:
             return self._json(handler, 503, {"message": "upstream connect error", "code": 0})
+        if fault and fault.body is not None:
+            return self._json(handler, fault.status or 200, fault.body)
         if fault and fault.status:
             headers = {}
             body: dict[str, Any] = {"message": "scripted failure", "code": 0}

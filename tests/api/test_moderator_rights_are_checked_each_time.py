@@ -148,7 +148,15 @@ def test_someone_who_left_the_server_is_refused(
 
 @pytest.mark.parametrize(
     "failure",
-    ["down", "rate-limited", "timeout", "unauthorized", "no-token", "unknown-guild"],
+    [
+        "down",
+        "rate-limited",
+        "timeout",
+        "unauthorized",
+        "no-token",
+        "unknown-guild",
+        "unreadable-answer",
+    ],
 )
 def test_when_discord_cannot_tell_the_action_is_refused_with_503(
     mod: APIClient,
@@ -172,6 +180,9 @@ def test_when_discord_cannot_tell_the_action_is_refused_with_503(
         settings.DISCORD_TOKEN = ""
     elif failure == "unknown-guild":
         fake_discord.unknown_guilds.add(mod_member.guild_id)  # the bot is not in the server
+    elif failure == "unreadable-answer":
+        for _ in ("close", "cancel"):  # a 200 that names no roles, for each action
+            fake_discord.fail_next(body={"user": {"id": str(mod_member.discord_id)}})
     before = api_state()
 
     for action in ("close", "cancel"):
