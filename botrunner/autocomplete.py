@@ -61,7 +61,7 @@ async def suggest_outcomes(
         except Exception:
             logger.debug("outcome autocomplete found nothing", exc_info=True)
     if with_cancel:
-        choices["Cancel the market (refund everyone)"] = "cancel"
+        choices["Cancel the market (unwind all trades)"] = "cancel"
     await _send(interaction, choices)
 
 

@@ -124,12 +124,14 @@ def _close(request: HttpRequest, market: Model, data: dict[str, Any]) -> str:
 
 def _cancel(request: HttpRequest, market: Model, data: dict[str, Any]) -> str:
     market_cancel(market_id=market.pk, actor=admin_actor(request), is_moderator=True)
-    return "cancelled; every member's stake is being refunded"
+    return "cancelled; all trades on it are being unwound (losses returned, gains given back)"
 
 
 def _vote_form(queryset: QuerySet, request: HttpRequest) -> type[forms.Form]:
     markets = list(queryset[:2])
-    choices: list[tuple[str, str]] = [("cancel", "Cancel the market and refund everyone")]
+    choices: list[tuple[str, str]] = [
+        ("cancel", "Cancel the market: unwind all trades on it (losses back, gains given back)")
+    ]
     if len(markets) == 1:
         choices = [
             (str(o.index), f"{o.label}") for o in markets[0].outcomes.order_by("index")
@@ -140,7 +142,8 @@ def _vote_form(queryset: QuerySet, request: HttpRequest) -> type[forms.Form]:
             choices=choices,
             widget=forms.RadioSelect,
             help_text=f"{staff_identity_sentence(request.user)} The market resolves when "
-            "enough moderators agree (one vote per person). Select a single market to vote "
+            "as many moderators agree as the market itself asks for (its resolution votes, "
+            "fixed when it was created; one vote per person). Select a single market to vote "
             "for an outcome.",
         )
 
@@ -175,6 +178,8 @@ class MarketAdmin(admin.ModelAdmin):
         "category",
         "closes_at",
         "volume",
+        "min_resolution_votes",
+        "auto_refund_hours",
         "probabilities",
     ]
     list_filter = ["status", "category", "guild"]
@@ -199,10 +204,10 @@ class MarketAdmin(admin.ModelAdmin):
         ),
         form_action(
             name="cancel_and_refund",
-            description="Cancel and refund",
+            description="Cancel and unwind",
             form_class=forms.Form,
             perform=_cancel,
-            submit_label="Cancel and refund",
+            submit_label="Cancel and unwind all trades",
         ),
     ]
 

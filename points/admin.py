@@ -55,6 +55,13 @@ class GuildForm(forms.ModelForm):
             "drip_realm_id",
             "drip_currency_id",
         ]
+        help_texts = {
+            "min_resolution_votes": "Agreeing votes that decide a market, one per person "
+            "(Discord, the API and a linked staff user in the admin are the same person). "
+            "Copied onto each new market: a change affects new markets only.",
+            "auto_refund_hours": "Hours after closing before an undecided market is unwound "
+            "automatically. Copied onto each new market: a change affects new markets only.",
+        }
 
 
 @admin.register(Guild)
@@ -90,7 +97,12 @@ class GuildAdmin(admin.ModelAdmin):
                     "min_resolution_votes",
                     "auto_refund_hours",
                     "public_pages",
-                ]
+                ],
+                "description": "A new market copies its fee, liquidity, resolution votes and "
+                "auto-refund delay from here; changing them affects new markets only. A "
+                "cancelled or automatically refunded market is unwound: members who are down "
+                "get their loss back, members who are up give their gain back as far as their "
+                "balance holds, and the house loses at most the market's liquidity.",
             },
         ),
         (

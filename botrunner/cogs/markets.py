@@ -208,7 +208,8 @@ class MarketsCog(commands.Cog, name="Markets"):
         await suggest_markets(interaction, market, ("open",))
 
     @market.subcommand(
-        name="cancel", description="Cancel and refund a market (moderators, or its creator)"
+        name="cancel",
+        description="Cancel a market and unwind its trades (moderators, or its creator)",
     )
     async def cancel(
         self,

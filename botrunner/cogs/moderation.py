@@ -47,9 +47,9 @@ async def resolve_command(inv: Invocation, *, market: str, outcome: str) -> None
         cancel=cancel,
         guild_id=actor.guild_id,
     )
-    choice = "cancel (refund)" if cancel else f"**{safe(vote.choice, 200)}**"
+    choice = "cancel (unwind)" if cancel else f"**{safe(vote.choice, 200)}**"
     if vote.decided:
-        result = "refunds are on their way" if cancel else "payouts are on their way"
+        result = "all trades on it are being unwound" if cancel else "payouts are on their way"
         text = f"✅ Your vote for {choice} decided market #{market_id}: {result}."
     else:
         remaining = vote.votes_needed - vote.votes_for_choice
@@ -82,7 +82,7 @@ async def market_cancel_command(inv: Invocation, *, market: str) -> None:
         member=actor.member,
         guild_id=actor.guild_id,
     )
-    await inv.reply(f"🚫 Market #{cancelled.pk} is cancelled: everyone is being refunded.")
+    await inv.reply(f"🚫 Market #{cancelled.pk} is cancelled: all trades on it are being unwound.")
 
 
 async def _adjust(inv: Invocation, *, member: Any, amount: int, reason: str, grant: bool) -> None:

@@ -47,7 +47,10 @@ def test_answers_come_with_their_probability(discord_guild, market, bob) -> None
     assert interaction.choices == {"Yes (50.0%)": "0", "No (50.0%)": "1"}
     resolving = _typing(bob, discord_guild)
     run(suggest_outcomes(resolving, "n", str(market.pk), with_cancel=True))
-    assert resolving.choices == {"No (50.0%)": "1", "Cancel the market (refund everyone)": "cancel"}
+    assert resolving.choices == {
+        "No (50.0%)": "1",
+        "Cancel the market (unwind all trades)": "cancel",
+    }
 
 
 def test_an_unreadable_market_suggests_nothing(discord_guild, market, bob) -> None:

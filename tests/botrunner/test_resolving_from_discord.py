@@ -54,7 +54,7 @@ def test_votes_for_cancel_cancel_the_market(slash, closed, moderator, second_mod
     done = _resolve(slash, second_moderator, closed, "cancel")
     closed.refresh_from_db()
     assert closed.status in {"cancelled", "refunded"}
-    assert "refunds are on their way" in done.last.text
+    assert "all trades on it are being unwound" in done.last.text
 
 
 def test_a_member_cannot_resolve(slash, guild, closed, bob) -> None:
