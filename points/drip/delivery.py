@@ -2,8 +2,9 @@
 
 Each run takes what is due, oldest first: credits to send, writes whose
 settling delay has passed (see ``points.drip.writes``), and debits abandoned
-before they were sent. Every row is handled on its own: an error in one is
-logged and pushed back, and the run goes on with the others. Two workers may
+before they were sent. A member's credits wait while another of the member's
+writes is *sending* (``points.drip.writes.claim``). Every row is handled on its
+own: an error in one is logged and pushed back, and the run goes on with the others. Two workers may
 run at once: every transition is a conditional UPDATE, so only one of them
 sends or settles a row.
 """
@@ -14,13 +15,17 @@ import logging
 from dataclasses import dataclass
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from points.drip.client import DripError
 from points.drip.writes import (
+    Claim,
     claim,
     drip_client_for,
     fail_unsent,
+    record_balance_before,
+    release_unsent,
     retry_backoff,
     retry_later,
     send,
@@ -46,9 +51,16 @@ class DeliveryReport:
 def deliver_pending_transfers(*, limit: int = 100) -> DeliveryReport:
     """Send due credits and settle due *sending* writes, each at most once."""
     report = DeliveryReport()
+    now = timezone.now()
+    # A member's credits wait while another of the member's writes is unsettled
+    # (``claim`` refuses them): leaving them out keeps them from filling the batch.
+    member_busy = Exists(
+        DripTransfer.objects.filter(member_id=OuterRef("member_id"), status=Status.SENDING)
+    )
     due = list(
         DripTransfer.objects.filter(
-            status__in=[Status.PENDING, Status.SENDING], next_attempt_at__lte=timezone.now()
+            Q(status=Status.SENDING) | Q(status=Status.PENDING) & ~member_busy,
+            next_attempt_at__lte=now,
         )
         .order_by("created_at", "pk")
         .values_list("pk", flat=True)[:limit]
@@ -96,15 +108,24 @@ def _deliver_one(transfer_id: int) -> str | None:
                 return transfer.status  # a request we sent may still land: not yet
             settle(client, transfer)
             return transfer.status
-        remote = client.find_member(transfer.member.discord_id)
     except (DripError, DomainError) as exc:
         # DRIP unreachable or refusing (a bad key needs an admin: reconciliation
         # and the health check report it meanwhile). Nothing was sent.
         if transfer.status == Status.PENDING:
             retry_later(transfer, exc)
         return transfer.status
-    if not claim(transfer, balance_before=remote.balance, from_statuses=[Status.PENDING]):
-        return None  # another worker claimed it between our read and our claim
+    claimed = claim(transfer, from_statuses=[Status.PENDING])
+    if claimed is Claim.TAKEN:
+        return None  # another worker claimed it first
+    if claimed is Claim.MEMBER_BUSY:
+        return transfer.status  # another write to this member is unsettled: a later run
+    try:
+        remote = client.find_member(transfer.member.discord_id)
+    except (DripError, DomainError) as exc:
+        release_unsent(transfer, exc)  # nothing was sent: pending again, with backoff
+        return transfer.status
+    if not record_balance_before(transfer, remote.balance):
+        return None
     send(client, transfer, remote.drip_id)
     return transfer.status
 
