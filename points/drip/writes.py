@@ -110,6 +110,24 @@ def settling_delay() -> timedelta:
     return timedelta(seconds=seconds)
 
 
+# Past the settling delay (which bounds the debit's own request), how long a bet
+# may still hold its applied debit before its trade commits: it only waits for
+# the market lock and writes. A web request is killed after 30 s (gunicorn's
+# timeout), and a bot interaction has no reason to take minutes; 10 minutes is
+# far past both.
+UNUSED_DEBIT_MARGIN = timedelta(minutes=10)
+
+
+def unused_debit_delay() -> timedelta:
+    """How long after a bet's debit applied its trade may still be on its way.
+
+    Only a sooner sweep would be a nuisance, never a loss: the sweep and the bet
+    take the same lock on the debit row, so a bet slower than this is refused
+    ("its points were returned") rather than placed on a returned stake.
+    """
+    return settling_delay() + UNUSED_DEBIT_MARGIN
+
+
 def retry_backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=15 * 2 ** min(attempts, 10)), RETRY_BACKOFF_CAP)
 
@@ -275,13 +293,19 @@ def _record_applied(transfer: DripTransfer, *, late: bool) -> None:
     if late and transfer.amount < 0:
         # Settled after its request had failed: no bet uses it, so the points go back.
         def then() -> None:
-            _queue_compensation(transfer)
+            queue_compensation(transfer)
 
+    extra: dict[str, Any] = {}
+    if transfer.amount < 0:
+        # An applied debit's next turn is the sweep's check that a bet used it
+        # (``points.drip.delivery``); one settled late is given back right here.
+        extra["next_attempt_at"] = None if late else timezone.now() + unused_debit_delay()
     moved = _move(
         transfer,
         [Status.SENDING],
         same_attempt=True,
         then=then,
+        **extra,
         status=Status.APPLIED,
         balance_after=transfer.balance_before + transfer.amount,
         applied_at=timezone.now(),
@@ -291,7 +315,7 @@ def _record_applied(transfer: DripTransfer, *, late: bool) -> None:
         cache.delete(balance_cache_key(transfer.member))
 
 
-def _queue_compensation(debit: DripTransfer) -> None:
+def queue_compensation(debit: DripTransfer) -> None:
     DripTransfer.objects.get_or_create(
         idempotency_key=compensation_key(debit.idempotency_key),
         defaults={
