@@ -27,7 +27,7 @@ from markets.models import Market, MarketStatus, Outcome
 from markets.services import probabilities_payload
 from points.drip.services import clearing_account, drip_debit, drip_queue_credit, is_drip_guild
 from points.drip.writes import compensation_key
-from points.ledger import Leg, PostingRefused, posting
+from points.ledger import Leg, PostingRefused, posting, trade_posting_key
 from points.models import (
     DripTransfer,
     DripTransferStatus,
@@ -276,7 +276,7 @@ def _record_trade(
         kind=TransactionKind.BET if buying else TransactionKind.SELL,
         actor=f"discord:{member.discord_id}",
         memo=f"{'bet on' if buying else 'sold on'} market #{market.pk}: {outcome.label}"[:500],
-        idempotency_key=f"trade:{idempotency_key}",
+        idempotency_key=trade_posting_key(idempotency_key),
     )
     txn, trade = write_trade(
         TradeWrite(
@@ -435,7 +435,11 @@ def _lock_unrefunded_debit(key: str) -> None:
 
 
 def _drip_compensate(member: Member, key: str) -> None:
-    """The local bet failed after DRIP took the stake: queue it back (delivered by a task)."""
+    """The local bet failed after DRIP took the stake: queue it back (delivered by a task).
+
+    If this fails too (the database is gone, the process is killed), delivery's
+    sweep (``points.drip.delivery.compensate_unused_bet_debits``) queues it later.
+    """
     with transaction.atomic():
         # The same lock as the bet's transaction: either the bet landed (a concurrent
         # retry of this request) and nothing is owed, or the stake goes back and no

@@ -79,6 +79,15 @@ def _replay(existing: LedgerTransaction, fingerprint: str) -> LedgerTransaction:
     return existing
 
 
+def trade_posting_key(trade_key: str) -> str:
+    """The idempotency key of a trade's posting (written with the trade, in one transaction).
+
+    Lower apps read it to know whether a request's trade exists without
+    importing betting (``points.drip.delivery`` sweeps stakes with no bet).
+    """
+    return f"trade:{trade_key}"
+
+
 @dataclass(frozen=True)
 class Posting:
     """A validated transaction, ready to be written.

@@ -369,7 +369,8 @@ class DripTransfer(models.Model):
     balance_before = models.BigIntegerField(null=True, blank=True)
     balance_after = models.BigIntegerField(null=True, blank=True)
     # Pending: when to send (credits) or to give up on a debit never sent;
-    # sending: when the outcome may be read from the balance (the settling delay).
+    # sending: when the outcome may be read from the balance (the settling delay);
+    # an applied bet debit: when to check that a trade used it (null once checked).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

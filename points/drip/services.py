@@ -33,11 +33,14 @@ from points.drip.client import DripAmbiguous, DripUnavailable
 from points.drip.delivery import DeliveryReport, deliver_pending_transfers
 from points.drip.secrets import encrypt_api_key
 from points.drip.writes import (
+    Claim,
     balance_cache_key,
     claim,
     compensation_key,
     drip_client_for,
     fail_unsent,
+    record_balance_before,
+    release_unsent,
     send,
     settling_delay,
 )
@@ -211,6 +214,10 @@ def drip_debit(
     another request is an ``IdempotencyConflict``. Two requests with one key
     (a double click): one sends, the other waits briefly for its outcome.
     """
+    if _member_busy(member, key=key):
+        # Checked before the row exists, so a refusal leaves nothing behind;
+        # ``claim`` checks it again under the member's lock.
+        raise DripUnavailable(MEMBER_BUSY_MESSAGE)
     transfer, created = DripTransfer.objects.get_or_create(
         idempotency_key=key,
         defaults={
@@ -244,22 +251,33 @@ def drip_debit(
     # Pending, or failed (certainly not applied, so this retry may send it).
     try:
         client = drip_client_for(member.guild)
-        remote = client.find_member(member.discord_id)
     except DomainError as exc:
         fail_unsent(transfer, exc)
         raise
+    claimed = claim(transfer, from_statuses=[DripTransferStatus.PENDING, DripTransferStatus.FAILED])
+    if claimed is Claim.TAKEN:
+        # Another request with this key claimed it first.
+        transfer.refresh_from_db()
+        return drip_debit(member=member, amount=amount, key=key, purpose=purpose, subject=subject)
+    if claimed is Claim.MEMBER_BUSY:
+        # Another write to this member was claimed since the check above. Failed
+        # (never sent), so a retry of this request may send it.
+        fail_unsent(transfer, "another DRIP write to this member was unsettled")
+        raise DripUnavailable(MEMBER_BUSY_MESSAGE)
+    try:
+        remote = client.find_member(member.discord_id)
+    except DomainError as exc:
+        release_unsent(transfer, exc)
+        raise
     if remote.balance < amount:
-        fail_unsent(transfer, "not enough points at DRIP")
+        release_unsent(transfer, "not enough points at DRIP")
         raise InsufficientPoints(
             f"Not enough points: your balance is {remote.balance}, and this needs {amount}.",
             balance=remote.balance,
             needed=amount,
         )
-    sending_statuses = [DripTransferStatus.PENDING, DripTransferStatus.FAILED]
-    if not claim(transfer, balance_before=remote.balance, from_statuses=sending_statuses):
-        # Another request with this key claimed it between our read and our claim.
-        transfer.refresh_from_db()
-        return drip_debit(member=member, amount=amount, key=key, purpose=purpose, subject=subject)
+    if not record_balance_before(transfer, remote.balance):
+        raise DripUnavailable(MEMBER_BUSY_MESSAGE)  # settled meanwhile: it was not sent
     error = send(client, transfer, remote.drip_id)
     if error is None:
         return transfer
@@ -269,6 +287,35 @@ def drip_debit(
             "they will be returned. Please try again in a minute."
         ) from error
     raise error
+
+
+MEMBER_BUSY_MESSAGE = (
+    "Your last DRIP payment is still being checked, so nothing was bet; "
+    "please try again in a minute."
+)
+
+
+def _member_busy(member: Member, *, key: str) -> bool:
+    """Is another of the member's DRIP writes unsettled (after a brief wait)?
+
+    One in an ordinary send (a credit being delivered right now) finishes
+    within one attempt, so it is waited for; one left by a crash or a lost
+    answer stays *sending* until delivery settles it, and the bet is refused.
+    """
+    others = DripTransfer.objects.filter(
+        member_id=member.pk, status=DripTransferStatus.SENDING
+    ).exclude(idempotency_key=key)
+    pause = 0.02
+    while True:
+        found = list(others.order_by("-sent_at").values_list("sent_at", flat=True)[:1])
+        if not found:
+            return False
+        latest = found[0]
+        recent = timezone.now() - timedelta(seconds=settings.DRIP_TIMEOUT_SECONDS + 1)
+        if latest is None or latest < recent:
+            return True
+        time.sleep(pause)
+        pause = min(pause * 2, 0.25)
 
 
 def _check_same_request(

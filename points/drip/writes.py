@@ -7,9 +7,10 @@ can never simply be sent again. Each ``DripTransfer`` therefore moves through:
     Recorded, not sent. (A debit left here was abandoned before it was sent:
     delivery fails it after the settling delay.)
 ``sending``
-    The intent — attempt, the balance seen before, when it was sent — is
-    committed in its own transaction *before* the PATCH (``claim``). Only the
-    process whose conditional UPDATE claimed the row sends it.
+    The intent — attempt, when it was sent — is committed in its own
+    transaction before anything is read from DRIP (``claim``); then the balance
+    seen before is committed (``record_balance_before``), then the PATCH goes.
+    Only the process whose conditional UPDATE claimed the row sends it.
 ``applied`` / ``failed`` / back to ``pending``
     The outcome, committed in its own transaction after the PATCH
     (``send``). A credit certainly not applied goes back to pending with a
@@ -23,13 +24,29 @@ between the PATCH and the outcome leaves ``sending``. Delivery settles it
 (``settle``) once the settling delay has passed — no request we sent can still
 land at DRIP then — by reading the member's balance: moved by exactly the
 amount → applied; unchanged → not applied; anything else → ambiguous, for a
-person (the member's DRIP balance also changes by their activity elsewhere).
+person. (A row left sending with no balance recorded never sent its PATCH.)
 A debit found applied this way was never used for a bet (a bet is placed only
 on a debit whose sender recorded it applied), so its points are queued back.
+
+One member's writes are serialised: no write is claimed while another of the
+member's writes is *sending* (``claim`` checks it under the member row's lock).
+Without that, our own writes would move the balance under a settling one: a
+bet of 100 while a credit of 100 is unsettled makes the credit look unapplied
+(paid twice), an equal credit makes an unapplied one look applied (never
+paid). ``settle`` still subtracts any of our writes applied since the balance
+was read, and refuses to judge while one of them is unsettled.
+
+What remains inherent: DRIP's balance also moves by the member's activity
+outside this project, which we cannot serialise. A balance that moved by
+anything but our amount is therefore ``ambiguous`` and left for a person; it
+is never resent blindly. A write whose activity elsewhere happens to cancel
+out (earned exactly 100 while our credit of 100 was lost) cannot be told apart
+by reading a balance; reconciliation with DRIP's own history is the only check.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -93,6 +110,24 @@ def settling_delay() -> timedelta:
     return timedelta(seconds=seconds)
 
 
+# Past the settling delay (which bounds the debit's own request), how long a bet
+# may still hold its applied debit before its trade commits: it only waits for
+# the market lock and writes. A web request is killed after 30 s (gunicorn's
+# timeout), and a bot interaction has no reason to take minutes; 10 minutes is
+# far past both.
+UNUSED_DEBIT_MARGIN = timedelta(minutes=10)
+
+
+def unused_debit_delay() -> timedelta:
+    """How long after a bet's debit applied its trade may still be on its way.
+
+    Only a sooner sweep would be a nuisance, never a loss: the sweep and the bet
+    take the same lock on the debit row, so a bet slower than this is refused
+    ("its points were returned") rather than placed on a returned stake.
+    """
+    return settling_delay() + UNUSED_DEBIT_MARGIN
+
+
 def retry_backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=15 * 2 ** min(attempts, 10)), RETRY_BACKOFF_CAP)
 
@@ -136,23 +171,98 @@ def _move(
     return moved
 
 
-def claim(transfer: DripTransfer, *, balance_before: int, from_statuses: Iterable[str]) -> bool:
-    """Commit the intent before the HTTP call; True if this process may now send it."""
+class Claim(enum.Enum):
+    CLAIMED = "claimed"  # this process may now read the balance and send it
+    TAKEN = "taken"  # another process moved the row first
+    MEMBER_BUSY = "member_busy"  # another of the member's writes is sending: not now
+
+
+def member_write_in_flight(member_id: int, *, exclude_pk: int | None = None) -> bool:
+    """Is one of this member's writes *sending* (sent, or about to be, and not settled)?"""
+    rows = DripTransfer.objects.filter(member_id=member_id, status=Status.SENDING)
+    if exclude_pk is not None:
+        rows = rows.exclude(pk=exclude_pk)
+    return rows.exists()
+
+
+def claim(transfer: DripTransfer, *, from_statuses: Iterable[str]) -> Claim:
+    """Commit the intent to send before anything is read from or sent to DRIP.
+
+    One member's writes are serialised: the claim is refused while another of
+    the member's writes is *sending*. Settling compares the balance with the
+    one read just after the claim, which proves something only if no other
+    write of ours can land on that member meanwhile. The member row's lock
+    (``FOR NO KEY UPDATE``, as daily claims and freezes take it; an insert
+    that references the member only takes KEY SHARE) makes the check and the
+    claim one step: two workers claiming for one member queue on it, and the
+    second sees the first's *sending* row once it has the lock.
+    """
     now = timezone.now()
-    claimed = _move(
+    rows = DripTransfer.objects.filter(pk=transfer.pk, status__in=list(from_statuses))
+    with transaction.atomic(durable=True):
+        list(
+            Member.objects.select_for_update(of=("self",), no_key=True)
+            .filter(pk=transfer.member_id)
+            .values_list("pk", flat=True)
+        )
+        if member_write_in_flight(transfer.member_id, exclude_pk=transfer.pk):
+            return Claim.MEMBER_BUSY
+        moved = (
+            rows.update(
+                status=Status.SENDING,
+                attempts=F("attempts") + 1,
+                # Not read yet: a row left sending with no balance was never sent.
+                balance_before=None,
+                sent_at=now,
+                next_attempt_at=now + settling_delay(),
+                last_error="",
+                updated_at=now,
+            )
+            == 1
+        )
+    if not moved:
+        return Claim.TAKEN
+    transfer.refresh_from_db(
+        fields=["status", "attempts", "balance_before", "sent_at", "next_attempt_at", "last_error"]
+    )
+    return Claim.CLAIMED
+
+
+def record_balance_before(transfer: DripTransfer, balance: int) -> bool:
+    """Commit the balance read after the claim; True if this process may now send the PATCH.
+
+    ``sent_at`` is stamped again here, just before the PATCH: the settling
+    delay counts from when the request left, not from the claim (the balance
+    read between them may itself take several attempts).
+    """
+    now = timezone.now()
+    return _move(
         transfer,
-        from_statuses,
-        same_attempt=False,
-        status=Status.SENDING,
-        attempts=F("attempts") + 1,
-        balance_before=balance_before,
+        [Status.SENDING],
+        same_attempt=True,
+        balance_before=balance,
         sent_at=now,
         next_attempt_at=now + settling_delay(),
-        last_error="",
     )
-    if claimed:
-        transfer.refresh_from_db(fields=["attempts"])
-    return claimed
+
+
+def release_unsent(transfer: DripTransfer, error: object) -> None:
+    """A claimed write that was not sent (the balance read failed, or was too low).
+
+    A debit fails (its request is answered "not placed"); a credit waits to be
+    tried again, with backoff.
+    """
+    if transfer.amount < 0:
+        _move(transfer, [Status.SENDING], same_attempt=True, status=Status.FAILED, last_error=error)
+    else:
+        _move(
+            transfer,
+            [Status.SENDING],
+            same_attempt=True,
+            status=Status.PENDING,
+            next_attempt_at=timezone.now() + retry_backoff(transfer.attempts),
+            last_error=error,
+        )
 
 
 def fail_unsent(transfer: DripTransfer, error: object) -> bool:
@@ -183,13 +293,19 @@ def _record_applied(transfer: DripTransfer, *, late: bool) -> None:
     if late and transfer.amount < 0:
         # Settled after its request had failed: no bet uses it, so the points go back.
         def then() -> None:
-            _queue_compensation(transfer)
+            queue_compensation(transfer)
 
+    extra: dict[str, Any] = {}
+    if transfer.amount < 0:
+        # An applied debit's next turn is the sweep's check that a bet used it
+        # (``points.drip.delivery``); one settled late is given back right here.
+        extra["next_attempt_at"] = None if late else timezone.now() + unused_debit_delay()
     moved = _move(
         transfer,
         [Status.SENDING],
         same_attempt=True,
         then=then,
+        **extra,
         status=Status.APPLIED,
         balance_after=transfer.balance_before + transfer.amount,
         applied_at=timezone.now(),
@@ -199,7 +315,7 @@ def _record_applied(transfer: DripTransfer, *, late: bool) -> None:
         cache.delete(balance_cache_key(transfer.member))
 
 
-def _queue_compensation(debit: DripTransfer) -> None:
+def queue_compensation(debit: DripTransfer) -> None:
     DripTransfer.objects.get_or_create(
         idempotency_key=compensation_key(debit.idempotency_key),
         defaults={
@@ -273,6 +389,13 @@ def _check_now(client: DripClient, transfer: DripTransfer, exc: DripError) -> Dr
 
 def settle(client: DripClient, transfer: DripTransfer) -> None:
     """Settle a write left *sending*, after the settling delay, by reading the balance."""
+    before = transfer.balance_before
+    if before is None:
+        # The balance is recorded before the PATCH: with none, the PATCH never left.
+        _record_not_applied(
+            transfer, "never sent (stopped before the request)", resend_at=timezone.now()
+        )
+        return
     try:
         balance = client.find_member(transfer.member.discord_id).balance
     except DripError as exc:
@@ -284,11 +407,23 @@ def settle(client: DripClient, transfer: DripTransfer) -> None:
             last_error=f"could not read the balance to settle it: {exc}",
         )
         return
-    before = transfer.balance_before
-    expected = None if before is None else before + transfer.amount
+    ours = _our_writes_since(transfer)
+    if ours is None:
+        _move(
+            transfer,
+            [Status.SENDING],
+            same_attempt=True,
+            status=Status.AMBIGUOUS,
+            last_error=f"balance went {before} -> {balance} while another of our writes "
+            "to this member was unsettled",
+        )
+        return
+    # Our own applied writes since the balance was read are not this write's doing.
+    unchanged = before + ours
+    expected = unchanged + transfer.amount
     if balance == expected:
         _record_applied(transfer, late=True)
-    elif balance == before:
+    elif balance == unchanged:
         _record_not_applied(
             transfer, "not applied (balance unchanged after the delay)", resend_at=timezone.now()
         )
@@ -300,3 +435,20 @@ def settle(client: DripClient, transfer: DripTransfer) -> None:
             status=Status.AMBIGUOUS,
             last_error=f"balance went {before} -> {balance}, expected {expected}",
         )
+
+
+def _our_writes_since(transfer: DripTransfer) -> int | None:
+    """The sum of our writes to the member applied since ``transfer`` read its balance.
+
+    ``claim`` lets none be sent while this one is sending, so this is 0; it is
+    counted anyway, so that a write sent around that rule (by hand, or by a
+    process running older code during a deploy) is accounted for rather than
+    mistaken for this one. None if one of them is itself unsettled: then the
+    balance cannot tell.
+    """
+    later = DripTransfer.objects.filter(
+        member_id=transfer.member_id, sent_at__gt=transfer.sent_at
+    ).exclude(pk=transfer.pk)
+    if later.filter(status__in=[Status.SENDING, Status.AMBIGUOUS]).exists():
+        return None
+    return sum(later.filter(status=Status.APPLIED).values_list("amount", flat=True))

@@ -355,7 +355,10 @@ def test_a_debit_abandoned_before_it_was_sent_is_failed_by_delivery(
         patch.setattr(DripClient, "find_member", crash)
         with pytest.raises(RuntimeError):
             drip_debit(member=alice, amount=100, key="bet:k4")
-    assert _status("bet:k4") == DripTransferStatus.PENDING
+    # Claimed (so no other write to this member is sent meanwhile), with no balance
+    # recorded: the PATCH is only ever sent after the balance was recorded.
+    debit = DripTransfer.objects.get(idempotency_key="bet:k4")
+    assert (debit.status, debit.balance_before) == (DripTransferStatus.SENDING, None)
 
     with _settled():
         deliver_pending_transfers()
