@@ -35,7 +35,7 @@ from prometheus_client import Counter, Histogram
 from betting.models import Position
 from markets.models import Market, MarketStatus
 from markets.services import market_event_payload
-from points.drip.client import DripRejected
+from points.drip.client import DripRejected, DripUnavailable
 from points.drip.services import (
     clearing_account,
     drip_balance,
@@ -436,6 +436,18 @@ def _take_back_at_drip(market: Market) -> None:
     it is known.
     """
     gainers = {member: net for member, net in _nets(market).items() if net > 0}
+    if DripTransfer.objects.filter(
+        member_id__in=list(gainers),
+        amount__gt=0,
+        status__in=[DripTransferStatus.PENDING, DripTransferStatus.SENDING],
+    ).exists():
+        # A gain still on its way to DRIP (a sale's proceeds not delivered yet) is
+        # not in the balance a take-back can debit: wait for it, or the member
+        # would keep it while the losers' refunds are cut.
+        raise DripUnavailable(
+            "Points owed to members who are up on this market are still being delivered "
+            "to DRIP; the market is unwound once they have landed."
+        )
     members = Member.objects.select_related("guild").in_bulk(list(gainers))
     for member_id, gain in gainers.items():
         if Market.objects.filter(pk=market.pk, settled_at__isnull=False).exists():

@@ -177,3 +177,50 @@ def test_a_gainer_who_left_drip_does_not_hold_up_the_refunds(
     assert market.settled_at is not None
     assert Account.objects.get(pk=market.escrow_account_id).balance == 0
     assert ledger_reconcile().ok
+
+
+@pytest.mark.django_db
+def test_a_gain_not_yet_delivered_to_drip_is_waited_for_then_taken_back(
+    drip_guild: Guild, fake_drip: FakeDrip, settings
+) -> None:  # type: ignore[no-untyped-def]
+    """Cancelled before the sale's proceeds reached DRIP: the unwind waits for them."""
+    settings.RATE_LIMITS_ENABLED = False
+    Guild.objects.filter(pk=drip_guild.pk).update(default_liquidity=LIQUIDITY)
+    whale = MemberFactory(guild=drip_guild, display_name="whale")
+    partner = MemberFactory(guild=drip_guild, display_name="partner")
+    fake_drip.add_member(whale.discord_id, 100_000)
+    fake_drip.add_member(partner.discord_id, 1_000)
+    market = market_create(
+        creator=whale,
+        question="Quick, before it lands?",
+        options=["Yes", "No"],
+        duration=timedelta(hours=1),
+        actor="test",
+        bypass_rate_limit=True,
+    )
+    bet_place(
+        member=whale, market_id=market.pk, outcome_index=0, amount=99_000, idempotency_key="w1"
+    )
+    bet_place(
+        member=partner, market_id=market.pk, outcome_index=1, amount=500, idempotency_key="p1"
+    )
+    shares_sell(
+        member=whale, market_id=market.pk, outcome_index=0, shares="all", idempotency_key="w2"
+    )
+    shares_sell(
+        member=partner, market_id=market.pk, outcome_index=1, shares="all", idempotency_key="p2"
+    )
+    market_cancel(market_id=market.pk, actor="mod", is_moderator=True)
+
+    with pytest.raises(DripUnavailable):
+        refund_market(market_id=market.pk)  # the proceeds are still queued
+    market.refresh_from_db()
+    assert market.settled_at is None
+
+    _deliver_all()
+    with time_machine.travel(timezone.now() + timedelta(hours=1)):
+        assert refund_market(market_id=market.pk).performed
+    _deliver_all()
+    assert fake_drip.balance(whale.discord_id) == 100_000
+    assert fake_drip.balance(partner.discord_id) == 1_000
+    assert ledger_reconcile().ok
