@@ -15,9 +15,9 @@ from decimal import Decimal
 from django.conf import settings
 
 from betting.selectors import member_portfolio
-from betting.services import bet_quote
+from betting.services import bet_quote, sell_quote
 from botrunner.text import safe
-from markets.amm import BuyQuote
+from markets.amm import BuyQuote, SellQuote
 from markets.models import Market, MarketStatus, Outcome
 from markets.selectors import PriceHistoryPoint, market_detail, market_list, price_history
 from markets.services import market_get
@@ -274,3 +274,29 @@ def quote_bet(*, guild_id: int, market_id: int, outcome_index: int, amount: obje
         market_id=market_id, index=outcome_index
     )
     return QuoteView(question, label, quote)
+
+
+@dataclass(frozen=True)
+class SaleQuoteView:
+    question: str
+    outcome_label: str
+    quote: SellQuote
+
+
+def quote_sale(
+    *, member: Member, market_id: int, outcome_index: int, shares: object
+) -> SaleQuoteView:
+    """What selling would pay now; refused like the sale itself when it would pay nothing."""
+    quote = sell_quote(
+        member=member, market_id=market_id, outcome_index=outcome_index, shares=shares
+    )
+    if quote.points_out < 1:
+        # The same rule the sale applies: no Confirm button for a sale that cannot happen.
+        raise ValidationFailed(
+            "Too few shares: selling them would return less than 1 point.", field="shares"
+        )
+    question = Market.objects.values_list("question", flat=True).get(pk=market_id)
+    label = Outcome.objects.values_list("label", flat=True).get(
+        market_id=market_id, index=outcome_index
+    )
+    return SaleQuoteView(question, label, quote)
