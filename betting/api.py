@@ -31,8 +31,16 @@ def _idempotency_key(request: Request) -> str:
     return f"api:{member.pk}:{key or uuid.uuid4().hex}"
 
 
+# The API keeps 0-based indexes (documented, stable for clients); only the bot reads
+# what members type, where answers are numbered from 1.
+OUTCOME_INDEX_HELP = (
+    "0-based outcome index, as in the market's outcomes list (the first answer is 0). "
+    "Unlike the Discord bot, where members number answers from 1 or type the label."
+)
+
+
 class QuoteInput(serializers.Serializer):
-    outcome = serializers.IntegerField(min_value=0, help_text="Outcome index")
+    outcome = serializers.IntegerField(min_value=0, help_text=OUTCOME_INDEX_HELP)
     amount = serializers.IntegerField(min_value=1, help_text="Points to spend")
 
 
@@ -174,7 +182,7 @@ class BetView(APIView):
 
 
 class SellInput(serializers.Serializer):
-    outcome = serializers.IntegerField(min_value=0)
+    outcome = serializers.IntegerField(min_value=0, help_text=OUTCOME_INDEX_HELP)
     shares = serializers.CharField(
         max_length=40, help_text='A number of shares (up to 6 decimals), or "all"'
     )

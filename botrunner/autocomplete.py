@@ -11,7 +11,7 @@ from typing import Any
 
 from botrunner.calls import call
 from botrunner.parsing import parse_id
-from botrunner.reads import UNDECIDED, market_choices, outcome_choices
+from botrunner.reads import UNDECIDED, market_choices, outcome_choices, picked_value
 from botrunner.text import clip, percent
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ async def suggest_outcomes(
             text = (typed or "").strip().casefold()
             for index, label, probability in found:
                 if not text or text in label.casefold():
-                    choices[clip(f"{label} ({percent(probability)})", 100)] = str(index)
+                    choices[clip(f"{label} ({percent(probability)})", 100)] = picked_value(index)
         except Exception:
             logger.debug("outcome autocomplete found nothing", exc_info=True)
     if with_cancel:

@@ -241,6 +241,27 @@ def confirm_view(
     )
 
 
+def sell_confirm_view(
+    *, market_id: int, outcome_index: int, shares_in: Decimal, min_points: int, origin_id: int
+) -> View:
+    """Confirm carries the quoted sale: its exact share count, its points as a floor, and
+    the id of the interaction that showed the quote, which is the sale's idempotency key.
+
+    The count is exact (not "all"), so shares bought after the quote are not sold;
+    ``min_points`` refuses a sale the price moved against.
+    """
+    return inert_view(
+        Button(
+            label="Confirm",
+            style=ButtonStyle.danger,
+            custom_id=custom_id(
+                "scfm", market_id, outcome_index, format(shares_in, "f"), min_points, origin_id
+            ),
+        ),
+        Button(label="Cancel", style=ButtonStyle.secondary, custom_id=custom_id("noscfm")),
+    )
+
+
 # -- pagers ---------------------------------------------------------------------
 def list_page_id(page: int, status: str, category: str, search: str) -> str:
     # The category's length comes first so that both free-text filters can hold ":".

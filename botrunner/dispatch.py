@@ -33,9 +33,11 @@ ROUTES: dict[str, Route] = {
     "buyamt": trading.buy_amount,
     "cfm": trading.bet_confirm,
     "nocfm": trading.bet_cancel,
-    # selling: pick an answer, type the shares
+    # selling: pick an answer, type the shares, confirm the quote
     "sellpick": trading.sell_pick,
     "sellamt": trading.sell_amount,
+    "scfm": trading.sell_confirm,
+    "noscfm": trading.sell_cancel,
     # pagers
     "ls": markets.market_list_page,
     "hist": points.history_page,

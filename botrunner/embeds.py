@@ -112,6 +112,31 @@ def quote_embed(
     return embed
 
 
+def sale_quote_embed(
+    *,
+    question: str,
+    outcome_label: str,
+    shares_in: Decimal,
+    points_out: int,
+    average_price: Decimal,
+    probability_after: Decimal,
+    fee: Decimal,
+) -> nextcord.Embed:
+    embed = nextcord.Embed(
+        title="Confirm your sale",
+        description=f"**{safe(outcome_label, 220)}** on {safe(question, 600)}",
+        colour=nextcord.Colour.blurple(),
+    )
+    embed.add_field(name="You sell", value=f"{shares(shares_in)} shares")
+    embed.add_field(name="You get", value=f"{points(points_out)} points")
+    embed.add_field(name="Average price", value=f"{average_price.quantize(Decimal('0.0001'))}")
+    embed.add_field(name="Probability after", value=percent(probability_after))
+    if fee:
+        embed.add_field(name="Fee", value=f"{fee.quantize(Decimal('0.01'))} points")
+    embed.set_footer(text="The price may move before you confirm; you never get fewer points.")
+    return embed
+
+
 def market_list_embed(
     rows: Sequence[MarketRow], *, page: int, filters: str, has_more: bool
 ) -> nextcord.Embed:

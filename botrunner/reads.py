@@ -15,8 +15,9 @@ from decimal import Decimal
 from django.conf import settings
 
 from betting.selectors import member_portfolio
-from betting.services import bet_quote
-from markets.amm import BuyQuote
+from betting.services import bet_quote, sell_quote
+from botrunner.text import safe
+from markets.amm import BuyQuote, SellQuote
 from markets.models import Market, MarketStatus, Outcome
 from markets.selectors import PriceHistoryPoint, market_detail, market_list, price_history
 from markets.services import market_get
@@ -157,20 +158,45 @@ def outcome_choices(*, guild_id: int, market_id: int) -> list[tuple[int, str, De
     return [(o.index, o.label, o.probability) for o in detail.outcomes]
 
 
+# What autocomplete sends for an answer: the internal index behind a prefix no
+# member types, so a picked answer can never be read as a label or a number.
+PICKED_PREFIX = "pm-answer:"
+
+
+def picked_value(index: int) -> str:
+    """The autocomplete value for the answer at 0-based ``index``."""
+    return f"{PICKED_PREFIX}{index}"
+
+
 def outcome_index(*, guild_id: int, market_id: int, typed: str) -> int:
-    """The outcome a member picked: autocomplete sends the index; typing a label works too."""
+    """The 0-based index of the answer a member picked or typed.
+
+    Members see labels, and answers numbered from 1; they never see an index.
+    So, in this order: an autocomplete value; an exact label (case and
+    surrounding spaces ignored), which wins over a number so that on answers
+    "1 / 2 / 3" typing ``1`` is the answer labelled "1"; then the number shown
+    to members, from 1. Anything else is refused naming the answers as
+    members count them.
+    """
+    market = market_get(market_id, guild_id=guild_id)  # NotFound outside this guild
+    labels = list(market.outcomes.order_by("index").values_list("index", "label"))
     text = (typed or "").strip()
-    if text.isdigit():
-        return int(text)
-    labels = list(
-        Outcome.objects.filter(market_id=market_id, market__guild_id=guild_id)
-        .order_by("index")
-        .values_list("index", "label")
-    )
+    if text.startswith(PICKED_PREFIX):
+        picked = text[len(PICKED_PREFIX) :]
+        for index, _label in labels:
+            if picked == str(index):
+                return index
     for index, label in labels:
-        if label.casefold() == text.casefold():
+        if label.strip().casefold() == text.casefold():
             return index
-    raise ValidationFailed("Pick one of the market's answers from the list.", field="outcome")
+    if text.isdecimal() and 1 <= int(text) <= len(labels):
+        return labels[int(text) - 1][0]
+    # Member text goes back to them escaped and short; a number is shown bare.
+    shown = text if text.isdecimal() and len(text) <= 12 else f"“{safe(text, 40)}”"
+    raise ValidationFailed(
+        f"This market has no answer {shown}: choose 1 to {len(labels)}, or type the answer.",
+        field="outcome",
+    )
 
 
 @dataclass(frozen=True)
@@ -248,3 +274,29 @@ def quote_bet(*, guild_id: int, market_id: int, outcome_index: int, amount: obje
         market_id=market_id, index=outcome_index
     )
     return QuoteView(question, label, quote)
+
+
+@dataclass(frozen=True)
+class SaleQuoteView:
+    question: str
+    outcome_label: str
+    quote: SellQuote
+
+
+def quote_sale(
+    *, member: Member, market_id: int, outcome_index: int, shares: object
+) -> SaleQuoteView:
+    """What selling would pay now; refused like the sale itself when it would pay nothing."""
+    quote = sell_quote(
+        member=member, market_id=market_id, outcome_index=outcome_index, shares=shares
+    )
+    if quote.points_out < 1:
+        # The same rule the sale applies: no Confirm button for a sale that cannot happen.
+        raise ValidationFailed(
+            "Too few shares: selling them would return less than 1 point.", field="shares"
+        )
+    question = Market.objects.values_list("question", flat=True).get(pk=market_id)
+    label = Outcome.objects.values_list("label", flat=True).get(
+        market_id=market_id, index=outcome_index
+    )
+    return SaleQuoteView(question, label, quote)

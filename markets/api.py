@@ -211,7 +211,10 @@ class MarketHistoryView(APIView):
 
 class VoteInput(serializers.Serializer):
     outcome = serializers.IntegerField(
-        min_value=0, required=False, allow_null=True, help_text="Outcome index to resolve as"
+        min_value=0,
+        required=False,
+        allow_null=True,
+        help_text="0-based outcome index to resolve as (the first answer is 0)",
     )
     cancel = serializers.BooleanField(default=False, help_text="Vote to cancel and refund")
 

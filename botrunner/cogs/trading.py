@@ -6,6 +6,10 @@ answer wins) with Confirm/Cancel; Confirm then places the bet with the quote's
 instead of filling it worse. Confirm's custom id carries the id of the
 interaction that asked for the quote (``/bet`` or the amount modal), which is
 the bet's idempotency key: however often Confirm is clicked, one bet is placed.
+
+A sale is two steps the same way: its quote says what it pays, and Confirm
+sells the quoted number of shares with the quote's points as ``min_points``,
+keyed by the interaction that showed the quote (``/sell`` or the shares modal).
 """
 
 from __future__ import annotations
@@ -28,12 +32,19 @@ from botrunner.components import (
     outcome_select,
     selected_label,
     selected_values,
+    sell_confirm_view,
     shares_modal,
 )
-from botrunner.embeds import position_embed, quote_embed
+from botrunner.embeds import position_embed, quote_embed, sale_quote_embed
 from botrunner.invocation import Ack, Invocation, handler
 from botrunner.parsing import parse_id
-from botrunner.reads import market_outcomes, outcome_index, positions_in_market, quote_bet
+from botrunner.reads import (
+    market_outcomes,
+    outcome_index,
+    positions_in_market,
+    quote_bet,
+    quote_sale,
+)
 from botrunner.text import clip, points, safe, shares
 from predictmarket.errors import InvalidState, ValidationFailed
 
@@ -163,19 +174,59 @@ async def buy_amount(inv: Invocation, parts: list[str]) -> None:
     )
 
 
-# -- selling --------------------------------------------------------------------
-async def sell(inv: Invocation, *, market_id: int, outcome: int, amount: str) -> None:
+# -- selling: the quote, then Confirm ------------------------------------------
+async def show_sale_quote(
+    inv: Invocation, *, market_id: int, outcome: int, amount: str, origin_id: int
+) -> None:
+    """Like a bet: what the sale pays now, and Confirm/Cancel; nothing is sold yet."""
+    actor = await inv.actor()
+    view = await call(
+        quote_sale, member=actor.member, market_id=market_id, outcome_index=outcome, shares=amount
+    )
+    quote = view.quote
+    await inv.reply(
+        embed=sale_quote_embed(
+            question=view.question,
+            outcome_label=view.outcome_label,
+            shares_in=quote.shares,
+            points_out=quote.points_out,
+            average_price=quote.average_price,
+            probability_after=quote.probabilities_after[outcome],
+            fee=quote.fee,
+        ),
+        view=sell_confirm_view(
+            market_id=market_id,
+            outcome_index=outcome,
+            shares_in=quote.shares,
+            min_points=quote.points_out,
+            origin_id=origin_id,
+        ),
+    )
+
+
+@handler("sell confirm", ack=Ack.UPDATE)
+async def sell_confirm(inv: Invocation, parts: list[str]) -> None:
+    market_id, index, amount = int(parts[0]), int(parts[1]), Decimal(parts[2])
+    min_points, origin_id = int(parts[3]), int(parts[4])
     actor = await inv.actor()
     result = await call(
         shares_sell,
         member=actor.member,
         market_id=market_id,
-        outcome_index=outcome,
+        outcome_index=index,
         shares=amount,
-        idempotency_key=inv.idempotency_key,
+        idempotency_key=f"discord:{origin_id}",
+        min_points=min_points,
         bypass_rate_limit=actor.is_moderator,
     )
-    await inv.reply(trade_text(result, bought=False))
+    await inv.edit(content=trade_text(result, bought=False), embed=None, view=None)
+
+
+@handler("sell cancel", ack=Ack.NONE)
+async def sell_cancel(inv: Invocation, parts: list[str]) -> None:
+    await inv.interaction.response.edit_message(
+        content="Sale cancelled: nothing was sold.", embed=None, view=None
+    )
 
 
 @handler("sell")
@@ -183,7 +234,9 @@ async def sell_command(inv: Invocation, *, market: str, outcome: str, shares: st
     actor = await inv.actor()
     market_id = parse_id(market)
     index = await call(outcome_index, guild_id=actor.guild_id, market_id=market_id, typed=outcome)
-    await sell(inv, market_id=market_id, outcome=index, amount=shares)
+    await show_sale_quote(
+        inv, market_id=market_id, outcome=index, amount=shares, origin_id=inv.interaction.id
+    )
 
 
 @handler("sell button")
@@ -207,7 +260,13 @@ async def sell_pick(inv: Invocation, parts: list[str]) -> None:
 @handler("sell amount")
 async def sell_amount(inv: Invocation, parts: list[str]) -> None:
     amount = modal_values(inv.interaction).get("shares", "")
-    await sell(inv, market_id=int(parts[0]), outcome=int(parts[1]), amount=amount)
+    await show_sale_quote(
+        inv,
+        market_id=int(parts[0]),
+        outcome=int(parts[1]),
+        amount=amount,
+        origin_id=inv.interaction.id,
+    )
 
 
 # -- positions ------------------------------------------------------------------

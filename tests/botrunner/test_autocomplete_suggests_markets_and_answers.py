@@ -44,11 +44,11 @@ def test_another_guilds_markets_are_not_suggested(market, bob) -> None:
 def test_answers_come_with_their_probability(discord_guild, market, bob) -> None:
     interaction = _typing(bob, discord_guild)
     run(suggest_outcomes(interaction, "", str(market.pk)))
-    assert interaction.choices == {"Yes (50.0%)": "0", "No (50.0%)": "1"}
+    assert interaction.choices == {"Yes (50.0%)": "pm-answer:0", "No (50.0%)": "pm-answer:1"}
     resolving = _typing(bob, discord_guild)
     run(suggest_outcomes(resolving, "n", str(market.pk), with_cancel=True))
     assert resolving.choices == {
-        "No (50.0%)": "1",
+        "No (50.0%)": "pm-answer:1",
         "Cancel the market (unwind all trades)": "cancel",
     }
 

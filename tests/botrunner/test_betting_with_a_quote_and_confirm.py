@@ -20,7 +20,7 @@ from tests.botrunner.helpers import balance, state, trades_of
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def quote(slash, user: FakeUser, market: Market, *, outcome: str = "0", amount: int = 100):
+def quote(slash, user: FakeUser, market: Market, *, outcome: str = "1", amount: int = 100):
     interaction = slash(user)
     run(bet_command(interaction, market=str(market.pk), outcome=outcome, amount=amount))
     return interaction
@@ -93,7 +93,7 @@ def test_cancel_places_nothing(slash, guild, market, bob) -> None:
 
 def test_a_price_that_moved_refuses_the_bet(slash, guild, market, alice, bob) -> None:
     member_for(bob, guild)
-    interaction = quote(slash, bob, market, outcome="0", amount=100)
+    interaction = quote(slash, bob, market, outcome="1", amount=100)
     bet_place(
         member=member_for(alice, guild),
         market_id=market.pk,
@@ -136,13 +136,13 @@ def test_a_frozen_member_cannot_confirm(slash, guild, market, bob) -> None:
         ("closed", "Betting is over"),
         ("unknown", "does not exist in this server"),
         ("too small", "The smallest bet is 10 points"),
-        ("no such answer", "no option 7"),
+        ("no such answer", "This market has no answer 7: choose 1 to 2, or type the answer."),
     ],
 )
 def test_refused_quotes_say_why_privately(slash, guild, market, bob, case, message) -> None:
     member_for(bob, guild)
     Guild.objects.filter(pk=guild.pk).update(min_bet=10)
-    market_id, outcome, amount = str(market.pk), "0", 100
+    market_id, outcome, amount = str(market.pk), "1", 100
     if case == "closed":
         market_close(market_id=market.pk, actor="test")
     elif case == "unknown":
@@ -166,6 +166,6 @@ def test_a_market_of_another_server_is_not_found(slash, guild, market, bob) -> N
     from tests.botrunner.fakes import FakeGuild
 
     other = FakeInteraction(user=bob, guild=FakeGuild(id=760_000_000_000_000_999, name="other"))
-    run(bet_command(other, market=str(market.pk), outcome="0", amount=100))
+    run(bet_command(other, market=str(market.pk), outcome="1", amount=100))
     assert "does not exist in this server" in other.last.text
     assert other.last.ephemeral

@@ -77,7 +77,9 @@ def test_an_amount_that_is_not_a_number_is_refused(guild, discord_guild, market,
     assert state() == before
 
 
-def test_sell_button_sells_the_shares_typed(guild, discord_guild, market, bob) -> None:
+def test_sell_button_quotes_the_shares_typed_and_confirm_sells_them_once(
+    guild, discord_guild, market, bob
+) -> None:
     member_for(bob, guild)
     done = press(bob, discord_guild, trades_confirm_id(bob, discord_guild, market))
     assert "Bought" in done.last.text
@@ -88,9 +90,18 @@ def test_sell_button_sells_the_shares_typed(guild, discord_guild, market, bob) -
     assert [o.label for o in select.options] == ["Yes"]
     chosen = press(bob, discord_guild, select.custom_id, values=["0"])
     assert chosen.modal.custom_id == f"pm:sellamt:{market.pk}:0"
-    sold = submit(bob, discord_guild, chosen.modal.custom_id, {"shares": "all"})
-    assert "Sold" in sold.last.text and sold.last.ephemeral
+    quoted = submit(bob, discord_guild, chosen.modal.custom_id, {"shares": "all"})
+    assert "Confirm your sale" in quoted.last.text and quoted.last.ephemeral
+    assert "**Yes**" in quoted.last.text
+    assert Position.objects.get(member__discord_id=bob.id).shares == held  # nothing sold yet
+    confirm_id = quoted.last.custom_ids()[0]
+    assert confirm_id.endswith(f":{quoted.id}")  # the modal submit's id is the key
+    sold = press(bob, discord_guild, confirm_id)
+    again = press(bob, discord_guild, confirm_id)  # a second click sells nothing more
+    assert "Sold" in sold.last.text and "Yes" in sold.last.text
+    assert "already done" in again.last.text
     assert Position.objects.get(member__discord_id=bob.id).shares == Decimal(0)
+    assert len([t for t in trades_of(bob) if t.side == "sell"]) == 1
     assert balance(bob) > start
     assert trades_of(bob)[-1].shares == held
 

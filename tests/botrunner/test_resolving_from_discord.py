@@ -31,7 +31,7 @@ def _resolve(slash, user, market: Market, outcome: str):
 
 
 def test_a_vote_is_counted_and_the_reply_says_how_many_remain(slash, closed, moderator) -> None:
-    interaction = _resolve(slash, moderator, closed, "0")
+    interaction = _resolve(slash, moderator, closed, "1")  # members count from 1
     vote = ResolutionVote.objects.get()
     assert vote.voter == f"discord:{moderator.id}" and vote.outcome.label == "Yes"
     assert interaction.last.ephemeral
@@ -42,7 +42,7 @@ def test_a_vote_is_counted_and_the_reply_says_how_many_remain(slash, closed, mod
 
 
 def test_the_deciding_vote_resolves_the_market(slash, closed, moderator, admin) -> None:
-    _resolve(slash, moderator, closed, "1")
+    _resolve(slash, moderator, closed, "2")
     deciding = _resolve(slash, admin, closed, "No")  # a typed answer works too
     closed.refresh_from_db()
     assert closed.status == "resolved" and closed.winning_outcome.label == "No"
@@ -60,21 +60,21 @@ def test_votes_for_cancel_cancel_the_market(slash, closed, moderator, second_mod
 def test_a_member_cannot_resolve(slash, guild, closed, bob) -> None:
     member_for(bob, guild)
     before = state()
-    interaction = _resolve(slash, bob, closed, "0")
+    interaction = _resolve(slash, bob, closed, "1")
     assert interaction.last.ephemeral
     assert "Only moderators can do that" in interaction.last.text
     assert state() == before
 
 
 def test_resolving_an_open_market_is_refused(slash, market, moderator) -> None:
-    interaction = _resolve(slash, moderator, market, "0")
+    interaction = _resolve(slash, moderator, market, "1")
     assert "close the market before resolving it" in interaction.last.text
     assert ResolutionVote.objects.count() == 0
 
 
 def test_the_same_vote_twice_is_refused(slash, closed, moderator) -> None:
-    _resolve(slash, moderator, closed, "0")
-    again = _resolve(slash, moderator, closed, "0")
+    _resolve(slash, moderator, closed, "1")  # members count from 1
+    again = _resolve(slash, moderator, closed, "1")  # members count from 1
     assert "You already voted for that" in again.last.text
     assert ResolutionVote.objects.count() == 1
 
