@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from betting.services import bet_place, shares_sell
-from betting.settlement import refund_market, settle_resolved_market
+from betting.settlement import settle_resolved_market
+from betting.unwind import refund_market
 from markets.models import Market
 from markets.services import market_close, market_create, resolution_vote
 from points.models import Guild
@@ -19,6 +20,8 @@ DEMO_MEMBERS = [
     (100_000_000_000_000_104, "Margaret"),
     (100_000_000_000_000_105, "Ken"),
 ]
+# The demo's two moderators: Discord users, as every voter is a person.
+DEMO_MODERATORS = ["discord:100000000000000198", "discord:100000000000000199"]
 OPEN_MARKETS = [
     ("Will the community reach 1,000 members by the end of the month?", ["Yes", "No"], "community"),
     ("Which language wins the next game jam?", ["Python", "Rust", "Go", "TypeScript"], "events"),
@@ -87,8 +90,8 @@ def load_demo_data() -> str:
             bypass_rate_limit=True,
         )
     market_close(market_id=resolved.pk, actor="system:demo")
-    resolution_vote(market_id=resolved.pk, voter="system:demo-moderator-1", outcome_index=0)
-    resolution_vote(market_id=resolved.pk, voter="system:demo-moderator-2", outcome_index=0)
+    resolution_vote(market_id=resolved.pk, voter=DEMO_MODERATORS[0], outcome_index=0)
+    resolution_vote(market_id=resolved.pk, voter=DEMO_MODERATORS[1], outcome_index=0)
     settle_resolved_market(market_id=resolved.pk)
 
     refunded = market_create(
@@ -111,7 +114,7 @@ def load_demo_data() -> str:
             bypass_rate_limit=True,
         )
     market_close(market_id=refunded.pk, actor="system:demo")
-    resolution_vote(market_id=refunded.pk, voter="system:demo-moderator-1", cancel=True)
-    resolution_vote(market_id=refunded.pk, voter="system:demo-moderator-2", cancel=True)
+    resolution_vote(market_id=refunded.pk, voter=DEMO_MODERATORS[0], cancel=True)
+    resolution_vote(market_id=refunded.pk, voter=DEMO_MODERATORS[1], cancel=True)
     refund_market(market_id=refunded.pk)
     return f"demo guild {DEMO_GUILD_ID}: 3 open markets with trades, 1 resolved, 1 refunded"

@@ -1,6 +1,7 @@
-"""Settlement of resolved markets and refunds of cancelled or abandoned ones.
+"""Settlement of resolved markets, and what settling and unwinding share.
 
-Both are claimed with a conditional UPDATE on the market row, in the same
+Refunds of cancelled or abandoned markets (the unwind) are in
+``betting.unwind``. Both are claimed with a conditional UPDATE on the market row, in the same
 database transaction as the payments: two workers, a rerun after a crash, or
 the sweep racing the on-commit task pay exactly once, and a worker killed
 midway rolls back its claim with its payments so the sweep retries it.
@@ -14,19 +15,12 @@ import logging
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR
 
 from django.db import transaction
 from django.db.models import (
     BigIntegerField,
-    DateTimeField,
-    DurationField,
-    ExpressionWrapper,
     F,
-    Q,
-    Sum,
-    Value,
 )
 from django.db.models.functions import Cast, Floor
 from django.utils import timezone
@@ -35,28 +29,19 @@ from prometheus_client import Counter, Histogram
 from betting.models import Position
 from markets.models import Market, MarketStatus
 from markets.services import market_event_payload
-from points.drip.client import DripRejected, DripUnavailable
 from points.drip.services import (
     clearing_account,
-    drip_balance,
-    drip_debit,
-    drip_queue_credit,
     is_drip_guild,
 )
-from points.drip.writes import compensation_key
 from points.ledger import Leg
 from points.ledger_batch import Posting, ledger_post_batch
 from points.models import (
     Account,
     DripTransfer,
-    DripTransferStatus,
-    LedgerEntry,
-    Member,
     TransactionKind,
 )
 from points.services import house_account
 from predictmarket.audit import audit_record
-from predictmarket.errors import InsufficientPoints
 from predictmarket.outbox import outbox_append
 
 logger = logging.getLogger(__name__)
@@ -128,7 +113,7 @@ def settle_resolved_market(*, market_id: int) -> SettlementResult:
         house = house_account(market.guild_id)
         escrow = _escrow_balance(market)
         payouts: dict[int, int] = {}
-        account_of = _payee_accounts(market, [p.member_id for p in winners])
+        account_of = payee_accounts(market, [p.member_id for p in winners])
         for position in winners:
             payouts[position.member_id] = int(
                 position.shares.to_integral_value(rounding=ROUND_FLOOR)
@@ -148,9 +133,9 @@ def settle_resolved_market(*, market_id: int) -> SettlementResult:
             market, escrow_after_payments=escrow - paid_total, house_id=house.pk
         )
         ledger_post_batch(guild_id=market.guild_id, postings=postings, actor="system:settlement")
-        _queue_drip_credits(market, payouts, "payout")
+        queue_drip_credits(market, payouts, "payout")
         _record_received(market, outcome_id=market.winning_outcome_id)
-        result = _finish(
+        result = finish_market(
             market,
             kind="settled",
             payments=payouts,
@@ -162,7 +147,7 @@ def settle_resolved_market(*, market_id: int) -> SettlementResult:
     return result
 
 
-def _payee_accounts(market: Market, member_ids: list[int]) -> dict[int, int]:
+def payee_accounts(market: Market, member_ids: list[int]) -> dict[int, int]:
     """Where each member's payment goes: their account, or DRIP's clearing account."""
     if is_drip_guild(market.guild):
         clearing = clearing_account(market.guild_id).pk
@@ -170,7 +155,7 @@ def _payee_accounts(market: Market, member_ids: list[int]) -> dict[int, int]:
     return dict(Account.objects.filter(member_id__in=member_ids).values_list("member_id", "pk"))
 
 
-def _queue_drip_credits(market: Market, payments: dict[int, int], purpose: str) -> None:
+def queue_drip_credits(market: Market, payments: dict[int, int], purpose: str) -> None:
     """DRIP guilds: the payments go on to DRIP, delivered by a task until they land.
 
     Queued in the settlement's own transaction, so a payout is never recorded
@@ -203,344 +188,7 @@ def _record_received(market: Market, *, outcome_id: int) -> None:
     )
 
 
-def _nets(market: Market) -> dict[int, int]:
-    """Each member's net on the market so far: points received - points spent, fees included."""
-    totals = (
-        Position.objects.filter(market=market)
-        .values("member_id")
-        .annotate(spent=Sum("points_spent"), received=Sum("points_received"))
-        .order_by("member_id")
-    )
-    return {row["member_id"]: row["received"] - row["spent"] for row in totals}
-
-
-@dataclass(frozen=True)
-class Unwind:
-    """How a refunded market is unwound: signed amounts per member, and the house's share.
-
-    ``taken_back`` are gains given back (a member who was up); ``refunds`` are
-    losses returned (a member who was down), cut pro rata when the escrow plus
-    what was taken back cannot pay them all. ``house_share`` is what is left
-    for the house: at most the liquidity it put in, at least 0.
-    """
-
-    taken_back: dict[int, int]
-    refunds: dict[int, int]
-    house_share: int
-    cut: bool
-
-    @property
-    def lines(self) -> dict[int, int]:
-        """Each member's signed amount: + got back, - gave back."""
-        return {
-            **{member: -amount for member, amount in self.taken_back.items() if amount},
-            **{member: amount for member, amount in self.refunds.items() if amount},
-        }
-
-
-def plan_unwind(*, nets: dict[int, int], escrow: int, can_give_back: dict[int, int]) -> Unwind:
-    """Reverse every member's net, paying refunds from the escrow plus the gains taken back.
-
-    ``can_give_back`` is what each member who is up can give back now (their
-    balance at that moment). What cannot be taken back is absorbed by the
-    house's liquidity, which is still in the escrow; past that, refunds are cut
-    pro rata (rounded down; the dust goes to the house).
-    """
-    taken_back = {
-        member: min(net, max(0, can_give_back.get(member, 0)))
-        for member, net in nets.items()
-        if net > 0
-    }
-    owed = {member: -net for member, net in nets.items() if net < 0}
-    pool = escrow + sum(taken_back.values())
-    total_owed = sum(owed.values())
-    cut = total_owed > pool
-    if cut:
-        refunds = {member: amount * pool // total_owed for member, amount in owed.items()}
-    else:
-        refunds = owed
-    return Unwind(
-        taken_back=taken_back,
-        refunds=refunds,
-        house_share=pool - sum(refunds.values()),
-        cut=cut,
-    )
-
-
-def _claim_abandoned(market_id: int, now: datetime) -> bool:
-    """Mark an undecided market REFUNDED once its own auto-refund delay after closing passed."""
-    return bool(
-        Market.objects.filter(
-            _auto_refund_due(now), pk=market_id, status__in=[MarketStatus.OPEN, MarketStatus.CLOSED]
-        ).update(status=MarketStatus.REFUNDED, resolved_at=now)
-    )
-
-
-def _auto_refund_due(now: datetime) -> Q:
-    """The market's own deadline (closes_at + its auto_refund_hours) has passed.
-
-    The first term (the shortest delay allowed is one hour) lets PostgreSQL
-    narrow the rows with the index on ``closes_at`` before the exact test.
-    """
-    return Q(closes_at__lte=now - timedelta(hours=1)) & Q(closes_at__lte=now - _refund_delay())
-
-
-def _refund_delay() -> ExpressionWrapper:
-    return ExpressionWrapper(
-        F("auto_refund_hours") * Value(timedelta(hours=1)), output_field=DurationField()
-    )
-
-
-def refund_market(
-    *, market_id: int, automatic: bool = False, now: datetime | None = None
-) -> SettlementResult:
-    """Unwind a cancelled market, or (``automatic``) one left undecided too long.
-
-    Every member's net on the market is reversed: gains are taken back as far
-    as the member's balance holds at this moment, losses are returned from the
-    escrow plus what was taken back (see ``plan_unwind``). ``automatic`` first
-    marks REFUNDED an open or closed market whose own ``auto_refund_hours``
-    after closing have passed; a market already REFUNDED or CANCELLED and not
-    yet paid is unwound either way.
-    """
-    started = time.perf_counter()
-    now = now or timezone.now()
-    if automatic:
-        # Its own commit: in a DRIP guild the gains are taken back at DRIP, over
-        # HTTP, before the payments; nobody may vote on the market meanwhile.
-        _claim_abandoned(market_id, now)
-    market = (
-        Market.objects.select_related("guild")
-        .filter(
-            pk=market_id,
-            status__in=[MarketStatus.CANCELLED, MarketStatus.REFUNDED],
-            settled_at__isnull=True,
-        )
-        .first()
-    )
-    if market is None:
-        _return_uncounted_take_backs(market_id)
-        return SettlementResult(market_id, performed=False)
-    drip = is_drip_guild(market.guild)
-    if drip:
-        _take_back_at_drip(market)
-    result = _unwind_claimed(market, now=now, drip=drip)
-    if result is None:
-        # Another worker unwound it meanwhile; a take-back this one made is not in it.
-        _return_uncounted_take_backs(market_id)
-        return SettlementResult(market_id, performed=False)
-    SETTLEMENT_SECONDS.labels("refund").observe(time.perf_counter() - started)
-    MARKETS_FINISHED.labels("refunded").inc()
-    return result
-
-
-def _unwind_claimed(market: Market, *, now: datetime, drip: bool) -> SettlementResult | None:
-    """Claim the unwind and post it, in one transaction; None if someone else claimed it."""
-    market_id = market.pk
-    with transaction.atomic():
-        # The claim: only one transaction can move settled_at from NULL.
-        claimed = Market.objects.filter(
-            pk=market_id,
-            status__in=[MarketStatus.CANCELLED, MarketStatus.REFUNDED],
-            settled_at__isnull=True,
-        ).update(settled_at=now)
-        if not claimed:
-            return None
-        market.refresh_from_db()
-        nets = _nets(market)
-        house = house_account(market.guild_id)
-        account_of = _payee_accounts(market, list(nets))
-        # Lock every account the unwind touches, in primary-key order (the market
-        # row is already locked by the claim): a gain is taken back from the
-        # balance as it is now, and no tip can move it away in between.
-        balances = dict(
-            Account.objects.select_for_update()
-            .filter(pk__in={*account_of.values(), market.escrow_account_id, house.pk})
-            .order_by("pk")
-            .values_list("pk", "balance")
-        )
-        if drip:
-            can_give_back = _taken_back_at_drip(market)
-        else:
-            can_give_back = {member: balances[account_of[member]] for member in nets}
-        plan = plan_unwind(
-            nets=nets,
-            escrow=balances[market.escrow_account_id],
-            can_give_back=can_give_back,
-        )
-        escrow = market.escrow_account_id
-        postings = [
-            Posting(
-                legs=[Leg(account_of[member], -amount), Leg(escrow, amount)],
-                kind=TransactionKind.REFUND,
-                memo=f"market #{market.pk} unwound: gain given back",
-                idempotency_key=f"refund:{market.pk}:{member}",
-            )
-            for member, amount in plan.taken_back.items()
-            if amount > 0
-        ]
-        postings += [
-            Posting(
-                legs=[Leg(escrow, -amount), Leg(account_of[member], amount)],
-                kind=TransactionKind.REFUND,
-                memo=f"market #{market.pk} unwound: loss returned"
-                + (" (cut pro rata)" if plan.cut else ""),
-                idempotency_key=f"refund:{market.pk}:{member}",
-            )
-            for member, amount in plan.refunds.items()
-            if amount > 0
-        ]
-        if plan.house_share > 0:
-            postings.append(
-                Posting(
-                    legs=[Leg(escrow, -plan.house_share), Leg(house.pk, plan.house_share)],
-                    kind=TransactionKind.REFUND,
-                    memo=f"market #{market.pk}: remainder to the house",
-                    idempotency_key=f"refund:{market.pk}:house",
-                )
-            )
-        ledger_post_batch(guild_id=market.guild_id, postings=postings, actor="system:refund")
-        _queue_drip_credits(market, plan.refunds, "refund")
-        _record_unwind(market, plan.lines)
-        members = {
-            p.member_id: p.member
-            for p in Position.objects.filter(market=market).select_related("member")
-        }
-        result = _finish(
-            market,
-            kind="auto_refunded" if market.status == MarketStatus.REFUNDED else "refunded",
-            payments=plan.lines,
-            winners=members,
-            house_share=plan.house_share,
-            extra={
-                "taken_back_total": sum(plan.taken_back.values()),
-                "refunds_cut": plan.cut,
-            },
-        )
-    return result
-
-
-def _unwind_debit_key(market: Market, member_id: int) -> str:
-    return f"unwind:{market.pk}:{member_id}"
-
-
-def _take_back_at_drip(market: Market) -> None:
-    """DRIP guilds: take each gain back at DRIP, before the local unwind, as far as it goes.
-
-    Each debit is an external write (``drip_debit``: the intent is recorded
-    before the call, a retry reuses it with the amount first asked). A refused
-    debit (the member has spent it at DRIP since) takes back nothing. When DRIP
-    cannot be reached, or a debit's outcome is still being checked, the error
-    propagates and the sweep tries again later: a brief outage never turns
-    into refunds cut for lack of take-backs, and no take-back is counted before
-    it is known.
-    """
-    gainers = {member: net for member, net in _nets(market).items() if net > 0}
-    if DripTransfer.objects.filter(
-        member_id__in=list(gainers),
-        amount__gt=0,
-        status__in=[DripTransferStatus.PENDING, DripTransferStatus.SENDING],
-    ).exists():
-        # A gain still on its way to DRIP (a sale's proceeds not delivered yet) is
-        # not in the balance a take-back can debit: wait for it, or the member
-        # would keep it while the losers' refunds are cut.
-        raise DripUnavailable(
-            "Points owed to members who are up on this market are still being delivered "
-            "to DRIP; the market is unwound once they have landed."
-        )
-    members = Member.objects.select_related("guild").in_bulk(list(gainers))
-    for member_id, gain in gainers.items():
-        if Market.objects.filter(pk=market.pk, settled_at__isnull=False).exists():
-            return  # another worker has unwound it: take nothing more back
-        key = _unwind_debit_key(market, member_id)
-        earlier = DripTransfer.objects.filter(idempotency_key=key).first()
-        if earlier is not None and earlier.status == DripTransferStatus.APPLIED:
-            continue
-        try:
-            if earlier is not None:
-                amount = -earlier.amount
-            else:
-                amount = min(gain, drip_balance(members[member_id], fresh=True))
-            if amount > 0:
-                drip_debit(member=members[member_id], amount=amount, key=key, purpose="unwind")
-        except (InsufficientPoints, DripRejected):
-            # Spent since, or no longer at DRIP at all (left the realm): nothing can
-            # be taken back, and that must not hold up everyone else's refund.
-            continue
-
-
-def _return_uncounted_take_backs(market_id: int) -> None:
-    """Give back DRIP take-backs that the committed unwind did not count.
-
-    A worker that was still taking gains back while another one claimed and
-    posted the unwind may have debited a member afterwards; that debit is in no
-    refund, so it is credited back to the member (once: the compensation key).
-    """
-    market = Market.objects.select_related("guild").filter(pk=market_id).first()
-    if market is None or market.settled_at is None or not is_drip_guild(market.guild):
-        return
-    counted = set(
-        LedgerEntry.objects.filter(
-            account_id=market.escrow_account_id,
-            amount__gt=0,
-            transaction__idempotency_key__startswith=f"refund:{market.pk}:",
-        ).values_list("transaction__idempotency_key", flat=True)
-    )
-    applied = DripTransfer.objects.filter(
-        idempotency_key__startswith=f"unwind:{market.pk}:", status=DripTransferStatus.APPLIED
-    )
-    for debit in applied:
-        if f"refund:{market.pk}:{debit.member_id}" in counted:
-            continue
-        with transaction.atomic():
-            drip_queue_credit(
-                member=debit.member_id,
-                guild_id=market.guild_id,
-                amount=-debit.amount,
-                purpose="unwind_compensation",
-                key=compensation_key(debit.idempotency_key),
-            )
-
-
-def _taken_back_at_drip(market: Market) -> dict[int, int]:
-    """What each member gave back at DRIP for this market: applied debits not returned since.
-
-    A debit whose outcome was learnt only after its request had given up is
-    returned to the member by a compensating credit, so it is not counted.
-    """
-    applied = DripTransfer.objects.filter(
-        idempotency_key__startswith=f"unwind:{market.pk}:", status=DripTransferStatus.APPLIED
-    ).values_list("idempotency_key", "member_id", "amount")
-    returned = set(
-        DripTransfer.objects.filter(
-            idempotency_key__in=[compensation_key(key) for key, _, _ in applied]
-        ).values_list("idempotency_key", flat=True)
-    )
-    return {
-        member_id: -amount
-        for key, member_id, amount in applied
-        if compensation_key(key) not in returned
-    }
-
-
-def _record_unwind(market: Market, lines: dict[int, int]) -> None:
-    """Bring each member's received and spent on the market level: a net of 0 when whole.
-
-    A refund counts as points received; a gain given back as points spent. It
-    lands on the member's first position, which carries the market totals.
-    """
-    for member_id, amount in lines.items():
-        first = (
-            Position.objects.filter(market=market, member_id=member_id)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-            .first()
-        )
-        column = "points_received" if amount > 0 else "points_spent"
-        Position.objects.filter(pk=first).update(**{column: F(column) + abs(amount)})
-
-
-def _finish(
+def finish_market(
     market: Market,
     *,
     kind: str,
@@ -600,31 +248,6 @@ def _finish(
 
 
 SWEEP_BATCH = 200
-
-
-def markets_due_for_auto_refund(
-    *, now: datetime | None = None, limit: int = SWEEP_BATCH, exclude: Collection[int] = ()
-) -> list[int]:
-    """Undecided markets past their own auto-refund deadline, the longest overdue first.
-
-    The deadline is computed in SQL from each market's own ``auto_refund_hours``,
-    so a batch holds only markets that are due, and none waits behind others.
-    """
-    now = now or timezone.now()
-    due = (
-        Market.objects.filter(
-            _auto_refund_due(now), status__in=[MarketStatus.OPEN, MarketStatus.CLOSED]
-        )
-        .exclude(pk__in=list(exclude))
-        .annotate(
-            deadline=ExpressionWrapper(
-                F("closes_at") + _refund_delay(), output_field=DateTimeField()
-            )
-        )
-        .order_by("deadline", "pk")
-        .values_list("pk", flat=True)
-    )
-    return list(due[:limit])
 
 
 def markets_due_for_settlement(

@@ -6,12 +6,8 @@ import logging
 
 from celery import shared_task
 
-from betting.settlement import (
-    markets_due_for_auto_refund,
-    markets_due_for_settlement,
-    refund_market,
-    settle_resolved_market,
-)
+from betting.settlement import markets_due_for_settlement, settle_resolved_market
+from betting.unwind import markets_due_for_auto_refund, refund_market
 from markets.models import MarketStatus
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import time_machine
 from django.utils import timezone
 
 from betting.models import Position
-from betting.settlement import refund_market
+from betting.unwind import refund_market
 from markets.models import Market
 from points.models import Account, LedgerEntry, Member
 from points.services import points_grant, points_transfer

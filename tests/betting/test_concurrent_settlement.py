@@ -13,7 +13,8 @@ from decimal import ROUND_FLOOR
 import pytest
 
 from betting.models import Position
-from betting.settlement import SettlementResult, refund_market, settle_resolved_market
+from betting.settlement import SettlementResult, settle_resolved_market
+from betting.unwind import refund_market
 from markets.models import Market
 from points.models import Guild, LedgerTransaction, Member, TransactionKind
 from tests.betting.helpers import bet, run_concurrently

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from betting.settlement import refund_market
 from betting.tasks import refund_cancelled_market, settlement_sweep
+from betting.unwind import refund_market
 from markets.models import Market
 from points.models import Guild, LedgerTransaction, Member, TransactionKind
 from predictmarket.models import OutboxEvent

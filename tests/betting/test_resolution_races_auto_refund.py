@@ -18,8 +18,8 @@ from django.utils import timezone
 from pytest_django import Settings
 
 from betting.models import Position
-from betting.settlement import refund_market
 from betting.tasks import settlement_sweep
+from betting.unwind import refund_market
 from markets.models import Market, MarketStatus
 from markets.services import resolution_vote
 from points.models import LedgerTransaction, Member, TransactionKind

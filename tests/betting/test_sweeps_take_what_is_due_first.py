@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from betting.settlement import markets_due_for_auto_refund
 from betting.tasks import auto_refund_sweep, settlement_sweep
+from betting.unwind import markets_due_for_auto_refund
 from markets.models import Market, MarketStatus
 from points.models import Account, AccountKind, Guild, Member
 from tests.markets.helpers import assert_ledger_sound, make_guild, make_market, make_member

@@ -36,7 +36,8 @@ from hypothesis.stateful import (
 
 from betting.models import Position
 from betting.services import InsufficientShares, bet_place, shares_sell
-from betting.settlement import refund_market, settle_resolved_market
+from betting.settlement import settle_resolved_market
+from betting.unwind import refund_market
 from markets.models import Market, MarketStatus
 from markets.services import market_close, market_create
 from points.models import Account, AccountKind, LedgerEntry, Member

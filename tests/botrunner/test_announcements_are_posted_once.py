@@ -66,7 +66,7 @@ def test_a_resolution_is_announced_once_across_a_restart(
 
 
 def test_cancellations_and_refunds_are_announced(announced_guild, market, moderator) -> None:
-    from betting.settlement import refund_market
+    from betting.unwind import refund_market
     from markets.services import market_cancel
 
     market_cancel(market_id=market.pk, actor="test", is_moderator=True)

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from betting.models import Trade
 from betting.services import SlippageExceeded, bet_place, shares_sell
-from betting.settlement import refund_market, settle_resolved_market
+from betting.settlement import settle_resolved_market
+from betting.unwind import refund_market
 from markets.models import Market
 from markets.services import market_cancel, market_close, market_create, resolution_vote
 from points.drip.client import DripRejected, DripUnavailable

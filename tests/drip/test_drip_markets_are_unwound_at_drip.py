@@ -15,7 +15,7 @@ import time_machine
 from django.utils import timezone
 
 from betting.services import bet_place, shares_sell
-from betting.settlement import refund_market
+from betting.unwind import refund_market
 from markets.models import Market
 from markets.services import market_cancel, market_create
 from points.drip.client import DripUnavailable

@@ -131,7 +131,7 @@ def test_cancel_and_refund_from_the_admin_returns_every_stake() -> None:
     market = Market.objects.get(question="Cancel me?")
     before = Account.objects.get(member=bob).balance
     bet_place(member=bob, market_id=market.pk, outcome_index=2, amount=77, idempotency_key="c1")
-    from betting.settlement import refund_market
+    from betting.unwind import refund_market
 
     response = _action(client, market, "cancel_and_refund")
     assert b"cancelled" in response.content
