@@ -3,9 +3,10 @@
 Hypothesis drives members creating markets, betting and selling, and
 moderators closing, voting, cancelling, settling and refunding, in any order.
 Each step's outcome (accepted, or exactly which refusal) is predicted by the
-model; after every step points must be conserved: house + members + escrows
-sum to zero, no member or escrow is negative, every member holds what the
-model says, and a settled or refunded market's escrow is empty.
+model (a refund is the unwind: gains given back, losses returned); after
+every step points must be conserved: house + members + escrows sum to
+zero, no member or escrow is negative, every member holds what the model
+says, and a settled or refunded market's escrow is empty.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from hypothesis.stateful import (
 
 from betting.models import Trade, TradeSide
 from betting.services import InsufficientShares, bet_place, shares_sell
-from betting.settlement import refund_market, settle_resolved_market
+from betting.settlement import settle_resolved_market
+from betting.unwind import refund_market
 from markets.models import Market, MarketStatus
 from markets.services import market_cancel, market_close, market_create, resolution_vote
 from points.models import Account, AccountKind, Member
@@ -275,8 +277,25 @@ class MarketMachine(RuleBasedStateMachine):
         assert refund_market(market_id=model.market_id).performed is due
         if due:
             model.settled = True
-            for member in range(MEMBERS):
-                self.points[member] += max(0, model.spent[member] - model.received[member])
+            self._unwind(model)
+
+    def _unwind(self, model: Model) -> None:
+        """The model's unwind (DESIGN.md): gains back as far as balances hold, losses returned.
+
+        Refunds come from the market's collateral plus what was given back; past
+        that they are cut pro rata, rounded down per member.
+        """
+        nets = {m: model.received[m] - model.spent[m] for m in range(MEMBERS)}
+        taken = {m: min(net, self.points[m]) for m, net in nets.items() if net > 0}
+        owed = {m: -net for m, net in nets.items() if net < 0}
+        market = Market.objects.get(pk=model.market_id)
+        collateral = market.liquidity + sum(model.spent.values()) - sum(model.received.values())
+        pool = collateral + sum(taken.values())
+        total = sum(owed.values())
+        for member, amount in taken.items():
+            self.points[member] -= amount
+        for member, amount in owed.items():
+            self.points[member] += amount if total <= pool else amount * pool // total
 
     # -- the rules that drive the helpers above -----------------------------------
     # Few rules, so trading gets a fair share of the steps: one rule per kind of
