@@ -17,6 +17,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from botrunner.cogs.moderation import resolve_command
+from botrunner.reads import picked_value
 from markets.models import Market, MarketStatus, ResolutionVote
 from markets.services import market_close
 from points.models import Guild, Member
@@ -37,12 +38,15 @@ def closed_market(market: Market) -> Market:
 
 
 def vote_in_discord(member: Member, market: Market, outcome: str) -> FakeInteraction:
-    """``/resolve`` by ``member``, who holds the moderator role in Discord."""
+    """``/resolve`` by ``member``, who holds the moderator role in Discord.
+
+    ``outcome`` is the 0-based index, sent the way autocomplete sends a picked answer.
+    """
     user = FakeUser(
         id=member.discord_id, display_name=member.display_name, roles=[FakeRole(MODERATOR_ROLE_ID)]
     )
     interaction = FakeInteraction(user=user, guild=FakeGuild(id=member.guild_id))
-    run(resolve_command(interaction, market=str(market.pk), outcome=outcome))
+    run(resolve_command(interaction, market=str(market.pk), outcome=picked_value(int(outcome))))
     return interaction
 
 
