@@ -282,6 +282,9 @@ def resolution_vote(
                 )
         # Before counting: a staff user linked to Discord since voting is that person now.
         _votes_follow_staff_links_locked(market)
+        # The staff user behind this vote: the one voting in the admin, or the one
+        # linked to this Discord user (who may vote through the bot or the API).
+        cast_by_user_id = cast_by_user_id or _staff_user_linked_to(voter)
         if cast_by_user_id is not None:
             _votes_follow_the_staff_user_locked(market, user_id=cast_by_user_id, voter=voter)
         vote = ResolutionVote.objects.filter(market=market, voter=voter).first()
@@ -293,7 +296,7 @@ def resolution_vote(
             )
         else:
             vote.outcome = outcome
-            vote.cast_by_user_id = cast_by_user_id or vote.cast_by_user_id
+            vote.cast_by_user_id = cast_by_user_id
             vote.save(update_fields=["outcome", "cast_by_user", "updated_at"])
         count = _agreeing_votes(market, outcome)
         needed = market.min_resolution_votes
@@ -322,6 +325,17 @@ def resolution_vote(
         if decided:
             _decide_locked(market, outcome=outcome, actor=actor, now=now)
     return VoteResult(market, choice, count, needed, decided)
+
+
+def _staff_user_linked_to(voter: str) -> int | None:
+    """The staff user linked to this Discord user now, if any."""
+    if not voter.startswith("discord:"):
+        return None
+    return (
+        StaffDiscordLink.objects.filter(discord_id=int(voter.partition(":")[2]))
+        .values_list("user_id", flat=True)
+        .first()
+    )
 
 
 def _agreeing_votes(market: Market, outcome: Outcome | None) -> int:

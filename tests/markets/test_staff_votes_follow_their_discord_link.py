@@ -111,3 +111,44 @@ def test_an_unlinked_staff_user_never_adds_up_with_discord_moderators(member: Me
         market_id=market.pk, voter="discord:731000000000000002", outcome_index=0
     )
     assert (decided.votes_for_choice, decided.decided) == (2, True)
+
+
+def test_a_relinked_staff_user_voting_through_discord_still_has_one_vote(member: Member) -> None:
+    """Voted in the admin as D1; relinked to D2 (their own account); votes again via the bot."""
+    market = make_market(member)
+    market_close(market_id=market.pk, actor="discord:1")
+    staffer = get_user_model().objects.create_user("staffer", password="pw", is_staff=True)
+    link = StaffDiscordLink.objects.create(user=staffer, discord_id=731_000_000_000_000_001)
+    _staff_votes(market.pk, staffer, 0)
+    StaffDiscordLink.objects.filter(pk=link.pk).update(discord_id=731_000_000_000_000_002)
+
+    result = resolution_vote(
+        market_id=market.pk, voter="discord:731000000000000002", outcome_index=0
+    )
+
+    assert (result.votes_for_choice, result.decided) == (1, False)
+    assert list(ResolutionVote.objects.values_list("voter", flat=True)) == [
+        "discord:731000000000000002"
+    ]
+
+
+def test_a_discord_users_own_vote_is_not_taken_away_by_a_staff_user_relinked_elsewhere(
+    member: Member,
+) -> None:
+    market = make_market(member)
+    market_close(market_id=market.pk, actor="discord:1")
+    staffer = get_user_model().objects.create_user("staffer", password="pw", is_staff=True)
+    link = StaffDiscordLink.objects.create(user=staffer, discord_id=731_000_000_000_000_001)
+    _staff_votes(market.pk, staffer, 0)
+    StaffDiscordLink.objects.filter(pk=link.pk).update(discord_id=731_000_000_000_000_002)
+    # D1 is someone else after all, and changes their own vote in Discord.
+    resolution_vote(market_id=market.pk, voter="discord:731000000000000001", outcome_index=1)
+
+    _staff_votes(market.pk, staffer, 1)
+
+    assert sorted(ResolutionVote.objects.values_list("voter", "outcome__index")) == [
+        ("discord:731000000000000001", 1),
+        ("discord:731000000000000002", 1),
+    ]
+    market.refresh_from_db()
+    assert market.status == MarketStatus.RESOLVED
