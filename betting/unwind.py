@@ -269,6 +269,12 @@ def _unwind_debit_key(market: Market, member_id: int) -> str:
     return f"unwind:{market.pk}:{member_id}"
 
 
+# How long an unwind waits for a gainer's credits to reach DRIP: deliveries are
+# retried with backoff for minutes; one still undelivered after this is stuck,
+# reported as such, and no longer a reason to keep the losers waiting.
+PROCEEDS_WAIT = timedelta(hours=1)
+
+
 def _take_back_at_drip(market: Market) -> None:
     """DRIP guilds: take each gain back at DRIP, before the local unwind, as far as it goes.
 
@@ -285,6 +291,9 @@ def _take_back_at_drip(market: Market) -> None:
         member_id__in=list(gainers),
         amount__gt=0,
         status__in=[DripTransferStatus.PENDING, DripTransferStatus.SENDING],
+        # Only credits still on their way: one that DRIP keeps refusing (the member
+        # left the realm) must not hold everyone's refund up for ever.
+        created_at__gte=timezone.now() - PROCEEDS_WAIT,
     ).exists():
         # A gain still on its way to DRIP (a sale's proceeds not delivered yet) is
         # not in the balance a take-back can debit: wait for it, or the member

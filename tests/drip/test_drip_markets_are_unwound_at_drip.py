@@ -224,3 +224,48 @@ def test_a_gain_not_yet_delivered_to_drip_is_waited_for_then_taken_back(
     assert fake_drip.balance(whale.discord_id) == 100_000
     assert fake_drip.balance(partner.discord_id) == 1_000
     assert ledger_reconcile().ok
+
+
+@pytest.mark.django_db
+def test_proceeds_that_can_never_be_delivered_do_not_hold_the_refunds_up_for_ever(
+    drip_guild: Guild, fake_drip: FakeDrip, settings
+) -> None:  # type: ignore[no-untyped-def]
+    """The gainer left DRIP with their sale's credit undelivered: the unwind waits, then goes on."""
+    settings.RATE_LIMITS_ENABLED = False
+    Guild.objects.filter(pk=drip_guild.pk).update(default_liquidity=LIQUIDITY)
+    whale = MemberFactory(guild=drip_guild, display_name="whale")
+    partner = MemberFactory(guild=drip_guild, display_name="partner")
+    fake_drip.add_member(whale.discord_id, 100_000)
+    fake_drip.add_member(partner.discord_id, 1_000)
+    market = market_create(
+        creator=whale,
+        question="Gone with the gain?",
+        options=["Yes", "No"],
+        duration=timedelta(hours=1),
+        actor="test",
+        bypass_rate_limit=True,
+    )
+    bet_place(
+        member=whale, market_id=market.pk, outcome_index=0, amount=99_000, idempotency_key="w1"
+    )
+    bet_place(
+        member=partner, market_id=market.pk, outcome_index=1, amount=500, idempotency_key="p1"
+    )
+    shares_sell(
+        member=whale, market_id=market.pk, outcome_index=0, shares="all", idempotency_key="w2"
+    )
+    shares_sell(
+        member=partner, market_id=market.pk, outcome_index=1, shares="all", idempotency_key="p2"
+    )
+    del fake_drip.members[partner.discord_id]  # left the realm: the credit cannot land
+    market_cancel(market_id=market.pk, actor="mod", is_moderator=True)
+    with pytest.raises(DripUnavailable):
+        refund_market(market_id=market.pk)
+
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
+        deliver_pending_transfers()  # still refused: the partner is not at DRIP
+        result = refund_market(market_id=market.pk)
+
+    assert result.performed
+    assert Account.objects.get(pk=market.escrow_account_id).balance == 0
+    assert ledger_reconcile().ok
