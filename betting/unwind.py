@@ -265,8 +265,9 @@ def _unwind_claimed(market: Market, *, now: datetime, drip: bool) -> SettlementR
     return result
 
 
-def _unwind_debit_key(market: Market, member_id: int) -> str:
-    return f"unwind:{market.pk}:{member_id}"
+def _unwind_debit_prefix(market: Market, member_id: int) -> str:
+    """Take-back debits of one member on one market: ``unwind:<market>:<member>:<attempt>``."""
+    return f"unwind:{market.pk}:{member_id}:"
 
 
 # How long an unwind waits for a gainer's credits to reach DRIP: deliveries are
@@ -279,8 +280,10 @@ def _take_back_at_drip(market: Market) -> None:
     """DRIP guilds: take each gain back at DRIP, before the local unwind, as far as it goes.
 
     Each debit is an external write (``drip_debit``: the intent is recorded
-    before the call, a retry reuses it with the amount first asked). A refused
-    debit (the member has spent it at DRIP since) takes back nothing. When DRIP
+    before the call, and a debit not yet known is retried as it was). A refused
+    debit (the member spent some of it at DRIP meanwhile) is asked again, next
+    time, for what the balance holds then: as far as the balance holds, never
+    all or nothing. When DRIP
     cannot be reached, or a debit's outcome is still being checked, the error
     propagates and the sweep tries again later: a brief outage never turns
     into refunds cut for lack of take-backs, and no take-back is counted before
@@ -306,20 +309,27 @@ def _take_back_at_drip(market: Market) -> None:
     for member_id, gain in gainers.items():
         if Market.objects.filter(pk=market.pk, settled_at__isnull=False).exists():
             return  # another worker has unwound it: take nothing more back
-        key = _unwind_debit_key(market, member_id)
-        earlier = DripTransfer.objects.filter(idempotency_key=key).first()
-        if earlier is not None and earlier.status == DripTransferStatus.APPLIED:
+        prefix = _unwind_debit_prefix(market, member_id)
+        attempts = list(
+            DripTransfer.objects.filter(idempotency_key__startswith=prefix).order_by("created_at")
+        )
+        if any(t.status == DripTransferStatus.APPLIED for t in attempts):
             continue
+        last = attempts[-1] if attempts else None
         try:
-            if earlier is not None:
-                amount = -earlier.amount
+            if last is not None and last.status != DripTransferStatus.FAILED:
+                # Not sent yet, or its outcome still unknown: that same debit, never a new one.
+                key, amount = last.idempotency_key, -last.amount
             else:
+                # First try, or the last was refused (the balance moved): ask again for
+                # what the balance holds now, under a new key.
+                key = f"{prefix}{len(attempts) + 1}"
                 amount = min(gain, drip_balance(members[member_id], fresh=True))
             if amount > 0:
                 drip_debit(member=members[member_id], amount=amount, key=key, purpose="unwind")
         except (InsufficientPoints, DripRejected):
-            # Spent since, or no longer at DRIP at all (left the realm): nothing can
-            # be taken back, and that must not hold up everyone else's refund.
+            # Spent since, or no longer at DRIP at all (left the realm): nothing more can
+            # be taken back this time, and that must not hold up everyone else's refund.
             continue
 
 

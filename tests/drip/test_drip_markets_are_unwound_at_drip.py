@@ -148,7 +148,7 @@ def test_a_take_back_made_after_another_worker_unwound_the_market_is_given_back(
     fake_drip.members[partner.discord_id]["balance"] = spent_elsewhere  # earned it back
     # Worker B read the market before A's claim and debits the partner now.
     drip_debit(
-        member=partner, amount=gain, key=f"unwind:{market.pk}:{partner.pk}", purpose="unwind"
+        member=partner, amount=gain, key=f"unwind:{market.pk}:{partner.pk}:1", purpose="unwind"
     )
     assert fake_drip.balance(partner.discord_id) == spent_elsewhere - gain
 
@@ -268,4 +268,30 @@ def test_proceeds_that_can_never_be_delivered_do_not_hold_the_refunds_up_for_eve
 
     assert result.performed
     assert Account.objects.get(pk=market.escrow_account_id).balance == 0
+    assert ledger_reconcile().ok
+
+
+def test_a_refused_take_back_is_asked_again_for_what_the_balance_holds(
+    whale_and_partner: tuple[Market, Member, Member], fake_drip: FakeDrip
+) -> None:
+    """An earlier attempt asked for more than the partner then held: not all or nothing."""
+    market, _, partner = whale_and_partner
+    gain = fake_drip.balance(partner.discord_id) - 1_000
+    DripTransfer.objects.create(
+        guild_id=market.guild_id,
+        member=partner,
+        amount=-gain,
+        purpose="unwind",
+        idempotency_key=f"unwind:{market.pk}:{partner.pk}:1",
+        status=DripTransferStatus.FAILED,
+        last_error="not enough points at DRIP",
+    )
+    fake_drip.members[partner.discord_id]["balance"] = 2_000  # spent most of it meanwhile
+    market_cancel(market_id=market.pk, actor="mod", is_moderator=True)
+
+    result = refund_market(market_id=market.pk)
+
+    assert result.performed
+    assert fake_drip.balance(partner.discord_id) == 0
+    assert {row["member_id"]: row["amount"] for row in result.lines}[partner.pk] == -2_000
     assert ledger_reconcile().ok
