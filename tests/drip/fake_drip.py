@@ -66,8 +66,8 @@ class FakeDrip:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, *args: Any) -> None:  # keep test output clean
-                pass
+            def log_message(self, *args: Any) -> None:
+                """Keep test output clean: the fake logs nothing per request."""
 
             def do_GET(self) -> None:
                 fake._handle(self, "GET")

@@ -30,11 +30,9 @@ LIQUIDITY = 100
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def whale_and_partner(
-    drip_guild: Guild, fake_drip: FakeDrip, settings
-) -> tuple[Market, Member, Member]:  # type: ignore[no-untyped-def]
-    settings.RATE_LIMITS_ENABLED = False
+def _two_accounts_trade(drip_guild: Guild, fake_drip: FakeDrip) -> tuple[Market, Member, Member]:
+    """The whale pushes "Yes" up, the partner buys "No" cheap, the whale sells out and the
+    partner sells far up. The sales' proceeds are queued for DRIP, not delivered yet."""
     Guild.objects.filter(pk=drip_guild.pk).update(default_liquidity=LIQUIDITY)
     drip_guild.refresh_from_db()
     whale = MemberFactory(guild=drip_guild, display_name="whale")
@@ -49,7 +47,6 @@ def whale_and_partner(
         actor="test",
         bypass_rate_limit=True,
     )
-    # The whale pushes "Yes" up, the partner buys "No" cheap, the whale sells out.
     bet_place(
         member=whale, market_id=market.pk, outcome_index=0, amount=99_000, idempotency_key="w1"
     )
@@ -62,8 +59,21 @@ def whale_and_partner(
     shares_sell(
         member=partner, market_id=market.pk, outcome_index=1, shares="all", idempotency_key="p2"
     )
-    _deliver_all()
     return market, whale, partner
+
+
+@pytest.fixture
+def traded(drip_guild: Guild, fake_drip: FakeDrip, settings) -> tuple[Market, Member, Member]:  # type: ignore[no-untyped-def]
+    """The two-account trade, its proceeds not delivered yet."""
+    settings.RATE_LIMITS_ENABLED = False
+    return _two_accounts_trade(drip_guild, fake_drip)
+
+
+@pytest.fixture
+def whale_and_partner(traded: tuple[Market, Member, Member]) -> tuple[Market, Member, Member]:
+    """The two-account trade with every sale's proceeds delivered to DRIP."""
+    _deliver_all()
+    return traded
 
 
 def _deliver_all() -> None:
@@ -179,37 +189,11 @@ def test_a_gainer_who_left_drip_does_not_hold_up_the_refunds(
     assert ledger_reconcile().ok
 
 
-@pytest.mark.django_db
 def test_a_gain_not_yet_delivered_to_drip_is_waited_for_then_taken_back(
-    drip_guild: Guild, fake_drip: FakeDrip, settings
-) -> None:  # type: ignore[no-untyped-def]
+    traded: tuple[Market, Member, Member], fake_drip: FakeDrip
+) -> None:
     """Cancelled before the sale's proceeds reached DRIP: the unwind waits for them."""
-    settings.RATE_LIMITS_ENABLED = False
-    Guild.objects.filter(pk=drip_guild.pk).update(default_liquidity=LIQUIDITY)
-    whale = MemberFactory(guild=drip_guild, display_name="whale")
-    partner = MemberFactory(guild=drip_guild, display_name="partner")
-    fake_drip.add_member(whale.discord_id, 100_000)
-    fake_drip.add_member(partner.discord_id, 1_000)
-    market = market_create(
-        creator=whale,
-        question="Quick, before it lands?",
-        options=["Yes", "No"],
-        duration=timedelta(hours=1),
-        actor="test",
-        bypass_rate_limit=True,
-    )
-    bet_place(
-        member=whale, market_id=market.pk, outcome_index=0, amount=99_000, idempotency_key="w1"
-    )
-    bet_place(
-        member=partner, market_id=market.pk, outcome_index=1, amount=500, idempotency_key="p1"
-    )
-    shares_sell(
-        member=whale, market_id=market.pk, outcome_index=0, shares="all", idempotency_key="w2"
-    )
-    shares_sell(
-        member=partner, market_id=market.pk, outcome_index=1, shares="all", idempotency_key="p2"
-    )
+    market, whale, partner = traded
     market_cancel(market_id=market.pk, actor="mod", is_moderator=True)
 
     with pytest.raises(DripUnavailable):
@@ -226,37 +210,11 @@ def test_a_gain_not_yet_delivered_to_drip_is_waited_for_then_taken_back(
     assert ledger_reconcile().ok
 
 
-@pytest.mark.django_db
 def test_proceeds_that_can_never_be_delivered_do_not_hold_the_refunds_up_for_ever(
-    drip_guild: Guild, fake_drip: FakeDrip, settings
-) -> None:  # type: ignore[no-untyped-def]
+    traded: tuple[Market, Member, Member], fake_drip: FakeDrip
+) -> None:
     """The gainer left DRIP with their sale's credit undelivered: the unwind waits, then goes on."""
-    settings.RATE_LIMITS_ENABLED = False
-    Guild.objects.filter(pk=drip_guild.pk).update(default_liquidity=LIQUIDITY)
-    whale = MemberFactory(guild=drip_guild, display_name="whale")
-    partner = MemberFactory(guild=drip_guild, display_name="partner")
-    fake_drip.add_member(whale.discord_id, 100_000)
-    fake_drip.add_member(partner.discord_id, 1_000)
-    market = market_create(
-        creator=whale,
-        question="Gone with the gain?",
-        options=["Yes", "No"],
-        duration=timedelta(hours=1),
-        actor="test",
-        bypass_rate_limit=True,
-    )
-    bet_place(
-        member=whale, market_id=market.pk, outcome_index=0, amount=99_000, idempotency_key="w1"
-    )
-    bet_place(
-        member=partner, market_id=market.pk, outcome_index=1, amount=500, idempotency_key="p1"
-    )
-    shares_sell(
-        member=whale, market_id=market.pk, outcome_index=0, shares="all", idempotency_key="w2"
-    )
-    shares_sell(
-        member=partner, market_id=market.pk, outcome_index=1, shares="all", idempotency_key="p2"
-    )
+    market, _, partner = traded
     del fake_drip.members[partner.discord_id]  # left the realm: the credit cannot land
     market_cancel(market_id=market.pk, actor="mod", is_moderator=True)
     with pytest.raises(DripUnavailable):
