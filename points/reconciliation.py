@@ -21,10 +21,14 @@ logger = logging.getLogger(__name__)
 RECONCILIATION_DIFFERENCES = Gauge(
     "predictmarket_ledger_reconciliation_differences",
     "Accounts whose cached balance differs from the sum of their entries at the last run",
+    # Set by the worker's children: the last run's figure, not one per process.
+    multiprocess_mode="mostrecent",
 )
 LEDGER_TOTAL = Gauge(
     "predictmarket_ledger_total_points",
     "Sum of every ledger entry at the last reconciliation (must be 0)",
+    # Set by the worker's children: the last run's figure, not one per process.
+    multiprocess_mode="mostrecent",
 )
 
 

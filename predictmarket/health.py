@@ -20,6 +20,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from predictmarket import heartbeats
+
 Status = Literal["pass", "fail", "warn"]
 
 
@@ -83,6 +85,8 @@ def check_broker() -> dict[str, object]:
 register_check("database", check_database)
 register_check("cache", check_cache)
 register_check("broker", check_broker)
+register_check("worker", heartbeats.check_worker)
+register_check("beat", heartbeats.check_beat)
 
 
 def run_checks() -> list[CheckResult]:

@@ -93,3 +93,23 @@ class StaffDiscordLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} = Discord user {self.discord_id}"
+
+
+class ProcessHeartbeat(models.Model):
+    """The last time a background process (the Celery worker, beat) proved it was working.
+
+    Kept in the database, which every process shares on every configuration
+    (the cache is per process on the embedded defaults). ``/health/ready``
+    fails when a stamp is stale, so a dead worker or beat is a failing check,
+    not silence.
+    """
+
+    name = models.CharField(max_length=32, primary_key=True)
+    beat_at = models.DateTimeField()
+    host = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = "process heartbeat"
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"

@@ -218,6 +218,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = cfg.bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Beat's own scheduler stamps the beat heartbeat that /health/ready reads.
+CELERY_BEAT_SCHEDULER = "predictmarket.worker_metrics:HeartbeatScheduler"
+# The worker's own Prometheus endpoint (0 turns it off); its children's samples
+# go to WORKER_METRICS_DIR (empty: a fresh temporary directory per start).
+WORKER_METRICS_PORT = cfg.int("WORKER_METRICS_PORT", 9102, min_value=0, max_value=65535)
 # The one beat schedule. Entries are added by the apps' real tasks.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "reconcile-ledger": {"task": "points.reconcile_ledger", "schedule": 3600.0},

@@ -109,3 +109,12 @@ def outsider(db: None) -> Member:
 def moderator() -> str:
     """The actor string services record for a moderator acting from Discord."""
     return f"discord:{MODERATOR_DISCORD_ID}"
+
+
+@pytest.fixture
+def background_alive(db: None) -> None:
+    """The Celery worker and beat have just beaten (``/health/ready`` checks them)."""
+    from predictmarket import heartbeats
+
+    heartbeats.heartbeat_write(heartbeats.WORKER)
+    heartbeats.heartbeat_write(heartbeats.BEAT)

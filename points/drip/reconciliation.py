@@ -28,11 +28,15 @@ DRIFT_MEMBERS = Gauge(
     "predictmarket_drip_drift_members",
     "DRIP members whose balance differs from expectations",
     ["guild"],
+    # Set by the worker's children: the last run's figure, not one per process.
+    multiprocess_mode="mostrecent",
 )
 STUCK_TRANSFERS = Gauge(
     "predictmarket_drip_stuck_transfers",
     "DRIP transfers pending or sending over an hour, or ambiguous",
     ["guild"],
+    # Set by the worker's children: the last run's figure, not one per process.
+    multiprocess_mode="mostrecent",
 )
 STUCK_AFTER = timedelta(hours=1)
 

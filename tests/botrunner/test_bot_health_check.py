@@ -33,6 +33,7 @@ def test_a_missing_or_stale_heartbeat_warns_that_the_bot_is_down(age: int | None
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("background_alive")
 def test_a_down_bot_keeps_the_web_ready() -> None:
     with override_settings(DISCORD_TOKEN="configured"):
         response = Client().get("/health/ready")

@@ -22,6 +22,7 @@ def test_live_answers_while_the_process_runs(client: Client) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("background_alive")
 def test_ready_is_200_when_every_check_passes(client: Client) -> None:
     response = client.get("/health/ready")
     body = response.json()
@@ -38,6 +39,7 @@ def test_ready_is_200_when_every_check_passes(client: Client) -> None:
 
 @pytest.mark.postgres
 @pytest.mark.django_db
+@pytest.mark.usefixtures("background_alive")
 def test_ready_is_503_naming_the_database_when_it_is_unreachable(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -59,6 +61,7 @@ def test_ready_is_503_naming_the_database_when_it_is_unreachable(
 
 @pytest.mark.redis
 @pytest.mark.django_db
+@pytest.mark.usefixtures("background_alive")
 def test_ready_is_503_naming_the_cache_when_it_is_unreachable(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -80,6 +83,7 @@ def test_ready_is_503_naming_the_cache_when_it_is_unreachable(
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("background_alive")
 def test_ready_reports_a_degraded_check_without_failing(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
