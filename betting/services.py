@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from betting.market_lock import lock_market_with_outcomes, market_outcomes
+from betting.metrics import count_trade
 from betting.models import Position, Trade, TradeSide
 from betting.trade_writes import TradeWrite, write_trade
 from markets import amm
@@ -380,6 +381,7 @@ def bet_place(
         balance = DripTransfer.objects.get(idempotency_key=f"bet:{idempotency_key}").balance_after
     else:
         balance = txn.balances[member.account.pk]  # type: ignore[attr-defined]
+    count_trade(trade.side, trade.points)
     return _result(trade, market, outcome.label, balance=balance, replayed=False)
 
 
@@ -546,4 +548,5 @@ def shares_sell(
     except PostingRefused as refused:
         refused.explain()  # rolled back now: say which balance was short
     balance = None if drip else txn.balances[member.account.pk]  # type: ignore[attr-defined]
+    count_trade(trade.side, trade.points)
     return _result(trade, market, outcome.label, balance=balance, replayed=False)
