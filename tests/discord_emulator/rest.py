@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from tests.discord_emulator.interactions import Callback, InteractionRecord
 from tests.discord_emulator.model import snowflake
@@ -50,6 +50,8 @@ class RecordedRequest:
     files: list[dict[str, Any]] = field(repr=False)
     at: float  # emulator clock when it arrived
     status: int = 0
+    multipart: bool = False  # sent as multipart/form-data (``body`` is its payload_json)
+    form_problems: list[str] = field(default_factory=list, repr=False)
 
     @property
     def is_write(self) -> bool:
@@ -112,6 +114,21 @@ def injected(failure: Failure) -> web.Response:
     defaults = {403: (50001, "Missing Access"), 404: (10008, "Unknown Message")}
     code, message = defaults.get(failure.status, (0, "Injected failure"))
     return json_response({"code": code, "message": message, **failure.body}, failure.status)
+
+
+FILE_FIELD = re.compile(r"^files\[(\d+)\]$")
+
+
+def _described(payload: Any, field_name: str) -> str | None:
+    """The description ``payload_json`` gives the file part ``files[n]`` (attachment id n)."""
+    match = FILE_FIELD.match(field_name or "")
+    holder = payload.get("data", payload) if isinstance(payload, dict) else None
+    if match is None or not isinstance(holder, dict):
+        return None
+    for attachment in holder.get("attachments") or []:
+        if isinstance(attachment, dict) and str(attachment.get("id")) == match.group(1):
+            return attachment.get("description")
+    return None
 
 
 Handler = Callable[[web.Request, RecordedRequest, dict[str, str]], Awaitable[web.Response]]
@@ -183,8 +200,10 @@ class Rest:
     async def handle(self, request: web.Request) -> web.Response:
         emu = self.emu
         path = "/" + request.match_info["tail"]
-        body, files = await self._read_body(request)
+        body, files, form_problems = await self._read_body(request)
         recorded = emu.record(request.method, path, dict(request.query), body, files)
+        recorded.multipart = form_problems is not None
+        recorded.form_problems = form_problems or []
         response = await self._answer(request, recorded, path)
         recorded.status = response.status
         return response
@@ -202,7 +221,17 @@ class Rest:
                 continue
             if authorized and request.headers.get("Authorization") != f"Bot {emu.token}":
                 return error(401, 0, "401: Unauthorized")
-            if recorded.body is not None or request.method in {"POST", "PUT", "PATCH"}:
+            if recorded.multipart:
+                problems = recorded.form_problems or emu.spec.errors(
+                    request.method, path, recorded.body, multipart=True
+                )
+                if problems:
+                    emu.violation(
+                        f"{request.method} {path}: multipart body does not match the spec: "
+                        f"{problems}"
+                    )
+                    return error(400, 50035, "Invalid Form Body", errors=problems)
+            elif recorded.body is not None or request.method in {"POST", "PUT", "PATCH"}:
                 problems = emu.spec.errors(request.method, path, recorded.body)
                 if problems:
                     emu.violation(
@@ -215,31 +244,50 @@ class Rest:
         emu.violation(f"{request.method} {path}: the emulator does not serve this route")
         return error(404, 0, "404: Not Found")
 
-    async def _read_body(self, request: web.Request) -> tuple[Any, list[dict[str, Any]]]:
+    async def _read_body(
+        self, request: web.Request
+    ) -> tuple[Any, list[dict[str, Any]], list[str] | None]:
+        """The JSON body (or a multipart body's ``payload_json``), its files, and form problems.
+
+        The third value is ``None`` for a plain body and the list of what is
+        wrong with the form (empty when nothing is) for ``multipart/form-data``.
+        """
         content_type = request.headers.get("Content-Type", "")
-        if content_type.startswith("multipart/"):
-            body: Any = None
-            files: list[dict[str, Any]] = []
-            reader = await request.multipart()
-            async for part in reader:
-                data = await part.read()  # type: ignore[union-attr]
-                if part.name == "payload_json":  # type: ignore[union-attr]
+        if not content_type.startswith("multipart/"):
+            raw = await request.read()
+            return (json.loads(raw) if raw else None), [], None
+        body: Any = None
+        files: list[dict[str, Any]] = []
+        problems: list[str] = []
+        reader = await request.multipart()
+        async for part in reader:
+            if not isinstance(part, BodyPartReader):
+                problems.append("a nested multipart part (Discord reads flat forms only)")
+                continue
+            data = await part.read()
+            if part.name == "payload_json":
+                try:
                     body = json.loads(data)
-                else:
-                    files.append(
-                        {
-                            "field": part.name,  # type: ignore[union-attr]
-                            "filename": part.filename,  # type: ignore[union-attr]
-                            "size": len(data),
-                            "content_type": part.headers.get("Content-Type", ""),  # type: ignore[union-attr]
-                            "data": bytes(data),
-                        }
-                    )
-            return body, files
-        raw = await request.read()
-        if not raw:
-            return None, []
-        return json.loads(raw), []
+                except ValueError:
+                    problems.append("payload_json is not valid JSON")
+                continue
+            if not part.filename:
+                problems.append(f"the form field {part.name!r} is neither payload_json nor a file")
+                continue
+            files.append(
+                {
+                    "field": part.name,
+                    "filename": part.filename,
+                    "size": len(data),
+                    "content_type": part.headers.get("Content-Type", ""),
+                    "data": bytes(data),
+                }
+            )
+        if body is None and not problems:
+            problems.append("a multipart body without its payload_json part")
+        for file in files:
+            file["description"] = _described(body, file["field"])
+        return body, files, problems
 
     # -- identity and gateway --------------------------------------------------
     async def me(

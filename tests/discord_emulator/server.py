@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import mimetypes
 import re
 import secrets
 import threading
@@ -193,20 +194,24 @@ class DiscordEmulator:
         return any(channel_id in g.channel_ids for g in self.guilds)
 
     def _attachments(self, channel_id: int, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Attachment objects for uploaded files, as Discord makes them."""
         made = []
         for file in files:
             attachment_id = snowflake()
             url = f"https://cdn.discordapp.com/attachments/{channel_id}/{attachment_id}/{file['filename']}"
-            made.append(
-                {
-                    "id": str(attachment_id),
-                    "filename": file["filename"],
-                    "size": file["size"],
-                    "url": url,
-                    "proxy_url": url,
-                    "content_type": file["content_type"] or "application/octet-stream",
-                }
-            )
+            attachment = {
+                "id": str(attachment_id),
+                "filename": file["filename"],
+                "size": file["size"],
+                "url": url,
+                "proxy_url": url,
+                # Discord types a file by its content, whatever the part said
+                # (nextcord sends every file as application/octet-stream).
+                "content_type": detected_content_type(file),
+            }
+            if file.get("description"):
+                attachment["description"] = file["description"]
+            made.append(attachment)
         return made
 
     def new_message(
@@ -449,6 +454,23 @@ class DiscordEmulator:
         if violations:
             text += "\nviolations:\n" + "\n".join(f"  {v}" for v in violations)
         return text
+
+
+SIGNATURES = {
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+    b"GIF8": "image/gif",
+}
+
+
+def detected_content_type(file: dict[str, Any]) -> str:
+    """The type Discord gives an upload: from its bytes, else its name, else octet-stream."""
+    data = file.get("data") or b""
+    for signature, content_type in SIGNATURES.items():
+        if data.startswith(signature):
+            return content_type
+    guessed, _ = mimetypes.guess_type(file.get("filename") or "")
+    return guessed or "application/octet-stream"
 
 
 def message_text(message: dict[str, Any]) -> str:

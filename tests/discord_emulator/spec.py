@@ -39,6 +39,9 @@ class Operation:
     pattern: re.Pattern[str]
     method: str
     schema: dict[str, Any] | None
+    # The schema of a ``multipart/form-data`` body (its ``payload_json`` with the
+    # ``files[n]`` parts beside it), where the route takes one.
+    multipart_schema: dict[str, Any] | None = None
 
 
 def _template_regex(template: str) -> re.Pattern[str]:
@@ -71,7 +74,12 @@ class DiscordSpec:
                     continue
                 content = (operation.get("requestBody") or {}).get("content", {})
                 schema = (content.get("application/json") or {}).get("schema")
-                found.append(Operation(template, _template_regex(template), method.upper(), schema))
+                multipart = (content.get("multipart/form-data") or {}).get("schema")
+                found.append(
+                    Operation(
+                        template, _template_regex(template), method.upper(), schema, multipart
+                    )
+                )
         # Literal segments before placeholders: "/messages/@original" before "/messages/{id}".
         found.sort(key=lambda op: (op.template.count("{"), -len(op.template)))
         return found
@@ -82,27 +90,37 @@ class DiscordSpec:
                 return op
         return None
 
-    def _validator(self, op: Operation) -> jsonschema.protocols.Validator:
+    def _validator(
+        self, op: Operation, schema: dict[str, Any], kind: str
+    ) -> jsonschema.protocols.Validator:
         cache = self.__dict__.setdefault("_validators", {})
-        key = (op.method, op.template)
+        key = (op.method, op.template, kind)
         if key not in cache:
             # "#/components/..." references resolve against the root of the schema
             # validated, so the operation's schema is given the document's components.
-            schema = {**op.schema, "components": self.document["components"]}
-            cache[key] = jsonschema.Draft202012Validator(schema)
+            cache[key] = jsonschema.Draft202012Validator(
+                {**schema, "components": self.document["components"]}
+            )
         return cache[key]
 
-    def errors(self, method: str, path: str, body: Any) -> list[str]:
-        """Why ``body`` is not a valid request body for this route (empty when it is)."""
+    def errors(self, method: str, path: str, body: Any, *, multipart: bool = False) -> list[str]:
+        """Why ``body`` is not a valid request body for this route (empty when it is).
+
+        For a ``multipart/form-data`` request ``body`` is its ``payload_json``,
+        checked against the route's multipart schema, as Discord reads it.
+        """
         op = self.operation(method, path)
         if op is None:
             return [f"{method} {path} is not a route of Discord's HTTP API"]
-        if op.schema is None:
+        schema, kind = (op.multipart_schema, "multipart") if multipart else (op.schema, "json")
+        if schema is None:
+            if multipart:
+                return [f"{method} {op.template} takes no multipart/form-data body"]
             return [] if body is None else [f"{method} {op.template} takes no body"]
         body = allow_known_nextcord_differences(path, body)
         return [
             f"{'/'.join(str(p) for p in error.absolute_path) or '(body)'}: {error.message}"
-            for error in self._validator(op).iter_errors(body)
+            for error in self._validator(op, schema, kind).iter_errors(body)
         ][:10]
 
 
