@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +20,12 @@ from nextcord.ext import commands
 from botrunner.calls import call
 from botrunner.dispatch import dispatch_interaction
 from botrunner.heartbeat import INTERVAL, heartbeat_write
-from botrunner.metrics import record_command, record_gateway_latency
+from botrunner.metrics import (
+    record_command,
+    record_gateway_latency,
+    record_heartbeat,
+    record_shards_connected,
+)
 from botrunner.outbox_consumer import OutboxConsumer
 from botrunner.replies import unexpected_error_text
 from botrunner.text import NO_MENTIONS
@@ -73,6 +79,7 @@ class PredictBot(commands.AutoShardedBot):
         self.run_outbox = run_outbox
         self.guild_ids = list(guild_ids)
         self._synced_once = False
+        self._shards_down: set[int] = set()
         self.outbox = OutboxConsumer(self)
         self._background: list[asyncio.Task[Any]] = []
         for extension in EXTENSIONS:
@@ -111,6 +118,27 @@ class PredictBot(commands.AutoShardedBot):
             return
         await super().on_connect()
 
+    def shards_connected(self) -> int:
+        """Shards whose socket is open and which have not disconnected since they last resumed."""
+        return sum(
+            1
+            for shard_id, shard in self.shards.items()
+            if shard_id not in self._shards_down and not shard.is_closed()
+        )
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        self._shards_down.discard(shard_id)
+        record_shards_connected(self.shards_connected())
+
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        self._shards_down.discard(shard_id)
+        record_shards_connected(self.shards_connected())
+
+    async def on_shard_disconnect(self, shard_id: int) -> None:
+        # A socket asked to reconnect may still look open: the event is what counts.
+        self._shards_down.add(shard_id)
+        record_shards_connected(self.shards_connected())
+
     async def on_ready(self) -> None:
         logger.info(
             "connected as %s to %d guilds (shards %s of %s)",
@@ -140,8 +168,11 @@ class PredictBot(commands.AutoShardedBot):
         await self.wait_until_ready()
         while not self.is_closed():
             try:
+                record_shards_connected(self.shards_connected())
                 if self.is_ready():
-                    await call(heartbeat_write)
+                    now = time.time()
+                    await call(heartbeat_write, now)
+                    record_heartbeat(now)
                 record_gateway_latency(self.latency)
             except Exception:
                 logger.exception("writing the heartbeat failed")

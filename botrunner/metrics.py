@@ -33,6 +33,14 @@ GATEWAY_LATENCY = Gauge(
     "predictmarket_bot_gateway_latency_seconds",
     "Discord gateway heartbeat latency (average over the shards)",
 )
+GATEWAY_CONNECTED = Gauge(
+    "predictmarket_bot_gateway_shards_connected",
+    "Shards of this process connected to Discord's gateway (0: the bot is deaf)",
+)
+HEARTBEAT_TIMESTAMP = Gauge(
+    "predictmarket_bot_heartbeat_timestamp_seconds",
+    "Unix time of the bot's last heartbeat for /health/ready (written while connected)",
+)
 OUTBOX_EVENTS = Counter(
     "predictmarket_bot_outbox_events_total", "Outbox events handled by the bot", ["kind"]
 )
@@ -52,6 +60,14 @@ def record_gateway_latency(seconds: float) -> None:
     # nextcord reports inf before the first heartbeat acknowledgement.
     if math.isfinite(seconds):
         GATEWAY_LATENCY.set(seconds)
+
+
+def record_shards_connected(count: int) -> None:
+    GATEWAY_CONNECTED.set(count)
+
+
+def record_heartbeat(at: float) -> None:
+    HEARTBEAT_TIMESTAMP.set(at)
 
 
 def serve_metrics(port: int) -> bool:

@@ -26,6 +26,11 @@ if _is_celery_worker(sys.argv):
         "WORKER_METRICS_DIR"
     ) or tempfile.mkdtemp(prefix="predictmarket-worker-metrics-")
     Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+    # No psycopg pool in the worker: Celery closes a prefork child's connections
+    # (and its pool) around every task anyway, and a pool the main process opened
+    # (its metrics and heartbeat threads use the database) would be inherited by
+    # every child forked later, whose closing it ends the parent's connections.
+    os.environ.setdefault("DATABASE_POOL", "false")
 
 from celery import Celery  # noqa: E402 - after the metrics directory is chosen
 

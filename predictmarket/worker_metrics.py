@@ -187,6 +187,32 @@ class DatabaseCollector(Collector):
         yield from families
 
 
+class BrokerCollector(Collector):
+    """Messages waiting on the broker in each queue this worker consumes (its queue depth)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from predictmarket.celery import app
+
+        family = GaugeMetricFamily(
+            "predictmarket_celery_queue_messages",
+            "Messages waiting on the broker in a Celery queue",
+            labels=["queue"],
+        )
+        names = sorted(app.amqp.queues) or [app.conf.task_default_queue]
+        try:
+            with app.connection_for_read() as connection:
+                channel = connection.default_channel
+                for name in names:
+                    # Not passive: kombu's Redis transport answers a passive declare of
+                    # an empty queue with NOT_FOUND. The worker declares these anyway.
+                    _, waiting, _ = channel.queue_declare(queue=name)
+                    family.add_metric([name], waiting)
+        except Exception:  # the broker being down shows in its own check and alerts
+            logger.warning("worker metrics: reading the broker's queues failed", exc_info=True)
+            return
+        yield family
+
+
 # ------------------------------------------------------------------------------
 # The exporter and the heartbeats
 # ------------------------------------------------------------------------------
@@ -211,6 +237,7 @@ def build_registry() -> CollectorRegistry:
 
         registry = REGISTRY
     registry.register(DatabaseCollector())
+    registry.register(BrokerCollector())
     return registry
 
 
@@ -243,6 +270,9 @@ def _write_heartbeat(name: str) -> None:
         heartbeats.heartbeat_write(name)
     except Exception:  # a missed beat shows as a stale heartbeat
         logger.exception("could not write the %s heartbeat", name)
+    finally:
+        # Not kept open between beats: a prefork child forked meanwhile would
+        # inherit the socket of a connection it cannot use.
         connection.close()
 
 

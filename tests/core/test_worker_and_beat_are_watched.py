@@ -115,6 +115,11 @@ def wait_for(condition, what: str, log: Path, timeout: float = 60):
     raise AssertionError(f"timed out waiting for {what}:\n{log.read_text()[-4000:]}")
 
 
+def wait_until_consuming(log: Path) -> None:
+    """The worker declared its queue: a task sent before that could find no binding and be lost."""
+    wait_for(lambda: " ready." in log.read_text(errors="replace"), "the worker to be ready", log)
+
+
 def sample(metrics: str, name: str, **labels: str) -> float | None:
     for line in metrics.splitlines():
         if line.startswith("#"):
@@ -168,6 +173,7 @@ def test_the_worker_serves_the_metrics_of_the_tasks_its_children_ran(worker) -> 
             return None
 
     wait_for(scrape, "the worker's metrics endpoint", log)
+    wait_until_consuming(log)
     for _ in range(3):  # no result backend: the counter below is how we know they ran
         app.send_task("points.reconcile_ledger", queue=queue)
 
@@ -188,6 +194,8 @@ def test_the_worker_serves_the_metrics_of_the_tasks_its_children_ran(worker) -> 
     # Figures read from the database at scrape time.
     assert sample(metrics, "predictmarket_worker_metrics_database_up") == 1
     assert sample(metrics, "predictmarket_settlement_backlog_markets") == 0
+    # The depth of the queue it consumes, on the broker: drained.
+    assert sample(metrics, "predictmarket_celery_queue_messages", queue=queue) == 0
     # The worker's own heartbeat, written by its main process.
     assert heartbeats.check_worker()["heartbeat_age_seconds"] < heartbeats.STALE_AFTER
     assert sample(metrics, "predictmarket_process_heartbeat_age_seconds", process="worker") < 60
@@ -202,7 +210,8 @@ def test_beat_writes_its_heartbeat_from_its_scheduler_loop(
     log = tmp_path / "beat.log"
     process = celery(
         ["beat", "-s", str(tmp_path / "schedule"), "--max-interval", "1", "-l", "info"],
-        worker_env,
+        # What beat sends goes to an in-memory broker, not to a queue some worker consumes.
+        dict(worker_env, CELERY_BROKER_URL="memory://"),
         log,
     )
     try:
