@@ -26,7 +26,11 @@ RUN /opt/venv/bin/pip install --no-cache-dir --require-virtualenv -r /tmp/requir
 # Final: the virtualenv and the code, run as an unprivileged user.
 # ------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}
-ENV PATH=/opt/venv/bin:$PATH \
+# Production mode unless told otherwise: a container started without
+# DJANGO_SECRET_KEY and ALLOWED_HOSTS refuses to start rather than run in debug
+# mode with the development key.
+ENV DJANGO_DEBUG=false \
+    PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     MPLCONFIGDIR=/tmp/matplotlib \
@@ -41,8 +45,7 @@ COPY --from=builder /opt/venv /opt/venv
 COPY . .
 # Static files are collected at build time, in production mode (whitenoise's
 # manifest storage), with a secret key that exists only during this step.
-RUN DJANGO_DEBUG=false \
-    DJANGO_SECRET_KEY=build-only-collectstatic-key-never-used-at-run-time-0123456789 \
+RUN DJANGO_SECRET_KEY=build-only-collectstatic-key-never-used-at-run-time-0123456789 \
     ALLOWED_HOSTS=build.invalid \
     python manage.py collectstatic --noinput --verbosity 0 \
     && rm -rf var \
