@@ -14,13 +14,12 @@ accesslog = "-"
 preload_app = True
 
 _multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-
-
-def on_starting(server: object) -> None:
-    # Metrics files from a previous run would be summed into this one's.
-    if _multiproc_dir:
-        shutil.rmtree(_multiproc_dir, ignore_errors=True)
-        Path(_multiproc_dir).mkdir(parents=True, exist_ok=True)
+if _multiproc_dir:
+    # Emptied and made here, when gunicorn reads this file: before the preloaded
+    # app imports prometheus_client (which needs the directory to exist), and so
+    # metrics files from a previous run are not summed into this one's.
+    shutil.rmtree(_multiproc_dir, ignore_errors=True)
+    Path(_multiproc_dir).mkdir(parents=True, exist_ok=True)
 
 
 def child_exit(server: object, worker: object) -> None:

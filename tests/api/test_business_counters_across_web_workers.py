@@ -48,7 +48,7 @@ def trades_per_worker(directory: Path) -> list[float]:
 def test_bets_and_volume_are_summed_over_every_web_worker(tmp_path: Path) -> None:
     database_url = scratch_database_url("counters")
     recreate_database(database_url)
-    multiproc = tmp_path / "metrics"
+    multiproc = tmp_path / "metrics"  # gunicorn empties it at start: migrate's files go
     multiproc.mkdir()
     env = server_environment(database_url)
     env["PROMETHEUS_MULTIPROC_DIR"] = str(multiproc)
