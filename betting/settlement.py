@@ -93,8 +93,12 @@ def _house_leg_postings(
     ]
 
 
-def settle_resolved_market(*, market_id: int) -> SettlementResult:
-    """Pay 1 point per winning share (rounded down per member); the rest to the house."""
+def settle_resolved_market(*, market_id: int, actor: str = "system") -> SettlementResult:
+    """Pay 1 point per winning share (rounded down per member); the rest to the house.
+
+    ``actor`` is who the audit log says settled it: the system (the on-commit
+    task, the sweep) or an operator (``manage.py pm_settle``).
+    """
     started = time.perf_counter()
     now = timezone.now()
     with transaction.atomic():
@@ -141,6 +145,7 @@ def settle_resolved_market(*, market_id: int) -> SettlementResult:
             payments=payouts,
             winners={p.member_id: p.member for p in winners},
             house_share=escrow - paid_total,
+            actor=actor,
         )
     SETTLEMENT_SECONDS.labels("settle").observe(time.perf_counter() - started)
     MARKETS_FINISHED.labels("settled").inc()
@@ -196,6 +201,7 @@ def finish_market(
     winners: dict[int, object],
     house_share: int,
     extra: dict[str, object] | None = None,
+    actor: str = "system",
 ) -> SettlementResult:
     ranked = sorted(
         ((abs(amount), amount, member_id) for member_id, amount in payments.items() if amount),
@@ -220,7 +226,7 @@ def finish_market(
         **(extra or {}),
     }
     audit_record(
-        actor="system", action=f"market.{kind}", guild_id=market.guild_id, target=market, data=data
+        actor=actor, action=f"market.{kind}", guild_id=market.guild_id, target=market, data=data
     )
     outbox_append(
         kind=f"market.{kind}",

@@ -137,7 +137,11 @@ def _refund_delay() -> ExpressionWrapper:
 
 
 def refund_market(
-    *, market_id: int, automatic: bool = False, now: datetime | None = None
+    *,
+    market_id: int,
+    automatic: bool = False,
+    now: datetime | None = None,
+    actor: str = "system",
 ) -> SettlementResult:
     """Unwind a cancelled market, or (``automatic``) one left undecided too long.
 
@@ -146,7 +150,8 @@ def refund_market(
     escrow plus what was taken back (see ``plan_unwind``). ``automatic`` first
     marks REFUNDED an open or closed market whose own ``auto_refund_hours``
     after closing have passed; a market already REFUNDED or CANCELLED and not
-    yet paid is unwound either way.
+    yet paid is unwound either way. ``actor`` is who the audit log says unwound
+    it (the system, or an operator through ``manage.py pm_refund``).
     """
     started = time.perf_counter()
     now = now or timezone.now()
@@ -169,7 +174,7 @@ def refund_market(
     drip = is_drip_guild(market.guild)
     if drip:
         _take_back_at_drip(market)
-    result = _unwind_claimed(market, now=now, drip=drip)
+    result = _unwind_claimed(market, now=now, drip=drip, actor=actor)
     if result is None:
         # Another worker unwound it meanwhile; a take-back this one made is not in it.
         _return_uncounted_take_backs(market_id)
@@ -179,7 +184,9 @@ def refund_market(
     return result
 
 
-def _unwind_claimed(market: Market, *, now: datetime, drip: bool) -> SettlementResult | None:
+def _unwind_claimed(
+    market: Market, *, now: datetime, drip: bool, actor: str
+) -> SettlementResult | None:
     """Claim the unwind and post it, in one transaction; None if someone else claimed it."""
     market_id = market.pk
     with transaction.atomic():
@@ -261,6 +268,7 @@ def _unwind_claimed(market: Market, *, now: datetime, drip: bool) -> SettlementR
                 "taken_back_total": sum(plan.taken_back.values()),
                 "refunds_cut": plan.cut,
             },
+            actor=actor,
         )
     return result
 

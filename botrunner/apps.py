@@ -10,5 +10,8 @@ class BotrunnerConfig(AppConfig):
     def ready(self) -> None:
         from botrunner.heartbeat import check_bot
         from predictmarket.health import register_check
+        from predictmarket.outbox_status import register_outbox_consumer
 
         register_check("bot", check_bot)
+        # botrunner.outbox_consumer.CONSUMER (not imported: it brings nextcord into every process).
+        register_outbox_consumer("discord")

@@ -1,4 +1,11 @@
-"""Request/interaction ids carried into every log record."""
+"""Request/interaction ids, and the Celery task being run, carried into every log record.
+
+``RequestIdFilter`` (on the one handler in settings' ``LOGGING``) stamps each
+record with ``request_id`` and, inside a Celery task, ``task_name`` and
+``task_id``; the JSON formatter writes every such attribute as a field.
+``predictmarket.celery`` binds the task around each run (``task_prerun`` /
+``task_postrun``), so whatever the task's code logs says which task it was.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +14,21 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING
 
-from django.http import HttpRequest, HttpResponse
+if TYPE_CHECKING:  # Celery's app imports this module: keep django.http out of its start-up
+    from django.http import HttpRequest, HttpResponse
 
 _request_id: ContextVar[str] = ContextVar("request_id", default="-")
 # Accept a caller's id only if it is short and plain, so it cannot forge log lines.
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+# (task name, task id) of the Celery task running in this context, if any.
+_task: ContextVar[tuple[str, str] | None] = ContextVar("celery_task", default=None)
+# Tokens to undo each task's binding, by task id (an eager task may run inside another).
+_task_tokens: dict[str, tuple[Token[tuple[str, str] | None], Token[str] | None]] = {}
 
 
 def current_request_id() -> str:
@@ -31,9 +46,39 @@ def bind_request_id(value: str | None = None) -> Iterator[str]:
         _request_id.reset(token)
 
 
+def bind_task(*, task_id: str, task_name: str) -> None:
+    """Mark the records logged from now on as the task's, until ``unbind_task``.
+
+    The task id also becomes the request id unless one is bound already (a task
+    run eagerly inside a web request keeps the request's), so audit entries a
+    task writes name the task that wrote them.
+    """
+    task_token = _task.set((task_name, task_id))
+    request_token = None
+    if _request_id.get() == "-" and _VALID_ID.match(task_id):
+        request_token = _request_id.set(task_id)
+    _task_tokens[task_id] = (task_token, request_token)
+
+
+def unbind_task(*, task_id: str) -> None:
+    tokens = _task_tokens.pop(task_id, None)
+    if tokens is None:
+        return
+    task_token, request_token = tokens
+    if request_token is not None:
+        _request_id.reset(request_token)
+    _task.reset(task_token)
+
+
 class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to every record, and ``task_name``/``task_id`` inside a task."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _request_id.get()
+        if not getattr(record, "request_id", None):  # one given in ``extra`` is kept
+            record.request_id = _request_id.get()
+        task = _task.get()
+        if task is not None:
+            record.task_name, record.task_id = task
         return True
 
 

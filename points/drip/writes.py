@@ -66,7 +66,8 @@ from points.drip.client import (
 )
 from points.drip.secrets import decrypt_api_key
 from points.models import DripTransfer, DripTransferStatus, Guild, Member, PointsBackend
-from predictmarket.errors import InvalidState
+from predictmarket.audit import audit_record
+from predictmarket.errors import InvalidState, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -452,3 +453,69 @@ def _our_writes_since(transfer: DripTransfer) -> int | None:
     if later.filter(status__in=[Status.SENDING, Status.AMBIGUOUS]).exists():
         return None
     return sum(later.filter(status=Status.APPLIED).values_list("amount", flat=True))
+
+
+# ------------------------------------------------------------------------------
+# A person's verdict on an ambiguous write (``manage.py pm_drip_ambiguous``)
+# ------------------------------------------------------------------------------
+def ambiguous_resolve(
+    *, transfer_id: int, guild_id: int, applied: bool, actor: str, note: str = ""
+) -> DripTransfer:
+    """Record what a person found in DRIP's own history for an *ambiguous* write.
+
+    Applied: as if settling had proven it (``_record_applied``, late), so a
+    debit no bet could use has its points queued back. Not applied: as if
+    settling had proven that (a credit is sent again now, a debit fails).
+    Only an ambiguous write can be resolved; anything else is ``InvalidState``
+    and left as it is. The verdict is audited with the move, in one transaction.
+    """
+    transfer = (
+        DripTransfer.objects.select_related("member")
+        .filter(pk=transfer_id, guild_id=guild_id)
+        .first()
+    )
+    if transfer is None:
+        raise NotFound(f"No DRIP transfer {transfer_id} in this server.", transfer_id=transfer_id)
+    if transfer.status != Status.AMBIGUOUS:
+        raise InvalidState(
+            f"DRIP transfer {transfer_id} is {transfer.get_status_display().lower()}, "
+            "not ambiguous: only an ambiguous transfer is resolved by hand."
+        )
+    verdict = "applied" if applied else "not applied"
+    debit = transfer.amount < 0
+
+    def audit() -> None:
+        if applied and debit:
+            queue_compensation(transfer)  # no bet or unwind counted it: its points go back
+        audit_record(
+            actor=actor,
+            action="drip_transfer.resolve",
+            guild_id=transfer.guild_id,
+            target=transfer,
+            data={
+                "idempotency_key": transfer.idempotency_key,
+                "amount": transfer.amount,
+                "verdict": verdict,
+                "note": note[:500],
+                "last_error": transfer.last_error,
+            },
+        )
+
+    error = f"resolved by {actor}: {verdict}" + (f" ({note})" if note else "")
+    fields: dict[str, Any]
+    if applied:
+        # The balance DRIP showed then is not known: reconciliation anchors on
+        # an earlier recorded balance and counts this amount on top.
+        fields = {"status": Status.APPLIED, "applied_at": timezone.now(), "balance_after": None}
+        if debit:
+            fields["next_attempt_at"] = None  # given back right here, not by the sweep
+    elif debit:
+        fields = {"status": Status.FAILED}
+    else:
+        fields = {"status": Status.PENDING, "next_attempt_at": timezone.now()}
+    if not _move(
+        transfer, [Status.AMBIGUOUS], same_attempt=True, then=audit, last_error=error, **fields
+    ):
+        raise InvalidState(f"DRIP transfer {transfer_id} changed meanwhile; look at it again.")
+    cache.delete(balance_cache_key(transfer.member))
+    return transfer
