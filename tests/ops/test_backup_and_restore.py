@@ -163,6 +163,8 @@ def test_a_restored_dump_reconciles_clean_with_the_same_ledger(
             MARKET_ID=str(live_markets["open_market"].pk),
             MEMBER_ID=str(live_markets["bettor"].pk),
         )
+        # The README's check of a restored copy: exit 0, or run_django raises.
+        run_django(["manage.py", "pm_reconcile"], env)
         output = run_django(["-m", "tests.ops.restored_copy"], env)
         checked = json.loads(output.strip().splitlines()[-1])
 
