@@ -10,7 +10,9 @@ idempotency key returns the original trade instead of trading twice.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -63,6 +65,25 @@ class InsufficientShares(DomainError):
 
 class _ConcurrentReplay(Exception):
     """The same idempotency key committed in another transaction while we waited."""
+
+
+@contextlib.contextmanager
+def _refusal_replays_a_twin(idempotency_key: str) -> Iterator[None]:
+    """A refusal under the market lock first looks for the same request, committed meanwhile.
+
+    A double click sends one key twice; both may pass ``_precheck`` before
+    either commits. The second then finds the price moved, or the shares sold,
+    by its own twin: it replays the twin instead of refusing (a price-moved
+    refusal makes the bot offer a fresh quote, which could become a second
+    trade). Only refusals pay for the lookup; no database error has happened
+    here, so the transaction can still read.
+    """
+    try:
+        yield
+    except DomainError:
+        if Trade.objects.filter(idempotency_key=idempotency_key).exists():
+            raise _ConcurrentReplay from None
+        raise
 
 
 @dataclass(frozen=True)
@@ -345,17 +366,18 @@ def bet_place(
             market, outcomes = lock_market_with_outcomes(market_id, member)
             if drip:
                 _lock_unrefunded_debit(idempotency_key)
-            _check_open(market)
-            points = _check_amount(market, points)
-            outcome = _outcome(outcomes, outcome_index)
-            quote = amm.buy([o.pool for o in outcomes], outcome.index, points, market.fee_bps)
-            if min_shares is not None and quote.shares < min_shares:
-                raise SlippageExceeded(
-                    f"The price moved: this bet would now get {quote.shares.normalize()} shares, "
-                    f"fewer than the {Decimal(min_shares).normalize()} quoted.",
-                    shares=str(quote.shares),
-                    min_shares=str(min_shares),
-                )
+            with _refusal_replays_a_twin(idempotency_key):
+                _check_open(market)
+                points = _check_amount(market, points)
+                outcome = _outcome(outcomes, outcome_index)
+                quote = amm.buy([o.pool for o in outcomes], outcome.index, points, market.fee_bps)
+                if min_shares is not None and quote.shares < min_shares:
+                    raise SlippageExceeded(
+                        f"The price moved: this bet would now get {quote.shares.normalize()} "
+                        f"shares, fewer than the {Decimal(min_shares).normalize()} quoted.",
+                        shares=str(quote.shares),
+                        min_shares=str(min_shares),
+                    )
             txn, trade = _record_trade(
                 market=market,
                 member=member,
@@ -500,24 +522,27 @@ def shares_sell(
     try:
         with transaction.atomic():
             market, outcomes = lock_market_with_outcomes(market_id, member)
-            _check_open(market)
-            outcome = _outcome(outcomes, outcome_index)
-            amount = _resolve_shares(member, outcome, shares)
-            try:
-                quote = amm.sell([o.pool for o in outcomes], outcome.index, amount, market.fee_bps)
-            except amm.AMMError as exc:
-                raise ValidationFailed(str(exc), field="shares") from None
-            if quote.points_out < 1:
-                raise ValidationFailed(
-                    "Too few shares: selling them would return less than 1 point.",
-                    field="shares",
-                )
-            if min_points is not None and quote.points_out < min_points:
-                raise SlippageExceeded(
-                    f"The price moved: this sale would now return {quote.points_out} points.",
-                    points=quote.points_out,
-                    min_points=min_points,
-                )
+            with _refusal_replays_a_twin(idempotency_key):
+                _check_open(market)
+                outcome = _outcome(outcomes, outcome_index)
+                amount = _resolve_shares(member, outcome, shares)
+                try:
+                    quote = amm.sell(
+                        [o.pool for o in outcomes], outcome.index, amount, market.fee_bps
+                    )
+                except amm.AMMError as exc:
+                    raise ValidationFailed(str(exc), field="shares") from None
+                if quote.points_out < 1:
+                    raise ValidationFailed(
+                        "Too few shares: selling them would return less than 1 point.",
+                        field="shares",
+                    )
+                if min_points is not None and quote.points_out < min_points:
+                    raise SlippageExceeded(
+                        f"The price moved: this sale would now return {quote.points_out} points.",
+                        points=quote.points_out,
+                        min_points=min_points,
+                    )
             txn, trade = _record_trade(
                 market=market,
                 member=member,

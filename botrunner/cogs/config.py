@@ -3,6 +3,13 @@
 The settings are written by ``points.services.guild_update_settings``, which
 validates every value with the model's validators and records the change in
 the audit log.
+
+The settings also say what Discord's side needs: the moderator commands are
+hidden from members until a server manager adds the moderator role to them
+(Integrations), and the reminders' ping of the moderator role reaches nobody
+when the role is not mentionable and the bot lacks Mention Everyone. That is
+read from the roles nextcord keeps from GUILD_CREATE and role updates, with no
+request to Discord.
 """
 
 from __future__ import annotations
@@ -24,12 +31,46 @@ from points.models import Guild
 from points.services import guild_update_settings
 from predictmarket.errors import ValidationFailed
 
+MODERATOR_COMMANDS_NOTE = (
+    "/resolve, /moderate and /points are hidden from members by default: Discord shows "
+    "them only to members with Manage Server. To let the moderator role use them, open "
+    "Server Settings → Integrations → this bot, pick each command, and add the role."
+)
 
-def _describe(guild: Guild) -> list[tuple[str, str]]:
+
+def moderator_ping_warning(discord_guild: Any, role_id: int | None) -> str | None:
+    """Why a reminder's ping of the moderator role would reach nobody, or None.
+
+    ``discord_guild`` is nextcord's cached guild (None when it is not in the
+    cache: then nothing is known and nothing is claimed).
+    """
+    if discord_guild is None or role_id is None:
+        return None
+    role = discord_guild.get_role(role_id)
+    if role is None:
+        return (
+            "⚠️ The moderator role no longer exists in this server: pick another with "
+            "/config set moderator_role."
+        )
+    me = discord_guild.me
+    if role.mentionable or me is None or me.guild_permissions.mention_everyone:
+        return None
+    return (
+        f"⚠️ The bot cannot ping {role.mention}: the role is not mentionable and the bot lacks "
+        "the Mention Everyone permission, so reminders notify no moderator. Turn on "
+        "“Allow anyone to @mention this role” (Server Settings → Roles), or give the bot "
+        "Mention Everyone."
+    )
+
+
+def _describe(guild: Guild, discord_guild: Any = None) -> list[tuple[str, str]]:
     role = f"<@&{guild.moderator_role_id}>" if guild.moderator_role_id else "not set"
     channel = f"<#{guild.announcement_channel_id}>" if guild.announcement_channel_id else "not set"
+    warning = moderator_ping_warning(discord_guild, guild.moderator_role_id)
     return [
         ("Moderator role", f"{role} (Manage Server always moderates)"),
+        *([("Moderator pings", warning)] if warning else []),
+        ("Moderator commands", MODERATOR_COMMANDS_NOTE),
         ("Announcement channel", channel),
         ("Starting balance", f"{guild.starting_balance:,} points"),
         ("Daily amount", f"{guild.daily_amount:,} points"),
@@ -59,7 +100,9 @@ async def config_show_command(inv: Invocation) -> None:
     actor = await inv.actor()
     require_admin(actor)
     guild = await call(guild_settings, actor.guild_id)
-    await inv.reply(embed=key_value_embed("Market settings", _describe(guild)))
+    await inv.reply(
+        embed=key_value_embed("Market settings", _describe(guild, inv.interaction.guild))
+    )
 
 
 @handler("config set")
@@ -86,8 +129,16 @@ async def config_set_command(
     if not changes:
         raise ValidationFailed("Nothing to change: pick at least one setting.")
     guild = await call(guild_update_settings, guild_id=actor.guild_id, actor=actor.name, **changes)
+    description = "Now in force:"
+    if moderator_role is not None:
+        description = (
+            f"Now in force. Next, let <@&{guild.moderator_role_id}> see the moderator commands "
+            "(see Moderator commands below)."
+        )
     await inv.reply(
-        embed=key_value_embed("Settings saved", _describe(guild), description="Now in force:")
+        embed=key_value_embed(
+            "Settings saved", _describe(guild, inv.interaction.guild), description=description
+        )
     )
 
 

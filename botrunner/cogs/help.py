@@ -11,7 +11,11 @@ from botrunner.embeds import key_value_embed
 from botrunner.invocation import Invocation, handler
 
 HELP_ROWS = [
-    ("/market create", "Ask a question with 2 to 10 answers and a closing time."),
+    (
+        "/market create · /market cancel",
+        "Ask a question with 2 to 10 answers and a closing time; cancel your own market "
+        "while nobody else has traded on it.",
+    ),
     ("/market list · /market show", "Browse markets; post one with its odds, chart and buttons."),
     ("/bet · /sell", "Buy shares of an answer (you see a quote first) or sell them back."),
     ("/portfolio · /balance · /history", "Your shares, points and movements (only you see them)."),
@@ -20,8 +24,10 @@ HELP_ROWS = [
     ("/apikey", "Your personal key for the REST API (shown once, only to you)."),
     (
         "Moderators",
-        "/resolve (vote the winning answer, or cancel), /market close, /market cancel, "
-        "/points grant|deduct|freeze|unfreeze with a reason.",
+        "/resolve (vote the winning answer, or cancel), /moderate close, /moderate cancel, "
+        "/points grant|deduct|freeze|unfreeze with a reason. Discord hides these from members "
+        "until a server manager adds the moderator role to them (Server Settings → "
+        "Integrations → this bot).",
     ),
     (
         "Server managers",

@@ -1,4 +1,8 @@
-"""``/market create|list|show`` (members) and ``/market close|cancel`` (moderators).
+"""``/market create|list|show|cancel``: the members' market commands.
+
+``/market cancel`` is for a market's creator (while nobody else has traded);
+moderators close and cancel with ``/moderate``, hidden from members
+(``botrunner.cogs.moderation``).
 
 Posting a market (create, show) leaves one public message in the channel; its
 id is recorded with ``market_set_discord_message`` so the outbox consumer keeps
@@ -15,7 +19,7 @@ from nextcord.ext import commands
 from botrunner.autocomplete import ANY_STATUS, UNDECIDED, suggest_markets
 from botrunner.calls import call
 from botrunner.cards import render_market_message
-from botrunner.cogs.moderation import market_cancel_command, market_close_command
+from botrunner.cogs.moderation import own_market_cancel_command
 from botrunner.components import (
     LIST_CATEGORY_MAX,
     LIST_SEARCH_MAX,
@@ -195,28 +199,15 @@ class MarketsCog(commands.Cog, name="Markets"):
     async def _show_market(self, interaction: nextcord.Interaction, market: str) -> None:
         await suggest_markets(interaction, market, ANY_STATUS)
 
-    @market.subcommand(name="close", description="Moderators: stop betting on a market now")
-    async def close(
-        self,
-        interaction: nextcord.Interaction,
-        market: str = nextcord.SlashOption(description="The market", autocomplete=True),
-    ) -> None:
-        await market_close_command(interaction, market=market)
-
-    @close.on_autocomplete("market")
-    async def _close_market(self, interaction: nextcord.Interaction, market: str) -> None:
-        await suggest_markets(interaction, market, ("open",))
-
     @market.subcommand(
-        name="cancel",
-        description="Cancel a market and unwind its trades (moderators, or its creator)",
+        name="cancel", description="Cancel your own market while nobody else has traded on it"
     )
     async def cancel(
         self,
         interaction: nextcord.Interaction,
         market: str = nextcord.SlashOption(description="The market", autocomplete=True),
     ) -> None:
-        await market_cancel_command(interaction, market=market)
+        await own_market_cancel_command(interaction, market=market)
 
     @cancel.on_autocomplete("market")
     async def _cancel_market(self, interaction: nextcord.Interaction, market: str) -> None:

@@ -1,10 +1,18 @@
-"""Moderator commands: ``/resolve``, ``/market close``, ``/market cancel``, ``/points …``.
+"""Moderator commands: ``/resolve``, ``/moderate close|cancel``, ``/points …``.
 
 Moderators are members with the guild's configured moderator role, or with
 Discord's Manage Server permission. The check is made here, on every call,
 from what Discord says about the member; the services then record who acted.
-``/market cancel`` is also open to a market's creator: the service decides
-(it allows the creator while nobody else has traded).
+
+The commands are registered with ``default_member_permissions`` = Manage
+Server, so Discord hides them from members; a server manager lets the
+moderator role see them under Server Settings → Integrations (``/config show``
+says how). Discord honours that field on top-level commands only, which is why
+close and cancel are ``/moderate …`` rather than subcommands of the members'
+``/market``. Hiding is a courtesy, not the check: ``require_moderator`` is.
+
+``/market cancel`` stays with the members' commands for a market's creator:
+the service decides (it allows the creator while nobody else has traded).
 """
 
 from __future__ import annotations
@@ -61,7 +69,12 @@ async def resolve_command(inv: Invocation, *, market: str, outcome: str) -> None
     await inv.reply(text)
 
 
-@handler("market close")
+# Discord shows these commands only to members with Manage Server, until a
+# server manager adds the moderator role to them (per-command permissions).
+MODERATORS_ONLY = nextcord.Permissions(manage_guild=True)
+
+
+@handler("moderate close")
 async def market_close_command(inv: Invocation, *, market: str) -> None:
     actor = await inv.actor()
     require_moderator(actor)
@@ -71,9 +84,10 @@ async def market_close_command(inv: Invocation, *, market: str) -> None:
     await inv.reply(f"🔒 Market #{closed.pk} is closed: no more bets. Resolve it with /resolve.")
 
 
-@handler("market cancel")
-async def market_cancel_command(inv: Invocation, *, market: str) -> None:
+async def _cancel(inv: Invocation, *, market: str, moderators_only: bool) -> None:
     actor = await inv.actor()
+    if moderators_only:
+        require_moderator(actor)
     cancelled = await call(
         market_cancel,
         market_id=parse_id(market),
@@ -83,6 +97,17 @@ async def market_cancel_command(inv: Invocation, *, market: str) -> None:
         guild_id=actor.guild_id,
     )
     await inv.reply(f"🚫 Market #{cancelled.pk} is cancelled: all trades on it are being unwound.")
+
+
+@handler("moderate cancel")
+async def market_cancel_command(inv: Invocation, *, market: str) -> None:
+    await _cancel(inv, market=market, moderators_only=True)
+
+
+@handler("market cancel")
+async def own_market_cancel_command(inv: Invocation, *, market: str) -> None:
+    """A member's ``/market cancel``: their own market while nobody else traded (or a moderator)."""
+    await _cancel(inv, market=market, moderators_only=False)
 
 
 async def _adjust(inv: Invocation, *, member: Any, amount: int, reason: str, grant: bool) -> None:
@@ -148,6 +173,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
         name="resolve",
         description="Moderators: vote for the winning answer, or cancel",
         dm_permission=False,
+        default_member_permissions=MODERATORS_ONLY,
     )
     async def resolve(
         self,
@@ -170,7 +196,43 @@ class ModerationCog(commands.Cog, name="Moderation"):
         await suggest_outcomes(interaction, outcome, market, with_cancel=True)
 
     @nextcord.slash_command(
-        name="points", description="Moderators: adjust or freeze points", dm_permission=False
+        name="moderate",
+        description="Moderators: close a market early, or cancel it",
+        dm_permission=False,
+        default_member_permissions=MODERATORS_ONLY,
+    )
+    async def moderate(self, interaction: nextcord.Interaction) -> None:
+        """Group: the subcommands below do the work."""
+
+    @moderate.subcommand(name="close", description="Stop betting on a market now")
+    async def close(
+        self,
+        interaction: nextcord.Interaction,
+        market: str = nextcord.SlashOption(description="The market", autocomplete=True),
+    ) -> None:
+        await market_close_command(interaction, market=market)
+
+    @close.on_autocomplete("market")
+    async def _close_market(self, interaction: nextcord.Interaction, market: str) -> None:
+        await suggest_markets(interaction, market, ("open",))
+
+    @moderate.subcommand(name="cancel", description="Cancel a market and unwind all its trades")
+    async def cancel(
+        self,
+        interaction: nextcord.Interaction,
+        market: str = nextcord.SlashOption(description="The market", autocomplete=True),
+    ) -> None:
+        await market_cancel_command(interaction, market=market)
+
+    @cancel.on_autocomplete("market")
+    async def _cancel_market(self, interaction: nextcord.Interaction, market: str) -> None:
+        await suggest_markets(interaction, market, UNDECIDED)
+
+    @nextcord.slash_command(
+        name="points",
+        description="Moderators: adjust or freeze points",
+        dm_permission=False,
+        default_member_permissions=MODERATORS_ONLY,
     )
     async def points(self, interaction: nextcord.Interaction) -> None:
         """Group: the subcommands below do the work."""

@@ -10,6 +10,11 @@ the bet's idempotency key: however often Confirm is clicked, one bet is placed.
 A sale is two steps the same way: its quote says what it pays, and Confirm
 sells the quoted number of shares with the quote's points as ``min_points``,
 keyed by the interaction that showed the quote (``/sell`` or the shares modal).
+
+A Confirm refused because the price moved replaces its stale quote with a
+fresh one for the same amount and answer: the old button could only be
+refused again. The fresh Confirm is keyed by the click that showed it, a new
+idempotency key, so it never collides with the refused attempt's.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import nextcord
 from nextcord.ext import commands
 
 from betting.selectors import member_portfolio
-from betting.services import TradeResult, bet_place, shares_sell
+from betting.services import SlippageExceeded, TradeResult, bet_place, shares_sell
 from botrunner.autocomplete import OPEN_ONLY, suggest_markets, suggest_outcomes
 from botrunner.calls import call
 from botrunner.components import (
@@ -45,6 +50,7 @@ from botrunner.reads import (
     quote_bet,
     quote_sale,
 )
+from botrunner.replies import domain_error_text
 from botrunner.text import clip, points, safe, shares
 from predictmarket.errors import InvalidState, ValidationFailed
 
@@ -70,9 +76,10 @@ def trade_text(result: TradeResult, *, bought: bool) -> str:
     return text
 
 
-async def show_quote(
+async def bet_quote_message(
     inv: Invocation, *, market_id: int, outcome: int, amount: object, origin_id: int
-) -> None:
+) -> tuple[nextcord.Embed, nextcord.ui.View]:
+    """The quote of a bet at today's price, and the Confirm that places it."""
     actor = await inv.actor()
     view = await call(
         quote_bet,
@@ -82,8 +89,8 @@ async def show_quote(
         amount=amount,
     )
     quote = view.quote
-    await inv.reply(
-        embed=quote_embed(
+    return (
+        quote_embed(
             question=view.question,
             outcome_label=view.outcome_label,
             amount=quote.amount,
@@ -93,13 +100,34 @@ async def show_quote(
             probability_after=quote.probabilities_after[outcome],
             fee=quote.fee,
         ),
-        view=confirm_view(
+        confirm_view(
             market_id=market_id,
             outcome_index=outcome,
             amount=quote.amount,
             min_shares=quote.shares,
             origin_id=origin_id,
         ),
+    )
+
+
+async def show_quote(
+    inv: Invocation, *, market_id: int, outcome: int, amount: object, origin_id: int
+) -> None:
+    embed, view = await bet_quote_message(
+        inv, market_id=market_id, outcome=outcome, amount=amount, origin_id=origin_id
+    )
+    await inv.reply(embed=embed, view=view)
+
+
+async def offer_fresh_quote(
+    inv: Invocation, moved: SlippageExceeded, quoted: tuple[nextcord.Embed, nextcord.ui.View]
+) -> None:
+    """Replace a stale quote (and its Confirm, which could only be refused again)."""
+    embed, view = quoted
+    await inv.edit(
+        content=f"{domain_error_text(moved)} Here is a fresh quote: confirm it or cancel.",
+        embed=embed,
+        view=view,
     )
 
 
@@ -119,16 +147,23 @@ async def bet_confirm(inv: Invocation, parts: list[str]) -> None:
     market_id, index, amount = int(parts[0]), int(parts[1]), int(parts[2])
     min_shares, origin_id = Decimal(parts[3]), int(parts[4])
     actor = await inv.actor()
-    result = await call(
-        bet_place,
-        member=actor.member,
-        market_id=market_id,
-        outcome_index=index,
-        amount=amount,
-        idempotency_key=f"discord:{origin_id}",
-        min_shares=min_shares,
-        bypass_rate_limit=actor.is_moderator,
-    )
+    try:
+        result = await call(
+            bet_place,
+            member=actor.member,
+            market_id=market_id,
+            outcome_index=index,
+            amount=amount,
+            idempotency_key=f"discord:{origin_id}",
+            min_shares=min_shares,
+            bypass_rate_limit=actor.is_moderator,
+        )
+    except SlippageExceeded as moved:
+        fresh = await bet_quote_message(
+            inv, market_id=market_id, outcome=index, amount=amount, origin_id=inv.interaction.id
+        )
+        await offer_fresh_quote(inv, moved, fresh)
+        return
     # Replace the quote (and its buttons) with the result.
     await inv.edit(content=trade_text(result, bought=True), embed=None, view=None)
 
@@ -175,17 +210,17 @@ async def buy_amount(inv: Invocation, parts: list[str]) -> None:
 
 
 # -- selling: the quote, then Confirm ------------------------------------------
-async def show_sale_quote(
-    inv: Invocation, *, market_id: int, outcome: int, amount: str, origin_id: int
-) -> None:
-    """Like a bet: what the sale pays now, and Confirm/Cancel; nothing is sold yet."""
+async def sale_quote_message(
+    inv: Invocation, *, market_id: int, outcome: int, amount: object, origin_id: int
+) -> tuple[nextcord.Embed, nextcord.ui.View]:
+    """What the sale pays at today's price, and the Confirm that sells."""
     actor = await inv.actor()
     view = await call(
         quote_sale, member=actor.member, market_id=market_id, outcome_index=outcome, shares=amount
     )
     quote = view.quote
-    await inv.reply(
-        embed=sale_quote_embed(
+    return (
+        sale_quote_embed(
             question=view.question,
             outcome_label=view.outcome_label,
             shares_in=quote.shares,
@@ -194,7 +229,7 @@ async def show_sale_quote(
             probability_after=quote.probabilities_after[outcome],
             fee=quote.fee,
         ),
-        view=sell_confirm_view(
+        sell_confirm_view(
             market_id=market_id,
             outcome_index=outcome,
             shares_in=quote.shares,
@@ -204,21 +239,38 @@ async def show_sale_quote(
     )
 
 
+async def show_sale_quote(
+    inv: Invocation, *, market_id: int, outcome: int, amount: object, origin_id: int
+) -> None:
+    """Like a bet: what the sale pays now, and Confirm/Cancel; nothing is sold yet."""
+    embed, view = await sale_quote_message(
+        inv, market_id=market_id, outcome=outcome, amount=amount, origin_id=origin_id
+    )
+    await inv.reply(embed=embed, view=view)
+
+
 @handler("sell confirm", ack=Ack.UPDATE)
 async def sell_confirm(inv: Invocation, parts: list[str]) -> None:
     market_id, index, amount = int(parts[0]), int(parts[1]), Decimal(parts[2])
     min_points, origin_id = int(parts[3]), int(parts[4])
     actor = await inv.actor()
-    result = await call(
-        shares_sell,
-        member=actor.member,
-        market_id=market_id,
-        outcome_index=index,
-        shares=amount,
-        idempotency_key=f"discord:{origin_id}",
-        min_points=min_points,
-        bypass_rate_limit=actor.is_moderator,
-    )
+    try:
+        result = await call(
+            shares_sell,
+            member=actor.member,
+            market_id=market_id,
+            outcome_index=index,
+            shares=amount,
+            idempotency_key=f"discord:{origin_id}",
+            min_points=min_points,
+            bypass_rate_limit=actor.is_moderator,
+        )
+    except SlippageExceeded as moved:
+        fresh = await sale_quote_message(
+            inv, market_id=market_id, outcome=index, amount=amount, origin_id=inv.interaction.id
+        )
+        await offer_fresh_quote(inv, moved, fresh)
+        return
     await inv.edit(content=trade_text(result, bought=False), embed=None, view=None)
 
 

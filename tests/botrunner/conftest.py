@@ -19,7 +19,14 @@ from markets.models import Market
 from markets.services import market_create
 from points.models import Guild, Member
 from points.services import guild_ensure, member_ensure
-from tests.botrunner.fakes import FakeGuild, FakeInteraction, FakePermissions, FakeRole, FakeUser
+from tests.botrunner.fakes import (
+    FakeGuild,
+    FakeInteraction,
+    FakePermissions,
+    FakeRole,
+    FakeUser,
+    next_id,
+)
 
 T = TypeVar("T")
 GUILD_ID = 760_000_000_000_000_001
@@ -52,7 +59,12 @@ def guild(transactional_db: None) -> Guild:
 
 @pytest.fixture
 def discord_guild(guild: Guild) -> FakeGuild:
-    return FakeGuild(id=guild.pk, name=guild.name)
+    return FakeGuild(
+        id=guild.pk,
+        name=guild.name,
+        roles=[FakeRole(MODERATOR_ROLE_ID, mentionable=True)],
+        me=FakeUser(next_id(), "PredictBot", bot=True),
+    )
 
 
 @pytest.fixture

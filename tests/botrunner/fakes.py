@@ -29,11 +29,17 @@ def next_id() -> int:
 class FakePermissions:
     manage_guild: bool = False
     administrator: bool = False
+    mention_everyone: bool = False
 
 
 @dataclass
 class FakeRole:
     id: int
+    mentionable: bool = True
+
+    @property
+    def mention(self) -> str:
+        return f"<@&{self.id}>"
 
 
 @dataclass
@@ -47,8 +53,15 @@ class FakeUser:
 
 @dataclass
 class FakeGuild:
+    """nextcord's cached guild: its roles and the bot's own member (``me``)."""
+
     id: int
     name: str = "Test guild"
+    roles: list[FakeRole] = field(default_factory=list)
+    me: FakeUser | None = None
+
+    def get_role(self, role_id: int) -> FakeRole | None:
+        return next((role for role in self.roles if role.id == role_id), None)
 
 
 @dataclass

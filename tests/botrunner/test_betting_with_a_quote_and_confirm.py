@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from betting.services import bet_place
+from betting.services import bet_place, bet_quote
 from botrunner.cogs.trading import bet_command
 from botrunner.dispatch import dispatch_interaction
 from markets.models import Market
@@ -104,9 +104,38 @@ def test_a_price_that_moved_refuses_the_bet(slash, guild, market, alice, bob) ->
     )
     before = state()
     confirm = click(interaction, bob)
-    assert confirm.last.ephemeral
     assert "The price moved" in confirm.last.text
     assert state() == before
+
+
+def test_a_price_that_moved_replaces_the_quote_with_a_fresh_one(
+    slash, guild, market, alice, bob
+) -> None:
+    member_for(bob, guild)
+    interaction = quote(slash, bob, market, outcome="1", amount=100)
+    bet_place(
+        member=member_for(alice, guild),
+        market_id=market.pk,
+        outcome_index=0,
+        amount=300,
+        idempotency_key="moved-it-again",
+        bypass_rate_limit=True,
+    )
+    confirm = click(interaction, bob)
+
+    # The quote's own message is edited in place: no second message, no stale button.
+    assert confirm.last.how == "edit_original"
+    assert confirm.last.embed.title == "Confirm your bet"
+    _, action, market_id, index, amount, floor, origin = confirm.last.custom_ids()[0].split(":")
+    fresh = bet_quote(market_id=market.pk, outcome_index=0, amount=100)
+    assert (action, int(market_id), int(index), int(amount)) == ("cfm", market.pk, 0, 100)
+    assert Decimal(floor) == fresh.shares
+    assert int(origin) == confirm.id  # a new key: the refused attempt's is never reused
+
+    placed = click(confirm, bob)
+    [trade] = trades_of(bob)
+    assert "Bought" in placed.last.text and trade.shares == fresh.shares
+    assert trade.idempotency_key == f"discord:{confirm.id}"
 
 
 def test_not_enough_points_is_refused_on_confirm(slash, guild, market, bob) -> None:

@@ -74,8 +74,9 @@ def test_every_capability_has_a_command() -> None:
         "market create",
         "market list",
         "market show",
-        "market close",
         "market cancel",
+        "moderate close",
+        "moderate cancel",
         "bet",
         "sell",
         "portfolio",
@@ -112,3 +113,12 @@ def test_every_cog_is_loaded() -> None:
 def test_config_is_hidden_from_members_without_manage_server() -> None:
     config = next(p for p in _payloads() if p["name"] == "config")
     assert int(config["default_member_permissions"]) == 1 << 5  # MANAGE_GUILD
+
+
+def test_exactly_the_moderator_and_manager_commands_are_hidden_from_members() -> None:
+    hidden = {
+        p["name"]: int(p["default_member_permissions"])
+        for p in _payloads()
+        if p.get("default_member_permissions") is not None
+    }
+    assert hidden == {"resolve": 1 << 5, "moderate": 1 << 5, "points": 1 << 5, "config": 1 << 5}

@@ -8,7 +8,7 @@ from botrunner.cogs.config import config_set_command, config_show_command
 from points.models import Guild
 from predictmarket.models import AuditLogEntry
 from tests.botrunner.conftest import MODERATOR_ROLE_ID, member_for, run
-from tests.botrunner.fakes import FakeRole
+from tests.botrunner.fakes import FakePermissions, FakeRole
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,6 +25,7 @@ def test_show_lists_every_setting(slash, guild, admin) -> None:
     names = [f.name for f in interaction.last.embed.fields]
     assert names == [
         "Moderator role",
+        "Moderator commands",
         "Announcement channel",
         "Starting balance",
         "Daily amount",
@@ -122,3 +123,49 @@ def test_only_server_managers_configure(slash, guild, alice, role) -> None:
         assert interaction.last.ephemeral
         assert "Only server managers" in interaction.last.text
     assert _settings(guild) == before
+
+
+def _field(interaction, name: str) -> str | None:
+    return next((f.value for f in interaction.last.embed.fields if f.name == name), None)
+
+
+def test_show_says_how_the_moderator_role_gets_its_hidden_commands(slash, admin) -> None:
+    interaction = slash(admin)
+    run(config_show_command(interaction))
+    note = _field(interaction, "Moderator commands")
+    assert note and "hidden from members" in note and "Integrations" in note
+    assert _field(interaction, "Moderator pings") is None  # the role is mentionable
+
+
+def test_show_warns_when_the_role_cannot_be_pinged(slash, discord_guild, admin) -> None:
+    discord_guild.roles = [FakeRole(MODERATOR_ROLE_ID, mentionable=False)]
+    interaction = slash(admin)
+    run(config_show_command(interaction))
+    warning = _field(interaction, "Moderator pings")
+    assert warning and "cannot ping" in warning and f"<@&{MODERATOR_ROLE_ID}>" in warning
+
+
+def test_mention_everyone_lets_the_bot_ping_an_unmentionable_role(
+    slash, discord_guild, admin
+) -> None:
+    discord_guild.roles = [FakeRole(MODERATOR_ROLE_ID, mentionable=False)]
+    discord_guild.me.guild_permissions = FakePermissions(mention_everyone=True)
+    interaction = slash(admin)
+    run(config_show_command(interaction))
+    assert _field(interaction, "Moderator pings") is None
+
+
+def test_show_says_when_the_moderator_role_was_deleted(slash, discord_guild, admin) -> None:
+    discord_guild.roles = []
+    interaction = slash(admin)
+    run(config_show_command(interaction))
+    assert "no longer exists" in (_field(interaction, "Moderator pings") or "")
+
+
+def test_setting_the_role_says_what_to_do_next(slash, discord_guild, admin) -> None:
+    discord_guild.roles.append(FakeRole(765_000_000_000_000_778, mentionable=False))
+    interaction = slash(admin)
+    run(config_set_command(interaction, moderator_role=FakeRole(765_000_000_000_000_778)))
+    embed = interaction.last.embed
+    assert "see the moderator commands" in embed.description
+    assert "cannot ping" in (_field(interaction, "Moderator pings") or "")

@@ -7,6 +7,7 @@ import pytest
 from botrunner.cogs.moderation import (
     market_cancel_command,
     market_close_command,
+    own_market_cancel_command,
     resolve_command,
 )
 from markets.models import Market, ResolutionVote
@@ -99,7 +100,7 @@ def test_a_member_cannot_close_a_market(slash, guild, market, bob) -> None:
 
 def test_the_creator_may_cancel_while_nobody_else_traded(slash, market, alice) -> None:
     interaction = slash(alice)
-    run(market_cancel_command(interaction, market=str(market.pk)))
+    run(own_market_cancel_command(interaction, market=str(market.pk)))
     market.refresh_from_db()
     assert market.status in {"cancelled", "refunded"}
     assert "is cancelled" in interaction.last.text
@@ -109,6 +110,24 @@ def test_another_member_cannot_cancel(slash, guild, market, bob) -> None:
     member_for(bob, guild)
     before = state()
     interaction = slash(bob)
-    run(market_cancel_command(interaction, market=str(market.pk)))
+    run(own_market_cancel_command(interaction, market=str(market.pk)))
     assert "Only moderators or the market's creator" in interaction.last.text
     assert state() == before
+
+
+def test_moderate_cancel_is_for_moderators_even_on_the_creators_market(
+    slash, market, alice
+) -> None:
+    before = state()
+    interaction = slash(alice)
+    run(market_cancel_command(interaction, market=str(market.pk)))
+    assert "Only moderators" in interaction.last.text and interaction.last.ephemeral
+    assert state() == before
+
+
+def test_a_moderator_cancels_with_moderate_cancel(slash, market, moderator) -> None:
+    interaction = slash(moderator)
+    run(market_cancel_command(interaction, market=str(market.pk)))
+    market.refresh_from_db()
+    assert market.status in {"cancelled", "refunded"}
+    assert "is cancelled" in interaction.last.text

@@ -78,11 +78,19 @@ class Persona:
 
 @dataclass
 class GuildSetup:
-    """One guild as the bot sees it in GUILD_CREATE, with a moderator role and two channels."""
+    """One guild as the bot sees it in GUILD_CREATE, with a moderator role and two channels.
+
+    The moderator role grants no Manage Server: its members moderate only because
+    the guild's settings name the role. The bot has its own (managed) role, as an
+    invited bot does; ``bot_permissions`` are that role's permissions.
+    """
 
     guild_id: int = field(default_factory=snowflake)
     name: str = "Emulated guild"
     moderator_role_id: int = field(default_factory=snowflake)
+    moderator_role_mentionable: bool = True
+    bot_role_id: int = field(default_factory=snowflake)
+    bot_permissions: int = BOT_PERMISSIONS
     general_channel_id: int = field(default_factory=snowflake)
     announcement_channel_id: int = field(default_factory=snowflake)
     owner_id: int = field(default_factory=snowflake)
@@ -124,7 +132,15 @@ class GuildSetup:
         }
 
     def roles_payload(self) -> list[dict[str, Any]]:
-        def role(role_id: int, name: str, permissions: int, position: int) -> dict[str, Any]:
+        def role(
+            role_id: int,
+            name: str,
+            permissions: int,
+            position: int,
+            *,
+            mentionable: bool = False,
+            managed: bool = False,
+        ) -> dict[str, Any]:
             return {
                 "id": str(role_id),
                 "name": name,
@@ -134,15 +150,25 @@ class GuildSetup:
                 "unicode_emoji": None,
                 "position": position,
                 "permissions": str(permissions),
-                "managed": False,
-                "mentionable": True,
+                "managed": managed,
+                "mentionable": mentionable,
                 "flags": 0,
             }
 
         return [
             role(self.guild_id, "@everyone", MEMBER_PERMISSIONS, 0),
-            role(self.moderator_role_id, "Moderators", MEMBER_PERMISSIONS | MANAGE_GUILD, 1),
+            role(
+                self.moderator_role_id,
+                "Moderators",
+                MEMBER_PERMISSIONS,
+                1,
+                mentionable=self.moderator_role_mentionable,
+            ),
+            role(self.bot_role_id, "PredictBot", self.bot_permissions, 2, managed=True),
         ]
+
+    def role_payload(self, role_id: int) -> dict[str, Any]:
+        return next(r for r in self.roles_payload() if r["id"] == str(role_id))
 
     def guild_create_payload(self, bot_user: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -182,7 +208,7 @@ class GuildSetup:
             "members": [
                 {
                     "user": bot_user,
-                    "roles": [],
+                    "roles": [str(self.bot_role_id)],
                     "joined_at": "2024-01-01T00:00:00+00:00",
                     "deaf": False,
                     "mute": False,

@@ -288,6 +288,19 @@ class DiscordEmulator:
     def drop_gateway(self, code: int = 4000) -> int:
         return self.run(self.gateway.drop(code))
 
+    def role_updated(self, role_id: int, guild: GuildSetup | None = None) -> None:
+        """A server manager edited a role: GUILD_ROLE_UPDATE with the guild's role as it is now.
+
+        Change the ``GuildSetup`` first (``moderator_role_mentionable``, ``bot_permissions``).
+        """
+        guild = guild or self.guild
+        data = {"guild_id": str(guild.guild_id), "role": guild.role_payload(role_id)}
+
+        async def send() -> None:
+            await self.gateway.dispatch(guild.guild_id, "GUILD_ROLE_UPDATE", data)
+
+        self.run(send())
+
     def delete_message(self, message_id: int) -> None:
         """A moderator deletes a message: later edits of it get 404 Unknown Message."""
         with self.lock:
