@@ -213,11 +213,14 @@ def category_choices(*, guild_id: int, typed: str, limit: int = 25) -> list[str]
         .values_list("category", flat=True)
         .distinct()
     )
-    # "Sports" and "sports" are one category to the filter (iexact): offer it once.
+    # "Sports" and "sports" are one category to the filter (iexact): offer it once, and
+    # in the order members read, whatever the database's collation.
     seen: dict[str, str] = {}
     for name in ranked[: limit * 2]:
         seen.setdefault(name.casefold(), name)
-    return list(seen.values())[:limit]
+    prefix = text.casefold()
+    found = sorted(seen.values(), key=lambda n: (not n.casefold().startswith(prefix), n.casefold()))
+    return found[:limit]
 
 
 # Autocomplete's relevance tiers, best first, and how open a market is (open first).
