@@ -7,10 +7,11 @@ live side by side here so the two ends cannot drift apart:
 
 ``pm:mls:<page>:<status><sort>:<category length>:<category><search>``
 
-``<page>`` is ``f`` (first), ``l`` (last, whatever it is when clicked), or a
-0-based page number followed by the button's letter (``3p``, ``5n``): Discord
-refuses two components with one custom id on a message, and on page 2
-"First" and "Previous" both lead to page 1. The category's length comes
+``<page>`` is ``f`` (first), ``l`` (last, whatever it is when clicked), ``g``
+(the "Go to page" select: the page is its picked value), or a 0-based page
+number followed by the button's letter (``3p``, ``5n``): Discord refuses two
+components with one custom id on a message, and on page 2 "First" and
+"Previous" both lead to page 1. The category's length comes
 before the two free-text filters so that either may contain ``:``.
 """
 
@@ -18,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from nextcord import ButtonStyle
-from nextcord.ui import Button, View
+from nextcord import ButtonStyle, SelectOption
+from nextcord.ui import Button, StringSelect, View
 
 from botrunner.components import (
     MAX_CUSTOM_ID,
@@ -32,8 +33,10 @@ from botrunner.components import (
 ACTION = "mls"
 CATEGORY_MAX = 50  # a market's category is at most 50 characters
 SEARCH_MAX = 30  # what is left of the 100-character custom id
-FIRST, LAST = "f", "l"
+FIRST, LAST, GO_TO = "f", "l", "g"
 LAST_PAGE = -1  # "the last page", worked out when the page is read
+PICKED_PAGE = -2  # the page the member picks in the select, read from the interaction
+MAX_OPTIONS = 25  # Discord's limit for a select
 
 # Sort keys as the slash command's choices offer them, and their one-letter codes.
 SORT_CHOICES = {"Closing soon": "closing", "Volume traded": "volume", "Newest": "newest"}
@@ -73,19 +76,54 @@ def parse_pager(parts: list[str]) -> ListQuery:
             page = 0
         elif token == LAST:
             page = LAST_PAGE
+        elif token == GO_TO:
+            page = PICKED_PAGE
         else:
             page = int(token[:-1])
         status, sort = STATUS_FROM_CODE[codes[0]], SORT_FROM_CODE[codes[1]]
     except (IndexError, KeyError, ValueError) as exc:
         raise StalePager(f"unreadable list pager id {parts!r}") from exc
-    if page < LAST_PAGE or not 0 <= length <= len(rest) or len(codes) != 2:
+    if page < PICKED_PAGE or not 0 <= length <= len(rest) or len(codes) != 2:
         raise StalePager(f"unreadable list pager id {parts!r}")
     return ListQuery(status, sort, rest[:length], rest[length:], page)
 
 
+def picked_page(values: list[str]) -> int:
+    """The 0-based page picked in the "Go to page" select."""
+    if len(values) != 1 or not values[0].isdecimal():
+        raise StalePager(f"unreadable page pick {values!r}")
+    return int(values[0])
+
+
+def jump_pages(page: int, pages: int) -> list[int]:
+    """At most 25 pages to offer: every page when there are few; else the first, the
+    last, the five either side of ``page``, and the rest spread evenly between."""
+    if pages <= MAX_OPTIONS:
+        return list(range(pages))
+    near = set(range(max(0, page - 5), min(pages, page + 6))) | {0, pages - 1}
+    spread = MAX_OPTIONS - len(near)
+    far = {round(i * (pages - 1) / (spread + 1)) for i in range(1, spread + 1)}
+    return sorted(near | far)
+
+
+def page_select(query: ListQuery, *, page: int, pages: int) -> StringSelect:
+    return StringSelect(
+        custom_id=pager_custom_id(query, GO_TO),
+        placeholder=f"Go to page… (page {page + 1} of {pages:,})",
+        options=[
+            SelectOption(label=f"Page {n + 1:,}", value=str(n), default=n == page)
+            for n in jump_pages(page, pages)
+        ],
+        min_values=1,
+        max_values=1,
+    )
+
+
 def pager_view(query: ListQuery, *, page: int, pages: int) -> View:
-    """First / Previous / Next / Last for ``page`` (0-based) of ``pages``."""
+    """First / Previous / Next / Last for ``page`` (0-based) of ``pages``, and "Go to page"
+    when there is more than one."""
     at_start, at_end = page <= 0, page >= pages - 1
+    jump = [page_select(query, page=page, pages=pages)] if pages > 1 else []
     return inert_view(
         Button(
             label="First",
@@ -111,4 +149,5 @@ def pager_view(query: ListQuery, *, page: int, pages: int) -> View:
             custom_id=pager_custom_id(query, LAST),
             disabled=at_end,
         ),
+        *jump,
     )

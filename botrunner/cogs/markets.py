@@ -16,13 +16,19 @@ from botrunner.autocomplete import ANY_STATUS, UNDECIDED, suggest_categories, su
 from botrunner.calls import call
 from botrunner.cards import render_market_message
 from botrunner.cogs.moderation import market_cancel_command, market_close_command
-from botrunner.components import STATUS_CODES, create_market_modal, modal_values
+from botrunner.components import (
+    STATUS_CODES,
+    create_market_modal,
+    modal_values,
+    selected_values,
+)
 from botrunner.context import require_guild
 from botrunner.embeds import market_list_embed
 from botrunner.invocation import Ack, Invocation, handler
 from botrunner.list_pager import (
     CATEGORY_MAX,
     DEFAULT_SORT,
+    PICKED_PAGE,
     SEARCH_MAX,
     SORT_CHOICES,
     SORT_CODES,
@@ -30,6 +36,7 @@ from botrunner.list_pager import (
     StalePager,
     pager_view,
     parse_pager,
+    picked_page,
 )
 from botrunner.parsing import parse_duration, parse_id, parse_options
 from botrunner.reads import market_card, market_page
@@ -163,6 +170,8 @@ async def market_list_command(
 async def market_list_page(inv: Invocation, parts: list[str]) -> None:
     try:
         query = parse_pager(parts)
+        if query.page == PICKED_PAGE:
+            query = query.at(picked_page(selected_values(inv.interaction)))
     except StalePager as exc:
         raise ValidationFailed("This list is out of date: run /market list again.") from exc
     # The guild is the clicker's, never one named in the custom id.

@@ -13,7 +13,14 @@ import pytest
 
 from botrunner.cogs.markets import market_list_command
 from botrunner.dispatch import dispatch_interaction
-from botrunner.list_pager import LAST_PAGE, ListQuery, pager_custom_id, parse_pager
+from botrunner.list_pager import (
+    LAST_PAGE,
+    PICKED_PAGE,
+    ListQuery,
+    jump_pages,
+    pager_custom_id,
+    parse_pager,
+)
 from botrunner.reads import market_page
 from markets.models import Market
 from markets.services import market_close, market_create
@@ -56,7 +63,9 @@ def test_list_pages_through_the_markets_with_first_previous_next_last(
     assert _numbers(first.last.text) == [0, 1, 2, 3, 4]  # the soonest to close first
     assert "Showing 1\N{EN DASH}5 of 7 markets" in first.last.text
     assert "Page 1 of 2" in first.last.text
-    first_button, previous, following, last = first.last.view.children
+    first_button, previous, following, last, go_to = first.last.view.children
+    assert [(o.label, o.default) for o in go_to.options] == [("Page 1", True), ("Page 2", False)]
+    assert go_to.custom_id == "pm:mls:g:-c:0:"
     assert [b.label for b in (first_button, previous, following, last)] == [
         "First",
         "Previous",
@@ -73,6 +82,10 @@ def test_list_pages_through_the_markets_with_first_previous_next_last(
     assert _numbers(second.last.text) == [5, 6]
     assert "Showing 6\N{EN DASH}7 of 7 markets" in second.last.text
     assert second.last.view.children[2].disabled and second.last.view.children[3].disabled
+
+    picked = component(alice, discord_guild, go_to.custom_id, values=["0"])
+    run(dispatch_interaction(picked))
+    assert _numbers(picked.last.text) == [0, 1, 2, 3, 4]
 
 
 def test_closed_and_decided_markets_come_after_the_open_ones(guild, alice) -> None:
@@ -183,7 +196,25 @@ def test_an_unknown_status_or_order_is_refused(slash, guild, alice) -> None:
     ],
 )
 def test_a_pager_id_reads_back_as_the_query_it_was_made_from(query: ListQuery) -> None:
-    for token, page in (("f", 0), ("l", LAST_PAGE), ("7p", 7), ("12n", 12)):
+    for token, page in (("f", 0), ("l", LAST_PAGE), ("g", PICKED_PAGE), ("7p", 7), ("12n", 12)):
         value = pager_custom_id(query, token)
         assert len(value) <= 100
         assert parse_pager(value.split(":")[2:]) == query.at(page)
+
+
+@pytest.mark.parametrize("page, pages", [(0, 1), (3, 25), (0, 26), (500, 1000), (999, 1000)])
+def test_go_to_page_offers_at_most_25_pages_with_the_ends_and_neighbours(page, pages) -> None:
+    offered = jump_pages(page, pages)
+    assert len(offered) == len(set(offered)) <= 25
+    assert offered == sorted(offered) and offered[0] == 0 and offered[-1] == pages - 1
+    assert {0, pages - 1, page, max(0, page - 1), min(pages - 1, page + 1)} <= set(offered)
+    if pages > 25:
+        assert len(offered) >= 20  # spread over the whole list, not only around the page
+
+
+def test_a_bad_page_pick_is_refused(slash, guild, discord_guild, alice) -> None:
+    _make_markets(guild, alice, 1)
+    for values in ([], ["x"], ["1", "2"]):
+        picked = component(alice, discord_guild, "pm:mls:g:-c:0:", values=values)
+        run(dispatch_interaction(picked))
+        assert "out of date" in picked.last.text

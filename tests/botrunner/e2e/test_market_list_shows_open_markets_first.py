@@ -40,7 +40,12 @@ def listed_ids(message: dict[str, Any]) -> list[int]:
 
 
 def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {c["label"]: c for row in message["components"] for c in row["components"]}
+    return {
+        c["label"]: c
+        for row in message["components"]
+        for c in row["components"]
+        if c["type"] == 2  # BUTTON
+    }
 
 
 def page_after(emulator: DiscordEmulator, persona: Persona, shown: dict, label: str, text: str):
@@ -99,7 +104,12 @@ def test_open_markets_come_first_closing_soonest_with_the_count_and_page_jumps(
     assert set(listed_ids(middle)[2:]) == {m.pk for m in closed}
     assert "Page 2 of 3" in message_text(middle)
 
-    back = page_after(emulator, people.bob, middle, "First", showing(1, 5, 12))
+    picked = emulator.select(people.bob, middle, ["2"])  # "Go to page": page 3
+    jumped = emulator.wait_for_reply(picked, contains=showing(11, 12, 12))
+    assert int(jumped["id"]) == int(first["id"])
+    assert set(listed_ids(jumped)) == {resolved.pk, cancelled.pk}
+
+    back = page_after(emulator, people.bob, jumped, "First", showing(1, 5, 12))
     assert listed_ids(back) == by_closing[:5]
     again = page_after(emulator, people.bob, back, "Next", showing(6, 10, 12))
     assert listed_ids(again) == listed_ids(middle)
