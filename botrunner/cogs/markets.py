@@ -101,11 +101,17 @@ async def market_create_submit(inv: Invocation) -> None:
 
 
 # -- /market list ---------------------------------------------------------------
-ORDER_NAMES = {
-    "closing": "open first, closing soonest",
-    "volume": "open first, most traded",
-    "newest": "open first, newest",
-}
+def _order_name(query: ListQuery) -> str:
+    """How the page is ordered, in the words of the list's count line."""
+    if query.sort == "volume":
+        order = "most traded first"
+    elif query.sort == "newest":
+        order = "newest first"
+    elif query.status in ("", "open"):
+        order = "closing soonest first"
+    else:
+        order = "most recently closed first"
+    return order if query.status else f"open first, {order}"
 
 
 async def _show_list(inv: Invocation, query: ListQuery, *, public: bool, edit: bool) -> None:
@@ -129,7 +135,7 @@ async def _show_list(inv: Invocation, query: ListQuery, *, public: bool, edit: b
         )
         if value
     )
-    embed = market_list_embed(found, order=ORDER_NAMES[query.sort], filters=filters)
+    embed = market_list_embed(found, order=_order_name(query), filters=filters)
     view = pager_view(query, page=found.page, pages=found.pages)
     if edit:
         await inv.edit(embed=embed, view=view)

@@ -138,13 +138,14 @@ def test_list_sorts_by_volume_and_filters_by_status_category_and_search(
     by_volume = slash(alice)
     run(market_list_command(by_volume, sort="volume"))
     assert _numbers(by_volume.last.text) == [2, 0, 3, 1]
-    assert "open first, most traded" in by_volume.last.text
+    assert "open first, most traded first" in by_volume.last.text
     by_category = slash(alice)
     run(market_list_command(by_category, category="  SPORTS "))
     assert _numbers(by_category.last.text) == [3, 1]
     by_status = slash(alice)
     run(market_list_command(by_status, status="closed"))
     assert _numbers(by_status.last.text) == [1]
+    assert "most recently closed first" in by_status.last.text
     by_search = slash(alice)
     run(market_list_command(by_search, search="number 3", category="sports", sort="newest"))
     assert _numbers(by_search.last.text) == [3]
