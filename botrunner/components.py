@@ -28,8 +28,6 @@ from botrunner.text import clip, percent, shares
 
 PREFIX = "pm"
 MAX_CUSTOM_ID = 100
-LIST_SEARCH_MAX = 30  # keeps the list pager's custom id under 100 characters
-LIST_CATEGORY_MAX = 50
 STATUS_CODES = {
     "": "-",
     "open": "o",
@@ -263,35 +261,6 @@ def sell_confirm_view(
 
 
 # -- pagers ---------------------------------------------------------------------
-def list_page_id(page: int, status: str, category: str, search: str) -> str:
-    # The category's length comes first so that both free-text filters can hold ":".
-    category = category[:LIST_CATEGORY_MAX]
-    search = search[:LIST_SEARCH_MAX]
-    code = STATUS_CODES.get(status or "", "-")
-    return custom_id("ls", page, code, len(category), f"{category}{search}")
-
-
-def parse_list_page(parts: list[str]) -> tuple[int, str, str, str]:
-    page, code, length, rest = parts[0], parts[1], parts[2], ":".join(parts[3:])
-    size = int(length)
-    return int(page), STATUS_FROM_CODE.get(code, ""), rest[:size], rest[size:]
-
-
-def list_view(page: int, has_more: bool, status: str, category: str, search: str) -> View:
-    return inert_view(
-        Button(
-            label="Previous",
-            custom_id=list_page_id(max(0, page - 1), status, category, search),
-            disabled=page <= 0,
-        ),
-        Button(
-            label="Next",
-            custom_id=list_page_id(page + 1, status, category, search),
-            disabled=not has_more,
-        ),
-    )
-
-
 def history_view(before: int | None) -> View | None:
     if before is None:
         return None

@@ -39,7 +39,7 @@ ROUTES: dict[str, Route] = {
     "scfm": trading.sell_confirm,
     "noscfm": trading.sell_cancel,
     # pagers
-    "ls": markets.market_list_page,
+    "mls": markets.market_list_page,
     "hist": points.history_page,
     # /market create's modal
     "create": lambda interaction, parts: markets.market_create_submit(interaction),

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import nextcord
 
-from botrunner.reads import MarketCard, MarketRow, PositionLine
+from botrunner.reads import MarketCard, MarketPage, PositionLine
 from botrunner.text import absolute_time, bar, clip, percent, points, relative_time, safe, shares
 
 TITLE_MAX = 256
@@ -137,23 +137,26 @@ def sale_quote_embed(
     return embed
 
 
-def market_list_embed(
-    rows: Sequence[MarketRow], *, page: int, filters: str, has_more: bool
-) -> nextcord.Embed:
+def market_list_embed(found: MarketPage, *, order: str, filters: str) -> nextcord.Embed:
+    """A page of ``/market list``: the count and order first, then one entry per market."""
     lines = [
         f"**#{row.market_id}** {safe(row.question, 150)}\n"
-        f"{row.status_label} · closes {relative_time(row.closes_at)} · "
-        f"{points(row.volume)} points traded"
+        f"{row.status_label} · {'closes' if row.status == 'open' else 'closed'} "
+        f"{relative_time(row.closes_at)} · {points(row.volume)} points traded"
         + (f" · {safe(row.category, 60)}" if row.category else "")
-        for row in rows
+        for row in found.rows
     ]
+    if found.rows:
+        last = found.first + len(found.rows) - 1
+        count = f"Showing {found.first}\N{EN DASH}{last} of {found.total:,} markets · {order}"
+    else:
+        count = "No market matches."
     embed = nextcord.Embed(
         title="Markets",
-        description=clip("\n\n".join(lines) or "No market matches.", DESCRIPTION_MAX),
+        description=clip("\n\n".join([count, *lines]), DESCRIPTION_MAX),
         colour=nextcord.Colour.blurple(),
     )
-    more = " · more on the next page" if has_more else ""
-    embed.set_footer(text=clip(f"Page {page + 1}{filters}{more}", 2048))
+    embed.set_footer(text=clip(f"Page {found.page + 1} of {found.pages}{filters}", 2048))
     return embed
 
 

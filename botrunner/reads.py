@@ -8,11 +8,13 @@ use anywhere.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.db.models import Case, Count, Q, Value, When
 
 from betting.selectors import member_portfolio
 from betting.services import bet_quote, sell_quote
@@ -100,6 +102,7 @@ class MarketRow:
     market_id: int
     question: str
     category: str
+    status: str
     status_label: str
     closes_at: datetime
     volume: int
@@ -108,8 +111,31 @@ class MarketRow:
 @dataclass(frozen=True)
 class MarketPage:
     rows: list[MarketRow]
-    page: int
-    has_more: bool
+    page: int  # 0-based, within 0 … pages - 1
+    pages: int  # at least 1, even when nothing matches
+    total: int  # markets matching the filters
+    first: int  # 1-based position of the first row in the whole list (0 when empty)
+
+
+# The order of /market list: open markets first, then those closed and awaiting a
+# decision, then the decided ones.
+LIST_ORDER = (
+    MarketStatus.OPEN,
+    MarketStatus.CLOSED,
+    MarketStatus.RESOLVED,
+    MarketStatus.CANCELLED,
+    MarketStatus.REFUNDED,
+)
+
+
+def _list_ordering(sort: str, status: str) -> tuple[str, str]:
+    """Within one status; each is an index of ``Market.Meta`` read forwards or backwards."""
+    if sort == "volume":
+        return ("-volume", "-id")
+    if sort == "newest":
+        return ("-created_at", "-id")
+    # Closing soon: open markets by the time left; the others most recently closed first.
+    return ("closes_at", "id") if status == MarketStatus.OPEN else ("-closes_at", "-id")
 
 
 def market_page(
@@ -118,35 +144,139 @@ def market_page(
     status: str | None,
     category: str | None,
     search: str | None,
+    sort: str,
     page: int,
     size: int,
 ) -> MarketPage:
-    start = max(0, page) * size
-    markets = market_list(guild_id=guild_id, status=status, category=category, search=search)
-    found = list(markets[start : start + size + 1])
+    """One page of ``/market list``; ``page`` past the end (or negative) is the last page.
+
+    The filters are the API's (``market_list``). Each status is read as its own
+    index range — (guild, status, sort key, id) — so a page is one count query
+    and one or two short range scans, however many markets the guild has.
+    """
+    markets = market_list(
+        guild_id=guild_id, status=status, category=category, search=search
+    ).select_related(None)
+    counts = dict(
+        markets.order_by()
+        .values_list("status")
+        .annotate(n=Count("id", distinct=True))
+        .values_list("status", "n")
+    )
+    total = sum(counts.values())
+    pages = max(1, -(-total // size))
+    page = pages - 1 if page < 0 or page >= pages else page
+    skip = page * size
+    found: list[Market] = []
+    for group in LIST_ORDER:
+        in_group = counts.get(group, 0)
+        if skip >= in_group:
+            skip -= in_group
+            continue
+        wanted = size - len(found)
+        ordered = markets.filter(status=group).order_by(*_list_ordering(sort, group))
+        found += ordered[skip : skip + wanted]
+        skip = 0
+        if len(found) >= size:
+            break
     return MarketPage(
         rows=[
-            MarketRow(m.pk, m.question, m.category, m.get_status_display(), m.closes_at, m.volume)
-            for m in found[:size]
+            MarketRow(
+                m.pk,
+                m.question,
+                m.category,
+                m.status,
+                m.get_status_display(),
+                m.closes_at,
+                m.volume,
+            )
+            for m in found
         ],
-        page=max(0, page),
-        has_more=len(found) > size,
+        page=page,
+        pages=pages,
+        total=total,
+        first=page * size + 1 if found else 0,
     )
+
+
+def category_choices(*, guild_id: int, typed: str, limit: int = 25) -> list[str]:
+    """The guild's categories containing what was typed, those starting with it first."""
+    text = " ".join(typed.split())
+    categories = Market.objects.filter(guild_id=guild_id).exclude(category="")
+    if text:
+        categories = categories.filter(category__icontains=text)
+    ranked = (
+        categories.annotate(
+            rank=Case(When(category__istartswith=text, then=Value(0)), default=Value(1))
+        )
+        .order_by("rank", "category")
+        .values_list("category", flat=True)
+        .distinct()
+    )
+    # "Sports" and "sports" are one category to the filter (iexact): offer it once, and
+    # in the order members read, whatever the database's collation.
+    seen: dict[str, str] = {}
+    for name in ranked[: limit * 2]:
+        seen.setdefault(name.casefold(), name)
+    prefix = text.casefold()
+    found = sorted(seen.values(), key=lambda n: (not n.casefold().startswith(prefix), n.casefold()))
+    return found[:limit]
+
+
+# Autocomplete's relevance tiers, best first, and how open a market is (open first).
+EXACT_ID, QUESTION_PREFIX, WORD_PREFIX, SUBSTRING = range(4)
+BIGINT_MAX = 2**63 - 1
+OPENNESS = Case(
+    When(status=MarketStatus.OPEN, then=Value(0)),
+    When(status=MarketStatus.CLOSED, then=Value(1)),
+    default=Value(2),
+)
+
+
+@dataclass(frozen=True)
+class MarketChoice:
+    market_id: int
+    question: str
+    status: str
+    status_label: str
 
 
 def market_choices(
     *, guild_id: int, typed: str, statuses: tuple[str, ...] | None, limit: int = 25
-) -> list[tuple[int, str]]:
-    """(id, question) of the guild's markets matching what was typed, for autocomplete."""
+) -> list[MarketChoice]:
+    """The guild's markets best matching what was typed, for autocomplete.
+
+    Ranked by relevance — the exact number (``12`` or ``#12``), then questions
+    starting with the text, then questions with a word starting with it, then
+    questions containing it anywhere — then open before closed before decided,
+    then newest. All of it in one query, so an old market that matches well
+    is found however many newer ones match worse.
+    """
     markets = Market.objects.filter(guild_id=guild_id)
     if statuses:
         markets = markets.filter(status__in=statuses)
-    text = typed.strip().lstrip("#")
-    if text.isdigit():
-        markets = markets.filter(pk=int(text)) | markets.filter(question__icontains=text)
-    elif text:
-        markets = markets.filter(question__icontains=text)
-    return list(markets.order_by("-created_at", "-id").values_list("pk", "question")[:limit])
+    text = " ".join(typed.split())
+    number = text.removeprefix("#").strip()
+    if text:
+        matches = Q(question__icontains=text)
+        tiers = [
+            When(question__istartswith=text, then=Value(QUESTION_PREFIX)),
+            # \W is a non-word character in both PostgreSQL's and Python's regexes.
+            When(question__iregex=r"(^|\W)" + re.escape(text), then=Value(WORD_PREFIX)),
+        ]
+        if number.isdecimal() and int(number) <= BIGINT_MAX:
+            matches |= Q(pk=int(number))
+            tiers.insert(0, When(pk=int(number), then=Value(EXACT_ID)))
+        markets = markets.filter(matches).annotate(relevance=Case(*tiers, default=Value(SUBSTRING)))
+    else:
+        markets = markets.annotate(relevance=Value(SUBSTRING))
+    ranked = markets.annotate(openness=OPENNESS).order_by(
+        "relevance", "openness", "-created_at", "-id"
+    )
+    return [
+        MarketChoice(pk, question, status, MarketStatus(status).label)
+        for pk, question, status in ranked.values_list("pk", "question", "status")[:limit]
+    ]
 
 
 def outcome_choices(*, guild_id: int, market_id: int) -> list[tuple[int, str, Decimal]]:

@@ -67,7 +67,14 @@ class Market(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["guild", "status", "-created_at"])]
+        # /market list reads one status of one guild at a time, in one of these orders
+        # (forwards or backwards), so every page is an index range scan.
+        indexes = [
+            models.Index(fields=["guild", "status", "closes_at", "id"], name="market_list_closing"),
+            models.Index(fields=["guild", "status", "volume", "id"], name="market_list_volume"),
+            models.Index(fields=["guild", "status", "created_at", "id"], name="market_list_newest"),
+            models.Index(fields=["guild", "category"], name="market_guild_category"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(liquidity__gte=1), name="market_liquidity_gte_1"),
             models.CheckConstraint(

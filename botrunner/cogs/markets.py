@@ -16,24 +16,37 @@ from typing import Any
 import nextcord
 from nextcord.ext import commands
 
-from botrunner.autocomplete import ANY_STATUS, UNDECIDED, suggest_markets
+from botrunner.autocomplete import ANY_STATUS, UNDECIDED, suggest_categories, suggest_markets
 from botrunner.calls import call
 from botrunner.cards import render_market_message
 from botrunner.cogs.moderation import own_market_cancel_command
 from botrunner.components import (
-    LIST_CATEGORY_MAX,
-    LIST_SEARCH_MAX,
+    STATUS_CODES,
     create_market_modal,
-    list_view,
     modal_values,
-    parse_list_page,
+    selected_values,
 )
 from botrunner.context import require_guild
 from botrunner.embeds import market_list_embed
 from botrunner.invocation import Ack, Invocation, handler
+from botrunner.list_pager import (
+    CATEGORY_MAX,
+    DEFAULT_SORT,
+    PICKED_PAGE,
+    SEARCH_MAX,
+    SORT_CHOICES,
+    SORT_CODES,
+    ListQuery,
+    StalePager,
+    pager_view,
+    parse_pager,
+    picked_page,
+)
 from botrunner.parsing import parse_duration, parse_id, parse_options
 from botrunner.reads import market_card, market_page
+from botrunner.text import safe
 from markets.services import market_create, market_set_discord_message
+from predictmarket.errors import ValidationFailed
 
 PAGE_SIZE = 5
 STATUS_CHOICES = {
@@ -92,28 +105,49 @@ async def market_create_submit(inv: Invocation) -> None:
 
 
 # -- /market list ---------------------------------------------------------------
-async def _show_page(
-    inv: Invocation, *, page: int, status: str, category: str, search: str, edit: bool
-) -> None:
+def _order_name(query: ListQuery) -> str:
+    """How the page is ordered, in the words of the list's count line."""
+    if query.sort == "volume":
+        order = "most traded first"
+    elif query.sort == "newest":
+        order = "newest first"
+    elif query.status in ("", "open"):
+        order = "closing soonest first"
+    else:
+        order = "most recently closed first"
+    return order if query.status else f"open first, {order}"
+
+
+async def _show_list(inv: Invocation, query: ListQuery, *, public: bool, edit: bool) -> None:
     actor = await inv.actor()
     found = await call(
         market_page,
         guild_id=actor.guild_id,
-        status=status or None,
-        category=category or None,
-        search=search or None,
-        page=page,
+        status=query.status or None,
+        category=query.category or None,
+        search=query.search or None,
+        sort=query.sort,
+        page=query.page,
         size=PAGE_SIZE,
     )
     filters = "".join(
-        f" · {name}: {value}"
-        for name, value in (("status", status), ("category", category), ("search", search))
+        f" · {name}: {safe(value, 60)}"
+        for name, value in (
+            ("status", query.status),
+            ("category", query.category),
+            ("search", query.search),
+        )
         if value
     )
-    embed = market_list_embed(found.rows, page=found.page, filters=filters, has_more=found.has_more)
-    view = list_view(found.page, found.has_more, status, category, search)
+    embed = market_list_embed(found, order=_order_name(query), filters=filters)
+    view = pager_view(query, page=found.page, pages=found.pages)
     if edit:
         await inv.edit(embed=embed, view=view)
+    elif public:
+        # The deferred reply is ephemeral and the first follow-up would replace it
+        # (keeping it ephemeral), so settle it first; the next follow-up is public.
+        await inv.edit(content="The list is posted below for everyone in this channel.")
+        await inv.reply(embed=embed, view=view, ephemeral=False)
     else:
         await inv.reply(embed=embed, view=view)
 
@@ -123,23 +157,35 @@ async def market_list_command(
     inv: Invocation,
     *,
     status: str | None = None,
+    sort: str | None = None,
     category: str | None = None,
     search: str | None = None,
+    public: bool | None = None,
 ) -> None:
-    await _show_page(
-        inv,
-        page=0,
-        status=status or "",
-        category=(category or "").strip()[:LIST_CATEGORY_MAX],
-        search=(search or "").strip()[:LIST_SEARCH_MAX],
-        edit=False,
+    status, sort = status or "", sort or DEFAULT_SORT
+    if status not in STATUS_CODES:
+        raise ValidationFailed("Unknown status: choose one of the list.", field="status")
+    if sort not in SORT_CODES:
+        raise ValidationFailed("Unknown order: choose one of the list.", field="sort")
+    query = ListQuery(
+        status=status,
+        sort=sort,
+        category=" ".join((category or "").split())[:CATEGORY_MAX],
+        search=" ".join((search or "").split())[:SEARCH_MAX],
     )
+    await _show_list(inv, query, public=bool(public), edit=False)
 
 
 @handler("market list page", ack=Ack.UPDATE)
 async def market_list_page(inv: Invocation, parts: list[str]) -> None:
-    page, status, category, search = parse_list_page(parts)
-    await _show_page(inv, page=page, status=status, category=category, search=search, edit=True)
+    try:
+        query = parse_pager(parts)
+        if query.page == PICKED_PAGE:
+            query = query.at(picked_page(selected_values(inv.interaction)))
+    except StalePager as exc:
+        raise ValidationFailed("This list is out of date: run /market list again.") from exc
+    # The guild is the clicker's, never one named in the custom id.
+    await _show_list(inv, query, public=False, edit=True)
 
 
 # -- /market show and Refresh ---------------------------------------------------
@@ -169,23 +215,46 @@ class MarketsCog(commands.Cog, name="Markets"):
     async def create(self, interaction: nextcord.Interaction) -> None:
         await market_create_start(interaction)
 
-    @market.subcommand(name="list", description="Browse this server's markets")
+    @market.subcommand(name="list", description="Browse this server's markets, open ones first")
     async def list_(
         self,
         interaction: nextcord.Interaction,
         status: str | None = nextcord.SlashOption(
             description="Only markets in this state", choices=STATUS_CHOICES, required=False
         ),
+        sort: str | None = nextcord.SlashOption(
+            description="Order within each state (default: closing soon)",
+            choices=SORT_CHOICES,
+            required=False,
+        ),
         category: str | None = nextcord.SlashOption(
-            description="Only this category", required=False, max_length=LIST_CATEGORY_MAX
+            description="Only this category",
+            required=False,
+            max_length=CATEGORY_MAX,
+            autocomplete=True,
         ),
         search: str | None = nextcord.SlashOption(
             description="Words in the question or answers",
             required=False,
-            max_length=LIST_SEARCH_MAX,
+            max_length=SEARCH_MAX,
+        ),
+        public: bool | None = nextcord.SlashOption(
+            description="Post the list for everyone in this channel (default: only you see it)",
+            required=False,
         ),
     ) -> None:
-        await market_list_command(interaction, status=status, category=category, search=search)
+        await market_list_command(
+            interaction,
+            status=status,
+            sort=sort,
+            category=category,
+            search=search,
+            public=public,
+        )
+
+    @list_.on_autocomplete("category")
+    async def _list_category(self, interaction: nextcord.Interaction, category: str) -> None:
+        await suggest_categories(interaction, category)
 
     @market.subcommand(name="show", description="Post a market with its odds, chart and buttons")
     async def show(

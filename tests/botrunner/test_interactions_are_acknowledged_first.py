@@ -95,7 +95,7 @@ CASES: dict[str, Case] = {
     "Sell: shares": form("pm:sellamt:{m}:0", {"shares": "all"}),
     "My position": click("pm:pos:{m}"),
     "Refresh": click("pm:ref:{m}"),
-    "list page": click("pm:ls:1:o:0:"),
+    "list page": click("pm:mls:1n:oc:0:"),
     "history page": click("pm:hist:999999999"),
 }
 

@@ -1,4 +1,4 @@
-"""/market create (a form), /market list (paged), /market show (the live message)."""
+"""/market create (a form) and /market show (the live message); /market list has its own file."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from botrunner.cogs.markets import market_create_start, market_list_command, market_show_command
+from botrunner.cogs.markets import market_create_start, market_show_command
 from botrunner.dispatch import dispatch_interaction
 from markets.models import Market, Outcome
-from markets.services import market_create
-from points.models import Guild
 from tests.botrunner.conftest import member_for, run
-from tests.botrunner.fakes import FakeInteraction, component, modal_submit
+from tests.botrunner.fakes import FakeInteraction, modal_submit
 from tests.botrunner.helpers import state
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -104,55 +102,6 @@ def test_creation_is_limited_per_guild_and_moderators_bypass_it(
         by_moderator = modal_submit(moderator, discord_guild, "pm:create", FORM)
         run(dispatch_interaction(by_moderator))
     assert Market.objects.count() == 2
-
-
-def _make_markets(guild: Guild, creator_user, count: int) -> list[Market]:
-    creator = member_for(creator_user, guild)
-    return [
-        market_create(
-            creator=creator,
-            question=f"Question number {n}?",
-            options=["Yes", "No"],
-            duration=timedelta(hours=1 + n),
-            category="sports" if n % 2 else "games",
-            actor="test",
-            bypass_rate_limit=True,
-        )
-        for n in range(count)
-    ]
-
-
-def test_list_pages_through_the_markets_with_buttons(slash, guild, discord_guild, alice) -> None:
-    _make_markets(guild, alice, 7)
-    first = slash(alice)
-    run(market_list_command(first))
-    assert first.last.ephemeral
-    assert first.last.text.count("Question number") == 5
-    assert "Question number 6?" in first.last.text  # newest first
-    previous, following = first.last.view.children
-    assert previous.disabled and not following.disabled
-    second = component(alice, discord_guild, following.custom_id)
-    run(dispatch_interaction(second))
-    assert second.log == ["defer", "edit_original"]
-    assert second.last.text.count("Question number") == 2
-    assert "Question number 0?" in second.last.text
-    assert second.last.view.children[1].disabled
-
-
-def test_list_filters_by_status_category_and_search(slash, guild, discord_guild, alice) -> None:
-    markets = _make_markets(guild, alice, 4)
-    Market.objects.filter(pk=markets[1].pk).update(status="closed")
-    by_category = slash(alice)
-    run(market_list_command(by_category, category="sports"))
-    assert by_category.last.text.count("Question number") == 2
-    by_status = slash(alice)
-    run(market_list_command(by_status, status="closed"))
-    assert by_status.last.text.count("Question number") == 1
-    by_search = slash(alice)
-    run(market_list_command(by_search, search="number 3", category="sports"))
-    assert by_search.last.text.count("Question number") == 1
-    # The filters travel in the pager's custom id.
-    assert by_search.last.view.children[1].custom_id == "pm:ls:1:-:6:sportsnumber 3"
 
 
 def test_show_posts_the_market_and_makes_it_the_live_message(slash, market, alice) -> None:

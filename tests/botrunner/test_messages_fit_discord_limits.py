@@ -23,13 +23,13 @@ from botrunner.components import (
     create_market_modal,
     history_view,
     holding_select,
-    list_view,
     market_view,
     outcome_select,
     shares_modal,
 )
 from botrunner.embeds import market_list_embed, quote_embed
-from botrunner.reads import MarketRow, market_card
+from botrunner.list_pager import ListQuery, pager_view
+from botrunner.reads import MarketPage, MarketRow, market_card
 from markets.services import market_create
 from points.services import guild_ensure, member_ensure
 
@@ -127,7 +127,9 @@ def test_every_component_fits_with_the_largest_ids() -> None:
                 origin_id=BIG_ID,
             )
         )
-        check_view(list_view(9999, True, "cancelled", "c:" * 25, "s:" * 15))
+        longest = ListQuery("cancelled", "volume", "c:" * 25, "s:" * 15)
+        for page in (0, 1, 9_999, 10**6):  # past 99,999 pages the search is cut to fit
+            check_view(pager_view(longest, page=page, pages=10**6 + 1))
         view = history_view(BIG_ID)
         assert view is not None
         check_view(view)
@@ -151,8 +153,12 @@ def test_the_other_embeds_fit_with_the_longest_texts() -> None:
             fee=Decimal("50000000000.5"),
         )
     )
-    rows = [MarketRow(BIG_ID, QUESTION, CATEGORY, "Refunded (automatic)", _now(), 10**15)] * 25
-    check_embed(market_list_embed(rows, page=9999, filters=" · search: " + "x" * 30, has_more=True))
+    rows = [
+        MarketRow(BIG_ID, QUESTION, CATEGORY, "refunded", "Refunded (automatic)", _now(), 10**15)
+    ] * 25
+    found = MarketPage(rows, page=10**8, pages=10**8 + 1, total=10**9, first=10**9 - 24)
+    filters = " · category: " + "x" * 50 + " · search: " + "x" * 30
+    check_embed(market_list_embed(found, order="open first, most traded", filters=filters))
     payload = {
         "market_id": BIG_ID,
         "question": QUESTION,
