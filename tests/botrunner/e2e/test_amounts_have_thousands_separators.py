@@ -158,3 +158,25 @@ def test_the_result_announcement_groups_the_thousands(
     )[0]
     assert re.search(r"\d{1,3}(,\d{3})+ points paid", paid), paid
     assert ungrouped(paid) == [], paid
+
+
+def test_refusals_group_the_thousands(
+    emulator: DiscordEmulator, bot: BotProcess, people: Personas, discord_guild: GuildSetup
+) -> None:
+    balance = member_balance(member_row(discord_guild, people.bob))
+    assert balance >= 1000  # the starting balance: an amount with thousands
+    market = open_market(discord_guild, people.alice, "Night trams all year?", ["Yes", "No"])
+
+    too_big = emulator.slash(
+        people.bob, "bet", market=str(market.pk), outcome="Yes", amount=2 * 10**6
+    )
+    refused = emulator.wait_for_reply(too_big, contains="largest bet")["content"]
+    assert "The largest bet is 1,000,000 points." in refused, refused
+
+    stake = balance * 3
+    asked = emulator.slash(people.bob, "bet", market=str(market.pk), outcome="Yes", amount=stake)
+    quote = emulator.wait_for_reply(asked, contains="Confirm your bet")
+    short = emulator.wait_for_reply(
+        emulator.click(people.bob, quote, "Confirm"), contains="Not enough points"
+    )["content"]
+    assert f"the balance is {balance:,}, and this needs {stake:,}." in short, short
