@@ -117,9 +117,9 @@ def _check_amount(market: Market, amount: object) -> int:
     minimum = max(guild.min_bet, settings.MIN_BET_AMOUNT)
     maximum = min(guild.max_bet, settings.MAX_BET_AMOUNT)
     if points < minimum:
-        raise ValidationFailed(f"The smallest bet is {minimum} points.", field="amount")
+        raise ValidationFailed(f"The smallest bet is {minimum:,} points.", field="amount")
     if points > maximum:
-        raise ValidationFailed(f"The largest bet is {maximum} points.", field="amount")
+        raise ValidationFailed(f"The largest bet is {maximum:,} points.", field="amount")
     return points
 
 

@@ -107,7 +107,7 @@ def quote_embed(
     embed.add_field(name="Payout if it wins", value=f"{points(payout_if_wins)} points")
     embed.add_field(name="Probability after", value=percent(probability_after))
     if fee:
-        embed.add_field(name="Fee", value=f"{fee.quantize(Decimal('0.01'))} points")
+        embed.add_field(name="Fee", value=f"{points(fee.quantize(Decimal('0.01')))} points")
     embed.set_footer(text="The price may move before you confirm; you never get fewer shares.")
     return embed
 
@@ -132,7 +132,7 @@ def sale_quote_embed(
     embed.add_field(name="Average price", value=f"{average_price.quantize(Decimal('0.0001'))}")
     embed.add_field(name="Probability after", value=percent(probability_after))
     if fee:
-        embed.add_field(name="Fee", value=f"{fee.quantize(Decimal('0.01'))} points")
+        embed.add_field(name="Fee", value=f"{points(fee.quantize(Decimal('0.01')))} points")
     embed.set_footer(text="The price may move before you confirm; you never get fewer points.")
     return embed
 
@@ -168,7 +168,7 @@ def position_embed(question: str, lines: Sequence[PositionLine]) -> nextcord.Emb
         embed.add_field(
             name=clip(safe(line.outcome_label, 200), 256),
             value=(
-                f"{shares(line.shares)} shares · worth {line.value} points now\n"
+                f"{shares(line.shares)} shares · worth {points(line.value)} points now\n"
                 f"spent {points(line.points_spent)} · received {points(line.points_received)}"
             ),
             inline=False,

@@ -359,8 +359,8 @@ def _raise_for_refused_legs(
             if after_rollback and account.kind != AccountKind.MEMBER:
                 raise RuntimeError(f"a posting overdrew {account.kind} account {account.pk}: {leg}")
             raise InsufficientPoints(
-                f"Not enough points: the balance is {account.balance}, "
-                f"and this needs {-leg.amount}.",
+                f"Not enough points: the balance is {account.balance:,}, "
+                f"and this needs {-leg.amount:,}.",
                 balance=account.balance,
                 needed=-leg.amount,
             )

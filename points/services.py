@@ -59,9 +59,9 @@ def parse_amount(amount: object, *, field: str = "amount", minimum: int = 1) -> 
         else:
             raise ValidationFailed(f"{field} must be a whole number of points.", field=field)
     if amount < minimum:
-        raise ValidationFailed(f"{field} must be at least {minimum}.", field=field)
+        raise ValidationFailed(f"{field} must be at least {minimum:,}.", field=field)
     if amount > MAX_AMOUNT:
-        raise ValidationFailed(f"{field} must be at most {MAX_AMOUNT}.", field=field)
+        raise ValidationFailed(f"{field} must be at most {MAX_AMOUNT:,}.", field=field)
     return amount
 
 
@@ -476,7 +476,7 @@ def guild_update_settings(*, guild_id: int, actor: str, **changes: object) -> Gu
             and guild.max_bet < guild.min_bet
         ):
             raise ValidationFailed(
-                f"max_bet ({guild.max_bet}) must not be below min_bet ({guild.min_bet}).",
+                f"max_bet ({guild.max_bet:,}) must not be below min_bet ({guild.min_bet:,}).",
                 field="max_bet",
             )
         guild.save(update_fields=[*changes, "updated_at"])

@@ -24,6 +24,7 @@ from botrunner.context import require_admin
 from botrunner.embeds import key_value_embed
 from botrunner.invocation import Invocation, handler
 from botrunner.reads import guild_settings
+from botrunner.text import points
 from points.amounts import MAX_AMOUNT
 from points.drip.secrets import masked
 from points.drip.services import guild_connect_drip, guild_use_local_points
@@ -72,12 +73,12 @@ def _describe(guild: Guild, discord_guild: Any = None) -> list[tuple[str, str]]:
         *([("Moderator pings", warning)] if warning else []),
         ("Moderator commands", MODERATOR_COMMANDS_NOTE),
         ("Announcement channel", channel),
-        ("Starting balance", f"{guild.starting_balance:,} points"),
-        ("Daily amount", f"{guild.daily_amount:,} points"),
-        ("Smallest bet", f"{guild.min_bet:,} points"),
-        ("Largest bet", f"{guild.max_bet:,} points"),
+        ("Starting balance", f"{points(guild.starting_balance)} points"),
+        ("Daily amount", f"{points(guild.daily_amount)} points"),
+        ("Smallest bet", f"{points(guild.min_bet)} points"),
+        ("Largest bet", f"{points(guild.max_bet)} points"),
         ("Fee", f"{guild.fee_bps / 100:g}% ({guild.fee_bps} basis points)"),
-        ("Default liquidity", f"{guild.default_liquidity:,} points"),
+        ("Default liquidity", f"{points(guild.default_liquidity)} points"),
         ("Resolution votes", str(guild.min_resolution_votes)),
         ("Auto-refund after", f"{guild.auto_refund_hours} hours"),
         ("Public pages", "on" if guild.public_pages else "off"),

@@ -93,8 +93,8 @@ async def leaderboard_command(inv: Invocation, *, by: str = "balance") -> None:
             worth_leaderboard, actor.guild_id, by=by, limit=10, member=actor.member
         )
         value = (lambda r: r.net_worth) if by == "net_worth" else (lambda r: r.profit)
-        rows = [(r.rank, r.display_name, f"{value(r)} points") for r in ranked]
-        own = mine and (mine.rank, f"{value(mine)} points")
+        rows = [(r.rank, r.display_name, f"{points(value(r))} points") for r in ranked]
+        own = mine and (mine.rank, f"{points(value(mine))} points")
     else:
         raise ValidationFailed("Rank by balance, net worth or profit.")
     title = {"balance": "Balance", "net_worth": "Net worth", "profit": "Profit"}[by]
@@ -114,7 +114,8 @@ async def _history(inv: Invocation, *, before: int | None, edit: bool) -> None:
     page = await call(member_history, actor.member, limit=HISTORY_PAGE, before=before)
     lines = [
         f"{relative_time(e.transaction.created_at)} · {e.transaction.get_kind_display()} · "
-        f"**{e.amount:+,}** → {points(e.balance_after)} · {safe(e.transaction.memo, 80)}"
+        f"**{points(e.amount, sign=True)}** → {points(e.balance_after)} · "
+        f"{safe(e.transaction.memo, 80)}"
         for e in page.entries
     ]
     embed = nextcord.Embed(

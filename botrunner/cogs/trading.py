@@ -337,15 +337,15 @@ async def portfolio_command(inv: Invocation) -> None:
     portfolio = await call(member_portfolio, actor.member)
     lines = [
         f"**#{h.market_id}** {safe(h.question, 80)} — {safe(h.outcome_label, 60)}: "
-        f"{shares(h.shares)} shares, worth {h.value} ({h.profit:+} profit)"
+        f"{shares(h.shares)} shares, worth {points(h.value)} ({points(h.profit, sign=True)} profit)"
         for h in portfolio.holdings[:30]
     ]
     embed = nextcord.Embed(
         title="Your portfolio",
         description=clip("\n".join(lines) or "You hold no shares in open markets.", 4096),
     )
-    embed.add_field(name="Value now", value=f"{portfolio.value} points")
-    embed.add_field(name="Profit so far", value=f"{portfolio.profit:+} points")
+    embed.add_field(name="Value now", value=f"{points(portfolio.value)} points")
+    embed.add_field(name="Profit so far", value=f"{points(portfolio.profit, sign=True)} points")
     await inv.reply(embed=embed)
 
 

@@ -272,7 +272,7 @@ def drip_debit(
     if remote.balance < amount:
         release_unsent(transfer, "not enough points at DRIP")
         raise InsufficientPoints(
-            f"Not enough points: your balance is {remote.balance}, and this needs {amount}.",
+            f"Not enough points: your balance is {remote.balance:,}, and this needs {amount:,}.",
             balance=remote.balance,
             needed=amount,
         )

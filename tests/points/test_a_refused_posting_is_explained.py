@@ -28,7 +28,7 @@ def test_a_short_member_hears_their_balance(guild: Guild, member: Member) -> Non
     with pytest.raises(InsufficientPoints) as refused:
         refusal(guild, legs).explain()
     assert refused.value.message == (
-        f"Not enough points: the balance is {balance}, and this needs {balance + 1}."
+        f"Not enough points: the balance is {balance:,}, and this needs {balance + 1:,}."
     )
 
 
