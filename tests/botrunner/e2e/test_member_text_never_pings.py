@@ -205,23 +205,9 @@ LEADING_MARKERS = {
     "star-list": "* ",
     "numbered-list": "1. ",
 }
-ESCAPED_BY_THE_TEXT_HELPER = {"heading", "subheading", "subtext", "dash-list", "numbered-list"}
 
 
-def leading_marker_cases() -> list[Any]:
-    return [
-        pytest.param(
-            marker,
-            id=case,
-            marks=[pytest.mark.xfail(strict=True, reason="escaped by the text helper's change")]
-            if case in ESCAPED_BY_THE_TEXT_HELPER
-            else [],
-        )
-        for case, marker in LEADING_MARKERS.items()
-    ]
-
-
-@pytest.mark.parametrize("marker", leading_marker_cases())
+@pytest.mark.parametrize("marker", list(LEADING_MARKERS.values()), ids=list(LEADING_MARKERS))
 def test_a_question_starting_with_a_markdown_marker_is_shown_as_typed(
     emulator: DiscordEmulator,
     bot: BotProcess,
