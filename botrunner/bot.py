@@ -14,9 +14,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import aiohttp
 import nextcord
 from nextcord.ext import commands
 
+from botrunner.ackfirst import count_interactions_as_they_arrive
 from botrunner.calls import call
 from botrunner.dispatch import dispatch_interaction
 from botrunner.heartbeat import INTERVAL, heartbeat_write
@@ -48,6 +50,19 @@ def bot_intents() -> nextcord.Intents:
     return nextcord.Intents(guilds=True)
 
 
+# Connections the bot may hold open to Discord's HTTP API at once. aiohttp's default
+# of 100 made the second hundred of a storm's acknowledgements wait for a free one.
+MAX_HTTP_CONNECTIONS = 400
+
+
+def _http_connector() -> aiohttp.TCPConnector | None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return None  # built outside a loop (tests): nextcord makes its own later
+    return aiohttp.TCPConnector(limit=MAX_HTTP_CONNECTIONS)
+
+
 class PredictBot(commands.AutoShardedBot):
     def __init__(
         self,
@@ -75,11 +90,13 @@ class PredictBot(commands.AutoShardedBot):
             rollout_delete_unknown=sync_commands,
             # --guild: register in one guild (instant updates while developing).
             default_guild_ids=list(guild_ids) or None,
+            connector=_http_connector(),
         )
         self.run_outbox = run_outbox
         self.guild_ids = list(guild_ids)
         self._synced_once = False
         self._shards_down: set[int] = set()
+        count_interactions_as_they_arrive(self._connection)
         self.outbox = OutboxConsumer(self)
         self._background: list[asyncio.Task[Any]] = []
         for extension in EXTENSIONS:

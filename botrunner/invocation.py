@@ -19,6 +19,7 @@ from typing import Any, Concatenate, ParamSpec
 
 import nextcord
 
+from botrunner.ackfirst import ACKS
 from botrunner.calls import call
 from botrunner.context import Actor, actor_resolve, has_manage_guild, require_guild, role_ids
 from botrunner.metrics import record_command
@@ -62,10 +63,12 @@ class Invocation:
             # instead of silently updating the message it came from.
             await response.defer(ephemeral=True, with_message=True)
         self.acknowledged_after = time.perf_counter() - self.started
+        ACKS.acknowledged(self.interaction.id)
 
     async def send_modal(self, modal: nextcord.ui.Modal) -> None:
         await self.interaction.response.send_modal(modal)
         self.acknowledged_after = time.perf_counter() - self.started
+        ACKS.acknowledged(self.interaction.id)
 
     # -- who is acting ---------------------------------------------------------
     async def actor(self, *, rate_limited: bool = True) -> Actor:
@@ -105,6 +108,7 @@ class Invocation:
         if not response.is_done():
             await response.send_message(content, **kwargs)
             self.acknowledged_after = time.perf_counter() - self.started
+            ACKS.acknowledged(self.interaction.id)
             return None
         return await self.interaction.followup.send(content, wait=True, **kwargs)
 
@@ -129,6 +133,9 @@ async def run(
     with bind_request_id(f"discord:{interaction.id}"):
         try:
             await invocation.acknowledge(ack)
+            if ack is not Ack.NONE:
+                # Work takes the GIL on the bot's threads: the others' acks go first.
+                await ACKS.wait_for_acks()
             await work(invocation)
         except DomainError as exc:
             outcome = exc.code
@@ -144,6 +151,7 @@ async def run(
                 _, text = unexpected_error_text(exc, command=command)
                 await invocation.fail(text)
         finally:
+            ACKS.acknowledged(interaction.id)  # answered or failed: it holds no one up
             record_command(command, outcome, time.perf_counter() - invocation.started)
     return invocation
 

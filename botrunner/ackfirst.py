@@ -1,0 +1,84 @@
+"""Acknowledgements before work: no interaction waits for its ack behind another's work.
+
+Discord drops an interaction not acknowledged within 3 seconds, and members see
+"thinking…" only once it is. When many arrive at once (a popular market, a
+storm of ``/bet``), each handler acknowledges first and then starts its
+database work on the bot's threads — which take the GIL from the event loop
+that still has the later interactions to acknowledge. ``bench/bot.py`` measured
+the 200th acknowledgement of a storm waiting behind the others' work.
+
+So the gateway's parser counts each interaction that will be acknowledged as
+it arrives (``received``), the handler marks it acknowledged, and work after an
+acknowledgement waits (``wait_for_acks``, at most ``MAX_WAIT`` seconds) until
+every interaction received so far has been acknowledged. An interaction that
+is never acknowledged here (autocomplete, a component that is not ours) is
+forgotten after ``FORGET_AFTER`` seconds, so it cannot hold the others up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+# Application commands, components and modal submits; not PING (1) or autocomplete (4).
+ACKNOWLEDGED_TYPES = (2, 3, 5)
+MAX_WAIT = 0.5
+FORGET_AFTER = 1.0
+
+
+class AckQueue:
+    def __init__(self) -> None:
+        self._waiting: dict[int, float] = {}
+        self._clear: asyncio.Event | None = None
+
+    def _event(self) -> asyncio.Event:
+        if self._clear is None:
+            self._clear = asyncio.Event()
+            self._clear.set()
+        return self._clear
+
+    def received(self, data: dict[str, Any]) -> None:
+        """Called by the gateway's parser, on the event loop, as the interaction arrives."""
+        if data.get("type") in ACKNOWLEDGED_TYPES and data.get("id"):
+            self._waiting[int(data["id"])] = time.monotonic()
+            self._event().clear()
+
+    def acknowledged(self, interaction_id: int) -> None:
+        self._waiting.pop(int(interaction_id), None)
+        if not self._waiting:
+            self._event().set()
+
+    def pending(self) -> int:
+        return len(self._waiting)
+
+    def _forget_stale(self) -> None:
+        oldest_kept = time.monotonic() - FORGET_AFTER
+        for interaction_id, at in list(self._waiting.items()):
+            if at < oldest_kept:
+                del self._waiting[interaction_id]
+        if not self._waiting:
+            self._event().set()
+
+    async def wait_for_acks(self) -> None:
+        self._forget_stale()
+        if not self._waiting:
+            return
+        try:
+            await asyncio.wait_for(self._event().wait(), MAX_WAIT)
+        except TimeoutError:
+            self._forget_stale()
+
+
+ACKS = AckQueue()
+
+
+def count_interactions_as_they_arrive(connection: Any) -> None:
+    """Wrap nextcord's INTERACTION_CREATE parser (``ConnectionState.parsers``)."""
+    parse = connection.parsers["INTERACTION_CREATE"]
+
+    def parse_interaction_create(data: dict[str, Any]) -> None:
+        ACKS.received(data)
+        parse(data)
+
+    connection.parsers["INTERACTION_CREATE"] = parse_interaction_create
