@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,6 +64,28 @@ TASK_RETRIES = Counter(
 
 _started: dict[str, float] = {}
 
+# The worker's main process reads the database and the broker from threads (the
+# exporter's scrapes, the heartbeat timer) while it forks pool children. A child
+# forked while such a thread is inside psycopg, a lock or an open connection
+# inherits that state and can hang on its first query (CI saw a child take a
+# task and never run it). So that work runs under this lock, and a fork waits for
+# it (``os.register_at_fork`` in ``_start_exporter``): no such thread is ever mid-way
+# when a child is made.
+_main_process_io = threading.Lock()
+_fork_guard_registered = False
+
+
+def _guard_forks() -> None:
+    global _fork_guard_registered
+    if _fork_guard_registered:
+        return
+    _fork_guard_registered = True
+    os.register_at_fork(
+        before=_main_process_io.acquire,
+        after_in_parent=_main_process_io.release,
+        after_in_child=_main_process_io.release,
+    )
+
 
 @signals.task_prerun.connect
 def _task_started(task_id: str | None = None, **_: Any) -> None:
@@ -98,6 +121,11 @@ class DatabaseCollector(Collector):
     """Counts that rows already hold; exact whichever process wrote the rows."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        with _main_process_io:
+            # Whole families only, computed under the lock, then handed over.
+            return iter(list(self._collect_closing()))
+
+    def _collect_closing(self) -> Iterator[GaugeMetricFamily]:
         from django.db import close_old_connections, connection
 
         try:
@@ -200,7 +228,7 @@ class BrokerCollector(Collector):
         )
         names = sorted(app.amqp.queues) or [app.conf.task_default_queue]
         try:
-            with app.connection_for_read() as connection:
+            with _main_process_io, app.connection_for_read() as connection:
                 channel = connection.default_channel
                 for name in names:
                     # Not passive: kombu's Redis transport answers a passive declare of
@@ -245,6 +273,7 @@ def build_registry() -> CollectorRegistry:
 def _start_exporter(**_: Any) -> None:
     from django.conf import settings
 
+    _guard_forks()
     port = settings.WORKER_METRICS_PORT
     if not port:
         return
@@ -266,14 +295,15 @@ def _child_exited(pid: int | None = None, **_: Any) -> None:
 def _write_heartbeat(name: str) -> None:
     from django.db import connection
 
-    try:
-        heartbeats.heartbeat_write(name)
-    except Exception:  # a missed beat shows as a stale heartbeat
-        logger.exception("could not write the %s heartbeat", name)
-    finally:
-        # Not kept open between beats: a prefork child forked meanwhile would
-        # inherit the socket of a connection it cannot use.
-        connection.close()
+    with _main_process_io:
+        try:
+            heartbeats.heartbeat_write(name)
+        except Exception:  # a missed beat shows as a stale heartbeat
+            logger.exception("could not write the %s heartbeat", name)
+        finally:
+            # Not kept open between beats: a child forked meanwhile would inherit
+            # the socket of a connection it cannot use.
+            connection.close()
 
 
 class WorkerHeartbeat(bootsteps.StartStopStep):

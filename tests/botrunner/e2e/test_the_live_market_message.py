@@ -119,7 +119,13 @@ def test_a_rate_limited_edit_is_retried_after_retry_after(
     someone_else_bets(discord_guild, people, market, 0)
 
     limited, retried = emulator.wait_for(
-        lambda: (edits := edits_of(emulator, posted, before)) and len(edits) >= 2 and edits[:2],
+        # The retry counts once the emulator has answered it (status 0 until then).
+        lambda: (
+            (edits := edits_of(emulator, posted, before))
+            and len(edits) >= 2
+            and edits[1].status
+            and edits[:2]
+        ),
         timeout=EDIT_WITHIN,
         what="a rate-limited edit and its retry",
     )
