@@ -8,6 +8,7 @@ are reported as skipped with the reason, never silently passed.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -118,3 +119,45 @@ def background_alive(db: None) -> None:
 
     heartbeats.heartbeat_write(heartbeats.WORKER)
     heartbeats.heartbeat_write(heartbeats.BEAT)
+
+
+# ------------------------------------------------------------------------------
+# Tracing: the SDK's in-memory exporter behind a real provider, for one test.
+# ------------------------------------------------------------------------------
+def _reopen_database_connections() -> None:
+    """Instrumentation traces only connections opened after it: start new ones (and a new pool)."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        connection.close()
+        if hasattr(connection, "close_pool"):  # PostgreSQL: pooled connections predate it too
+            connection.close_pool()
+
+
+@pytest.fixture
+def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Tracing on for this test, every finished span kept in memory; all undone afterwards.
+
+    The provider and the instrumentation are process-global, and OpenTelemetry
+    sets a provider once per process: its globals are put back as they were (as
+    OpenTelemetry's own test utilities do), so the rest of the suite runs untraced.
+    """
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.util._once import Once
+
+    from predictmarket import tracing
+
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER_SET_ONCE", Once())
+    monkeypatch.setattr(tracing, "_provider", None)
+    exporter = InMemorySpanExporter()
+    assert tracing.init_tracing("test", span_processor=SimpleSpanProcessor(exporter))
+    _reopen_database_connections()
+    try:
+        yield exporter
+    finally:
+        tracing.uninstrument_libraries()
+        _reopen_database_connections()
+        trace.get_tracer_provider().shutdown()  # type: ignore[attr-defined]
