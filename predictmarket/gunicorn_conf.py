@@ -53,13 +53,14 @@ class JsonLogger(Logger):
         self._json = _json_formatter()
         if self._json is None:
             return
-        from predictmarket.logging import RequestIdFilter
+        from predictmarket.logging import RequestIdFilter, TraceIdFilter
 
         for log in (self.error_log, self.access_log):
             for handler in log.handlers:
                 if getattr(handler, "_gunicorn", False):
                     handler.setFormatter(self._json)
                     handler.addFilter(RequestIdFilter())
+                    handler.addFilter(TraceIdFilter())
         # Python's warnings (a missing static directory, a deprecation) become JSON
         # records of the root logger too, instead of bare lines on stderr.
         logging.captureWarnings(True)
