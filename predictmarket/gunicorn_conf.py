@@ -4,6 +4,9 @@ With ``LOG_FORMAT=json`` (the production default) gunicorn's own logs are JSON
 like the application's: its error log with the same fields, and one access
 record per request with method, path, status, duration, size and the
 ``X-Request-ID`` the application answered with (``JsonLogger``).
+
+Tracing (``OTEL_EXPORTER_OTLP_ENDPOINT``): the preloading master instruments the
+app, and each worker sets its own tracer provider after the fork (``post_fork``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,15 @@ if _multiproc_dir:
     # metrics files from a previous run are not summed into this one's.
     shutil.rmtree(_multiproc_dir, ignore_errors=True)
     Path(_multiproc_dir).mkdir(parents=True, exist_ok=True)
+
+if preload_app:
+    # After the metrics directory is made (importing predictmarket imports
+    # prometheus_client). The master imports the app and instruments it; each
+    # worker sets its own tracer provider in post_fork: the export thread of
+    # one set in the master would not run in the workers.
+    from predictmarket import tracing
+
+    tracing.set_provider_after_fork()
 
 
 def _json_formatter() -> Any:
@@ -93,6 +105,12 @@ class JsonLogger(Logger):
 
 
 logger_class = JsonLogger
+
+
+def post_fork(server: object, worker: object) -> None:
+    from predictmarket import tracing
+
+    tracing.init_tracing_after_fork("web")  # nothing unless OTEL_EXPORTER_OTLP_ENDPOINT is set
 
 
 def child_exit(server: object, worker: object) -> None:
