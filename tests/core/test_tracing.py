@@ -1,16 +1,14 @@
 """Tracing is opt-in: nothing is patched without an OTLP endpoint; with one, spans reach it.
 
-The exporter is the real OTLP/HTTP one, sending to a collector on loopback that
-decodes what it receives with OpenTelemetry's own protobuf definitions.
+The exporter is the real OTLP/HTTP one, sending to a collector on loopback
+(``tests/otlp_collector.py``).
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import psycopg
@@ -18,53 +16,20 @@ import pytest
 from django.conf import settings
 from opentelemetry import trace
 from opentelemetry.instrumentation.django import DjangoInstrumentor
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.trace import ProxyTracerProvider, format_span_id, format_trace_id
 
 from predictmarket import tracing
 from tests.conftest import json_records as records
+from tests.otlp_collector import Collector, serving
 
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 OTEL_MIDDLEWARE = DjangoInstrumentor._opentelemetry_middleware
 
 
-class Collector(ThreadingHTTPServer):
-    """An OTLP/HTTP trace receiver: keeps each export request it is sent."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, str, ExportTraceServiceRequest]] = []
-        super().__init__(("127.0.0.1", 0), _CollectorHandler)
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _CollectorHandler(BaseHTTPRequestHandler):
-    server: Collector
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        request = ExportTraceServiceRequest()
-        request.ParseFromString(body)
-        self.server.received.append((self.path, self.headers["Content-Type"], request))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def collector() -> Iterator[Collector]:
-    server = Collector()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving() as server:
+        yield server
 
 
 @pytest.fixture
