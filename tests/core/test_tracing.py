@@ -159,3 +159,27 @@ def test_without_tracing_records_carry_no_trace_id(
 
     [record] = records(json_log)
     assert "trace_id" not in record
+
+
+@pytest.mark.parametrize(
+    ("signal_name", "kind"), [("worker_process_init", "worker"), ("beat_init", "beat")]
+)
+def test_celery_processes_start_tracing_when_they_start(
+    tracing_reset: None,
+    no_endpoint: None,
+    monkeypatch: pytest.MonkeyPatch,
+    signal_name: str,
+    kind: str,
+) -> None:
+    from celery import signals
+
+    import predictmarket.celery  # noqa: F401  (connects the receivers)
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+
+    getattr(signals, signal_name).send(sender=None)
+
+    resource = trace.get_tracer_provider().resource  # type: ignore[attr-defined]
+    assert resource.attributes["service.name"] == f"predictmarket-{kind}"
+    assert OTEL_MIDDLEWARE in settings.MIDDLEWARE
