@@ -3,7 +3,10 @@
 Discord drops an interaction that is not acknowledged within 3 seconds, so every
 handler runs inside ``run``: it defers *before* any database or chart work
 (unless the first response must be a modal), binds the interaction id to the
-logs, maps errors to ephemeral replies, and records metrics. Handlers are
+logs, maps errors to ephemeral replies, records metrics, and is one trace when
+tracing is on (``predictmarket.tracing``): a span named after the command,
+whose children are the database and cache calls the handler makes on the
+bot's worker threads (``sync_to_async`` carries the span's context there). Handlers are
 written as ``async def handler(inv: Invocation, **options)`` and wrapped with
 ``@handler("name", ack=...)``.
 """
@@ -18,6 +21,8 @@ from enum import Enum
 from typing import Any, Concatenate, ParamSpec
 
 import nextcord
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 
 from botrunner.ackfirst import ACKS
 from botrunner.calls import call
@@ -125,12 +130,34 @@ class Invocation:
             logger.warning("could not deliver an error reply for %s", self.command, exc_info=True)
 
 
+def _span_name(interaction: Any, command: str) -> str:
+    """``discord.interaction /bet`` for a slash command; a button or form by its handler's name."""
+    slash = getattr(interaction, "type", None) is nextcord.InteractionType.application_command
+    return f"discord.interaction {'/' if slash else ''}{command}"
+
+
 async def run(
     interaction: Any, command: str, work: Callable[[Invocation], Awaitable[None]], ack: Ack
 ) -> Invocation:
     invocation = Invocation(interaction, command)
     outcome = "ok"
-    with bind_request_id(f"discord:{interaction.id}"):
+    # Looked up each time (not once at import): the provider is set when runbot starts.
+    tracer = trace.get_tracer("botrunner.invocation")
+    attributes = {"discord.command": command, "discord.interaction.id": int(interaction.id)}
+    if (guild_id := getattr(interaction, "guild_id", None)) is not None:
+        attributes["discord.guild.id"] = int(guild_id)
+    with (
+        bind_request_id(f"discord:{interaction.id}"),
+        # An interaction starts its own trace: Discord sends no trace context.
+        tracer.start_as_current_span(
+            _span_name(interaction, command),
+            context=otel_context.Context(),
+            kind=trace.SpanKind.SERVER,
+            attributes=attributes,
+            record_exception=False,  # every exception is handled below
+            set_status_on_exception=False,
+        ) as span,
+    ):
         try:
             await invocation.acknowledge(ack)
             if ack is not Ack.NONE:
@@ -148,10 +175,13 @@ async def run(
                 await invocation.fail(domain_error_text(out_of_range))
             else:
                 outcome = "unexpected"
+                span.record_exception(exc)
+                span.set_status(trace.StatusCode.ERROR, type(exc).__name__)
                 _, text = unexpected_error_text(exc, command=command)
                 await invocation.fail(text)
         finally:
             ACKS.acknowledged(interaction.id)  # answered or failed: it holds no one up
+            span.set_attribute("discord.interaction.outcome", outcome)
             record_command(command, outcome, time.perf_counter() - invocation.started)
     return invocation
 

@@ -4,6 +4,11 @@ Worker and beat log through Django's ``LOGGING`` (JSON in production, like the
 web) instead of Celery's own handlers: a receiver of ``setup_logging`` tells
 Celery not to hijack the root logger. Every record logged while a task runs
 carries the task's name and id (``predictmarket.logging.bind_task``).
+
+Tracing (``OTEL_EXPORTER_OTLP_ENDPOINT``) starts in each pool process
+(``worker_process_init``: prefork children, or the solo pool's one process) and
+in beat (``beat_init``); each task run is a span, a child of the span that
+enqueued it (the web request, the bot interaction, beat).
 """
 
 from __future__ import annotations
@@ -42,9 +47,16 @@ if _is_celery_worker(sys.argv):
 
 # After the metrics directory is chosen:
 from celery import Celery, Task  # noqa: E402
-from celery.signals import celeryd_init, setup_logging, task_postrun, task_prerun  # noqa: E402
+from celery.signals import (  # noqa: E402
+    beat_init,
+    celeryd_init,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+)
 
-from predictmarket import worker_metrics  # noqa: E402
+from predictmarket import tracing, worker_metrics  # noqa: E402
 from predictmarket.logging import bind_task, unbind_task  # noqa: E402
 
 app = Celery("predictmarket")
@@ -74,3 +86,14 @@ def _bind_task(*, task_id: str, task: Task, **_: Any) -> None:
 @task_postrun.connect
 def _unbind_task(*, task_id: str, **_: Any) -> None:
     unbind_task(task_id=task_id)
+
+
+@worker_process_init.connect
+def _trace_worker_process(**_: Any) -> None:
+    # In the child, after the fork: its own provider and export thread.
+    tracing.init_tracing("worker")
+
+
+@beat_init.connect
+def _trace_beat(**_: Any) -> None:
+    tracing.init_tracing("beat")

@@ -53,7 +53,7 @@ def fetch_all_prepared(
     committing = commit and _is_outermost_atomic_block()
     if (recording := _RECORDING.get()) is not None:
         recording.append(Statement(sql, tuple(params), committing))
-    with psycopg.RawCursor(conn) as cursor:
+    with (_raw_cursor_class or psycopg.RawCursor)(conn) as cursor:
         cursor.adapters.register_dumper(int, Int8Dumper)
         sql = _native_placeholders(sql)
         if committing:
@@ -63,6 +63,15 @@ def fetch_all_prepared(
         else:
             cursor.execute(sql, params, prepare=prepare)
         return cursor.fetchall()
+
+
+# A traced RawCursor while tracing is on (``predictmarket.tracing``); None: psycopg's own.
+_raw_cursor_class: type[psycopg.RawCursor] | None = None
+
+
+def use_raw_cursor_class(cursor_class: type[psycopg.RawCursor] | None) -> None:
+    global _raw_cursor_class
+    _raw_cursor_class = cursor_class
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@ With ``LOG_FORMAT=json`` (the production default) gunicorn's own logs are JSON
 like the application's: its error log with the same fields, and one access
 record per request with method, path, status, duration, size and the
 ``X-Request-ID`` the application answered with (``JsonLogger``).
+
+Tracing (``OTEL_EXPORTER_OTLP_ENDPOINT``): the preloading master instruments the
+app, and each worker sets its own tracer provider after the fork (``post_fork``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,15 @@ if _multiproc_dir:
     shutil.rmtree(_multiproc_dir, ignore_errors=True)
     Path(_multiproc_dir).mkdir(parents=True, exist_ok=True)
 
+if preload_app:
+    # After the metrics directory is made (importing predictmarket imports
+    # prometheus_client). The master imports the app and instruments it; each
+    # worker sets its own tracer provider in post_fork: the export thread of
+    # one set in the master would not run in the workers.
+    from predictmarket import tracing
+
+    tracing.set_provider_after_fork()
+
 
 def _json_formatter() -> Any:
     """The web's JSON formatter (settings' ``LOGGING``), or None when logs are for a console."""
@@ -53,13 +65,14 @@ class JsonLogger(Logger):
         self._json = _json_formatter()
         if self._json is None:
             return
-        from predictmarket.logging import RequestIdFilter
+        from predictmarket.logging import RequestIdFilter, TraceIdFilter
 
         for log in (self.error_log, self.access_log):
             for handler in log.handlers:
                 if getattr(handler, "_gunicorn", False):
                     handler.setFormatter(self._json)
                     handler.addFilter(RequestIdFilter())
+                    handler.addFilter(TraceIdFilter())
         # Python's warnings (a missing static directory, a deprecation) become JSON
         # records of the root logger too, instead of bare lines on stderr.
         logging.captureWarnings(True)
@@ -92,6 +105,12 @@ class JsonLogger(Logger):
 
 
 logger_class = JsonLogger
+
+
+def post_fork(server: object, worker: object) -> None:
+    from predictmarket import tracing
+
+    tracing.init_tracing_after_fork("web")  # nothing unless OTEL_EXPORTER_OTLP_ENDPOINT is set
 
 
 def child_exit(server: object, worker: object) -> None:

@@ -5,6 +5,8 @@ record with ``request_id`` and, inside a Celery task, ``task_name`` and
 ``task_id``; the JSON formatter writes every such attribute as a field.
 ``predictmarket.celery`` binds the task around each run (``task_prerun`` /
 ``task_postrun``), so whatever the task's code logs says which task it was.
+``TraceIdFilter`` adds ``trace_id`` and ``span_id`` inside a recorded span
+(tracing on, ``predictmarket.tracing``), so a log line leads to its trace.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING
+
+from opentelemetry import trace
 
 if TYPE_CHECKING:  # Celery's app imports this module: keep django.http out of its start-up
     from django.http import HttpRequest, HttpResponse
@@ -79,6 +83,22 @@ class RequestIdFilter(logging.Filter):
         task = _task.get()
         if task is not None:
             record.task_name, record.task_id = task
+        return True
+
+
+class TraceIdFilter(logging.Filter):
+    """Adds ``trace_id`` and ``span_id`` (hex, as trace backends show them) inside a recorded span.
+
+    Only then: with tracing off (or a span not sampled) there is no trace to look
+    up, and the fields are left out rather than written empty.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        span = trace.get_current_span()
+        if span.is_recording():
+            context = span.get_span_context()
+            record.trace_id = trace.format_trace_id(context.trace_id)
+            record.span_id = trace.format_span_id(context.span_id)
         return True
 
 

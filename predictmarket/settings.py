@@ -343,7 +343,11 @@ LOG_FORMAT = cfg.choice("LOG_FORMAT", "console" if DEBUG else "json", ("json", "
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "predictmarket.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "predictmarket.logging.RequestIdFilter"},
+        # trace_id and span_id, written by the json formatter like every extra attribute.
+        "trace_id": {"()": "predictmarket.logging.TraceIdFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -358,7 +362,7 @@ LOGGING = {
         "stderr": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["request_id"],
+            "filters": ["request_id", "trace_id"],
         }
     },
     "root": {"handlers": ["stderr"], "level": LOG_LEVEL},

@@ -7,7 +7,11 @@ are reported as skipped with the reason, never silently passed.
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -118,3 +122,79 @@ def background_alive(db: None) -> None:
 
     heartbeats.heartbeat_write(heartbeats.WORKER)
     heartbeats.heartbeat_write(heartbeats.BEAT)
+
+
+# ------------------------------------------------------------------------------
+# Tracing: the SDK's in-memory exporter behind a real provider, for one test.
+# ------------------------------------------------------------------------------
+def _reopen_database_connections() -> None:
+    """Instrumentation traces only connections opened after it: start new ones (and a new pool)."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        connection.close()
+        if hasattr(connection, "close_pool"):  # PostgreSQL: pooled connections predate it too
+            connection.close_pool()
+
+
+@pytest.fixture
+def tracing_reset(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """OpenTelemetry's globals as in a fresh process for this test, and put back afterwards.
+
+    The provider and the instrumentation are process-global, and OpenTelemetry
+    sets a provider once per process: its globals are restored as they were (as
+    OpenTelemetry's own test utilities do), so the rest of the suite runs untraced.
+    """
+    from opentelemetry import trace
+    from opentelemetry.util._once import Once
+
+    from predictmarket import tracing
+
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER_SET_ONCE", Once())
+    monkeypatch.setattr(tracing, "_provider", None)
+    monkeypatch.setattr(tracing, "_provider_waits_for_fork", False)
+    try:
+        yield
+    finally:
+        tracing.uninstrument_libraries()
+        _reopen_database_connections()
+        provider = trace.get_tracer_provider()
+        if hasattr(provider, "shutdown"):
+            provider.shutdown()
+
+
+@pytest.fixture
+def spans(tracing_reset: None) -> Any:
+    """Tracing on for this test, every finished span kept in memory (the SDK's own exporter)."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from predictmarket import tracing
+
+    exporter = InMemorySpanExporter()
+    assert tracing.init_tracing("test", span_processor=SimpleSpanProcessor(exporter))
+    _reopen_database_connections()
+    return exporter
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    """The root logger writing as production does: the json formatter and filters of LOGGING."""
+    from django.utils.module_loading import import_string
+    from pythonjsonlogger.json import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    spec = settings.LOGGING["formatters"]["json"]
+    handler.setFormatter(JsonFormatter(spec["fmt"], rename_fields=spec["rename_fields"]))
+    for name in settings.LOGGING["handlers"]["stderr"]["filters"]:
+        handler.addFilter(import_string(settings.LOGGING["filters"][name]["()"])())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield stream
+    root.removeHandler(handler)
+
+
+def json_records(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from botrunner.metrics import serve_metrics
+from predictmarket.tracing import init_tracing
 
 logger = logging.getLogger("botrunner.runbot")
 
@@ -113,6 +114,8 @@ class Command(BaseCommand):
             "run_outbox": runs_shard_zero,
         }
         use_discord_api(settings.DISCORD_API_BASE_URL)
+        # Before any database thread opens a connection (only those opened later are traced).
+        init_tracing("bot")
         serve_metrics(settings.BOT_METRICS_PORT)
         try:
             asyncio.run(self._serve(token, bot_options))
