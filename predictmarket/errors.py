@@ -11,7 +11,8 @@ import decimal
 from typing import Any
 
 import psycopg
-from django.db import DataError
+import redis
+from django.db import DataError, InterfaceError, OperationalError
 
 
 class DomainError(Exception):
@@ -96,6 +97,15 @@ class ExternalServiceError(DomainError):
     default_message = "An external service is not answering; please try again shortly."
 
 
+class ServiceUnavailable(DomainError):
+    """Our own database or Redis dropped out mid-request (a restart, a failover)."""
+
+    code = "service_unavailable"
+    http_status = 503
+    default_message = "The service is briefly unavailable; please try again in a few seconds."
+    retry_after = 5
+
+
 class ModeratorCheckUnavailable(DomainError):
     """Discord could not say whether someone moderates: the action is refused, not guessed."""
 
@@ -133,4 +143,25 @@ def out_of_range_error(exc: BaseException) -> ValueOutOfRange | None:
     """
     if isinstance(exc, _OUT_OF_RANGE):
         return ValueOutOfRange()
+    return None
+
+
+# A server of our own gone for a moment: PostgreSQL restarting (the pool's
+# connections are cut, a new one is refused or times out) or Redis down (the
+# rate limiter and the cache reach it on every request). The transaction the
+# request was in rolled back, and the pool and the Redis client reconnect by
+# themselves: a retryable 503, not an "unexpected" 500 with a trace per request.
+_OUTAGES = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+
+
+def outage_error(exc: BaseException) -> ServiceUnavailable | None:
+    """The domain error for a database or Redis outage that reached a caller, else None."""
+    if isinstance(exc, _OUTAGES):
+        return ServiceUnavailable()
     return None

@@ -14,7 +14,13 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from predictmarket.errors import DomainError, RateLimited, out_of_range_error
+from predictmarket.errors import (
+    DomainError,
+    RateLimited,
+    ServiceUnavailable,
+    out_of_range_error,
+    outage_error,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +47,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         # A missed bound in a service: the log names it, the client gets a 400.
         logger.warning("number out of range reached the API: %r", exc, exc_info=exc)
         exc = out_of_range
+    elif (outage := outage_error(exc)) is not None:
+        # Expected while PostgreSQL or Redis restarts; one line each, not a trace.
+        logger.warning("API request failed during an outage: %r", exc)
+        exc = outage
     if isinstance(exc, DomainError):
         details = dict(exc.details)
         field = details.get("field")
@@ -49,7 +59,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             # same way, so a client finds ``details[<field>]`` for every 400.
             details[field] = [exc.message]
         response = Response(error_body(exc.code, exc.message, details), status=exc.http_status)
-        if isinstance(exc, RateLimited):
+        if isinstance(exc, RateLimited | ServiceUnavailable):
             response["Retry-After"] = str(exc.retry_after)
         return response
     if isinstance(exc, Http404):
