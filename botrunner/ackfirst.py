@@ -25,12 +25,16 @@ from typing import Any
 ACKNOWLEDGED_TYPES = (2, 3, 5)
 MAX_WAIT = 0.5
 FORGET_AFTER = 1.0
+# Frames of a burst are read one by one: work also waits for a pause this long in
+# arrivals, so the first handlers do not start their work between two frames.
+QUIET = 0.01
 
 
 class AckQueue:
     def __init__(self) -> None:
         self._waiting: dict[int, float] = {}
         self._clear: asyncio.Event | None = None
+        self._last_arrival = 0.0
 
     def _event(self) -> asyncio.Event:
         if self._clear is None:
@@ -41,7 +45,8 @@ class AckQueue:
     def received(self, data: dict[str, Any]) -> None:
         """Called by the gateway's parser, on the event loop, as the interaction arrives."""
         if data.get("type") in ACKNOWLEDGED_TYPES and data.get("id"):
-            self._waiting[int(data["id"])] = time.monotonic()
+            self._last_arrival = time.monotonic()
+            self._waiting[int(data["id"])] = self._last_arrival
             self._event().clear()
 
     def acknowledged(self, interaction_id: int) -> None:
@@ -61,13 +66,22 @@ class AckQueue:
             self._event().set()
 
     async def wait_for_acks(self) -> None:
-        self._forget_stale()
-        if not self._waiting:
-            return
-        try:
-            await asyncio.wait_for(self._event().wait(), MAX_WAIT)
-        except TimeoutError:
+        deadline = time.monotonic() + MAX_WAIT
+        while True:
             self._forget_stale()
+            now = time.monotonic()
+            if now >= deadline:
+                return
+            if self._waiting:
+                try:
+                    await asyncio.wait_for(self._event().wait(), deadline - now)
+                except TimeoutError:
+                    return
+                continue
+            quiet_for = now - self._last_arrival
+            if quiet_for >= QUIET:
+                return
+            await asyncio.sleep(min(QUIET - quiet_for, deadline - now))
 
 
 ACKS = AckQueue()

@@ -14,7 +14,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import aiohttp
 import nextcord
 from nextcord.ext import commands
 
@@ -50,19 +49,6 @@ def bot_intents() -> nextcord.Intents:
     return nextcord.Intents(guilds=True)
 
 
-# Connections the bot may hold open to Discord's HTTP API at once. aiohttp's default
-# of 100 made the second hundred of a storm's acknowledgements wait for a free one.
-MAX_HTTP_CONNECTIONS = 400
-
-
-def _http_connector() -> aiohttp.TCPConnector | None:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return None  # built outside a loop (tests): nextcord makes its own later
-    return aiohttp.TCPConnector(limit=MAX_HTTP_CONNECTIONS)
-
-
 class PredictBot(commands.AutoShardedBot):
     def __init__(
         self,
@@ -90,7 +76,6 @@ class PredictBot(commands.AutoShardedBot):
             rollout_delete_unknown=sync_commands,
             # --guild: register in one guild (instant updates while developing).
             default_guild_ids=list(guild_ids) or None,
-            connector=_http_connector(),
         )
         self.run_outbox = run_outbox
         self.guild_ids = list(guild_ids)

@@ -90,3 +90,18 @@ def test_the_gateway_parser_counts_each_interaction_before_nextcord_parses_it() 
     assert seen == [(42, before + 1)]
     ackfirst.ACKS.acknowledged(42)
     assert pending() == before
+
+
+def test_work_also_waits_for_a_pause_in_arrivals(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frames of a burst are parsed one by one: acked-so-far is not the end of the burst."""
+    monkeypatch.setattr(ackfirst, "QUIET", 0.05)
+
+    async def burst() -> float:
+        acks = AckQueue()
+        acks.received(interaction(1))
+        acks.acknowledged(1)  # nothing pending, but the burst may not be over
+        started = time.monotonic()
+        await acks.wait_for_acks()
+        return time.monotonic() - started
+
+    assert 0.04 <= asyncio.run(burst()) < 0.4
