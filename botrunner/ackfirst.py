@@ -10,7 +10,8 @@ the 200th acknowledgement of a storm waiting behind the others' work.
 So the gateway's parser counts each interaction that will be acknowledged as
 it arrives (``received``), the handler marks it acknowledged, and work after an
 acknowledgement waits (``wait_for_acks``, at most ``MAX_WAIT`` seconds) until
-every interaction received so far has been acknowledged. An interaction that
+every interaction received so far has been acknowledged and none has arrived
+for ``QUIET`` seconds (a burst's frames are parsed one by one). An interaction that
 is never acknowledged here (autocomplete, a component that is not ours) is
 forgotten after ``FORGET_AFTER`` seconds, so it cannot hold the others up.
 """

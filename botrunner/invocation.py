@@ -30,7 +30,7 @@ from botrunner.context import Actor, actor_resolve, has_manage_guild, require_gu
 from botrunner.metrics import record_command
 from botrunner.replies import domain_error_text, unexpected_error_text
 from botrunner.text import NO_MENTIONS
-from predictmarket.errors import DomainError, out_of_range_error
+from predictmarket.errors import DomainError, out_of_range_error, outage_error
 from predictmarket.logging import bind_request_id
 
 logger = logging.getLogger(__name__)
@@ -168,7 +168,12 @@ async def run(
             outcome = exc.code
             await invocation.fail(domain_error_text(exc))
         except Exception as exc:  # every failure gets an error id (or a message) and a reply
-            if (out_of_range := out_of_range_error(exc)) is not None:
+            if (outage := outage_error(exc)) is not None:
+                # Our database or Redis dropped out: the member may simply try again.
+                logger.warning("service outage in %s: %r", command, exc)
+                outcome = outage.code
+                await invocation.fail(domain_error_text(outage))
+            elif (out_of_range := out_of_range_error(exc)) is not None:
                 # A missed bound in a service: logged, and the member is told it is the input.
                 logger.warning("number out of range in %s: %r", command, exc, exc_info=exc)
                 outcome = out_of_range.code

@@ -63,3 +63,24 @@ def test_commands_are_counted_and_timed(slash, guild, alice) -> None:
     run(balance_command(slash(alice)))
     assert COMMANDS.labels("balance", "ok")._value.get() == ok_before + 1
     assert timed() == timed_before + 1
+
+
+def test_a_database_outage_asks_the_member_to_try_again_not_an_error_id(
+    slash, guild, alice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import OperationalError
+
+    def outage(member: object) -> int:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    captured: list[BaseException] = []
+    monkeypatch.setattr(points_cog, "member_display_balance", outage)
+    monkeypatch.setattr(sentry_sdk, "capture_exception", lambda exc=None: captured.append(exc))
+    before = ERRORS.labels("service_unavailable")._value.get()
+    interaction = slash(alice)
+    run(balance_command(interaction))
+    reply = interaction.last
+    assert reply.ephemeral
+    assert "briefly unavailable" in reply.text and "Error id" not in reply.text
+    assert captured == []  # an outage of our own servers is not a bug report
+    assert ERRORS.labels("service_unavailable")._value.get() == before + 1
