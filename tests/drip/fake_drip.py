@@ -2,8 +2,8 @@
 
 Members and balances live in memory; faults are scripted per request so tests
 can make DRIP answer 401/404/429/500, time out, or apply a change and then
-drop the response or answer with an unreadable body (the cases that must not
-be applied twice).
+drop the response, answer with an unreadable body, or hold the answer until
+the test lets it go (the cases that must not be applied twice).
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ class Fault:
     delay: float = 0.0  # sleep before answering (a timeout when > client timeout)
     apply_then_drop: bool = False  # apply a PATCH, then close without answering
     unreadable_body: bool = False  # apply a PATCH, then answer 200 with a body that is not JSON
+    # Apply a PATCH, set ``held``, then keep the answer until ``release`` is set: the
+    # test can kill the client while DRIP has applied the write and not yet answered.
+    release: threading.Event | None = None
+    held: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -42,6 +46,7 @@ class FakeDrip:
     members: dict[int, dict[str, Any]] = field(default_factory=dict)  # discord id -> member
     faults: deque[Fault] = field(default_factory=deque)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    applied: list[tuple[str, int]] = field(default_factory=list)  # (drip id, amount) per PATCH
     down: bool = False  # every request answers 503
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -53,8 +58,10 @@ class FakeDrip:
     def balance(self, discord_id: int) -> int:
         return self.members[discord_id]["balance"]
 
-    def fail_next(self, method: str = "*", **kwargs: Any) -> None:
-        self.faults.append(Fault(method=method, **kwargs))
+    def fail_next(self, method: str = "*", **kwargs: Any) -> Fault:
+        fault = Fault(method=method, **kwargs)
+        self.faults.append(fault)
+        return fault
 
     def patches(self) -> int:
         return sum(1 for method, _ in self.requests if method == "PATCH")
@@ -122,6 +129,11 @@ class FakeDrip:
                 if member["balance"] + amount < 0:
                     return self._error(handler, 422, "insufficient_balance")
                 member["balance"] += amount
+                self.applied.append((member["id"], amount))
+            if fault and fault.release is not None:
+                fault.held.set()
+                fault.release.wait()
+                handler.close_connection = True  # the client is likely gone by now
             if fault and fault.unreadable_body:
                 # A proxy's HTML page, or a truncated answer: applied, but unreadable.
                 data = b"<html><body>502 Bad Gateway</body"
