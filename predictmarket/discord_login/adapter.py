@@ -8,6 +8,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import render
 
@@ -68,9 +69,11 @@ class DiscordAccountAdapter(DefaultSocialAccountAdapter):
 
     def save_user(self, request: HttpRequest, sociallogin: Any, form: Any = None) -> Any:
         """A first sign-in: the new user is that Discord user from the start."""
-        user = super().save_user(request, sociallogin, form)
         try:
-            discord_link_ensure(user=user, discord_id=int(sociallogin.account.uid))
+            # One transaction: a sign-in that lost a race for the id leaves no user behind.
+            with transaction.atomic():
+                user = super().save_user(request, sociallogin, form)
+                discord_link_ensure(user=user, discord_id=int(sociallogin.account.uid))
         except DiscordAlreadyLinked as error:
             raise _refused(request, error) from error
         return user

@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import nextcord
+from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 from pytest_django import Settings
@@ -77,3 +78,11 @@ def test_the_invite_link_asks_for_the_readmes_permissions() -> None:
     )
     query = parse_qs(urlsplit(url).query)
     assert query["scope"] == ["bot applications.commands"]
+
+
+def test_a_staff_user_not_linked_to_discord_sees_it_too(discord_signin: DiscordSignIn) -> None:
+    operator = get_user_model().objects.create_user("operator", is_staff=True)
+    client = Client()
+    client.force_login(operator)
+    html = client.get("/").content.decode()
+    assert "You are signed in as <strong>operator</strong>." in html
