@@ -51,7 +51,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
     "predictmarket.apps.CoreConfig",
+    # Sign in with Discord: allauth's Discord provider with URLs from settings.
+    "predictmarket.discord_login",
     "points",
     "markets",
     "betting",
@@ -67,6 +72,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -271,6 +277,44 @@ DISCORD_API_TIMEOUT_SECONDS = cfg.float(
     "DISCORD_API_TIMEOUT_SECONDS", 3.0, min_value=0.1, max_value=30.0
 )
 BOT_METRICS_PORT = cfg.int("BOT_METRICS_PORT", 9101, min_value=0, max_value=65535)
+
+# ------------------------------------------------------------------------------
+# Sign in with Discord (OAuth2 authorization-code flow, django-allauth)
+# ------------------------------------------------------------------------------
+# The Discord application's OAuth2 client; without both, the site says sign-in is
+# not configured. The client id also builds the bot's invite link on the landing page.
+DISCORD_OAUTH_CLIENT_ID = cfg.str("DISCORD_OAUTH_CLIENT_ID", "")
+DISCORD_OAUTH_CLIENT_SECRET = cfg.str("DISCORD_OAUTH_CLIENT_SECRET", "")
+# Registered as a redirect in Discord's developer portal, character for character.
+DISCORD_OAUTH_REDIRECT_URL = cfg.str(
+    "DISCORD_OAUTH_REDIRECT_URL", f"{PUBLIC_BASE_URL}/accounts/discord/login/callback/"
+)
+# Where the browser is sent to consent (Discord's web site, not its API); tests point it
+# at the Discord emulator. The token and user endpoints are under DISCORD_API_BASE_URL.
+DISCORD_OAUTH_AUTHORIZE_URL = cfg.str(
+    "DISCORD_OAUTH_AUTHORIZE_URL", "https://discord.com/oauth2/authorize"
+)
+DISCORD_OAUTH_SCOPES = ["identify", "guilds", "guilds.members.read"]
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "/"
+LOGIN_REDIRECT_URL = "/"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+# People sign up only through Discord; operators keep the admin's password login.
+ACCOUNT_ADAPTER = "predictmarket.discord_login.adapter.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "predictmarket.discord_login.adapter.DiscordAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = DISCORD_API_TIMEOUT_SECONDS
+# The OAuth client comes from DISCORD_OAUTH_CLIENT_ID/SECRET, read on each request by
+# predictmarket.discord_login.adapter (no SocialApp row, no admin step).
+SOCIALACCOUNT_PROVIDERS = {"discord": {"SCOPE": DISCORD_OAUTH_SCOPES}}
 
 # ------------------------------------------------------------------------------
 # DRIP (external points service, for guilds that choose it)

@@ -4,10 +4,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from betting import public_views
-from predictmarket import health
+from predictmarket import health, landing
 from predictmarket.api.urls import v1
 
 urlpatterns = [
+    path("", landing.landing, name="landing"),
+    # Sign in with Discord (allauth: the provider's login and callback, logout, errors).
+    path("accounts/", include("allauth.urls")),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("admin/", admin.site.urls),

@@ -15,6 +15,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from aiohttp import BodyPartReader, web
 
@@ -140,7 +141,11 @@ class Rest:
         app = emulator.application_id
         route = self._route
         self.routes: list[tuple[str, re.Pattern[str], Handler, bool]] = [
-            route("GET", r"/users/@me", self.me),
+            # The bot's token gets the bot user; a signed-in person's Bearer token, them.
+            route("GET", r"/users/@me", self.me, authorized=False),
+            route("GET", r"/users/@me/guilds", self.my_guilds, authorized=False),
+            # Discord's OAuth2 token endpoint (form-encoded; not in the OpenAPI document).
+            route("POST", r"/oauth2/token", self.oauth_token, authorized=False),
             route("GET", r"/gateway/bot", self.gateway_bot),
             route("GET", r"/gateway", self.gateway),
             route("GET", r"/applications/@me", self.application),
@@ -231,6 +236,8 @@ class Rest:
                         f"{problems}"
                     )
                     return error(400, 50035, "Invalid Form Body", errors=problems)
+            elif handler == self.oauth_token:
+                pass  # its form body is checked by the OAuth2 server itself
             elif recorded.body is not None or request.method in {"POST", "PUT", "PATCH"}:
                 problems = emu.spec.errors(request.method, path, recorded.body)
                 if problems:
@@ -253,6 +260,8 @@ class Rest:
         wrong with the form (empty when nothing is) for ``multipart/form-data``.
         """
         content_type = request.headers.get("Content-Type", "")
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            return dict(parse_qsl((await request.read()).decode())), [], None
         if not content_type.startswith("multipart/"):
             raw = await request.read()
             return (json.loads(raw) if raw else None), [], None
@@ -293,7 +302,27 @@ class Rest:
     async def me(
         self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
     ) -> web.Response:
-        return json_response(self.emu.bot_user)
+        authorization = request.headers.get("Authorization")
+        if authorization == f"Bot {self.emu.token}":
+            return json_response(self.emu.bot_user)
+        persona = self.emu.oauth.persona_for(authorization)
+        if persona is None:
+            return error(401, 0, "401: Unauthorized")
+        return json_response(persona.user_payload())
+
+    async def my_guilds(
+        self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
+    ) -> web.Response:
+        persona = self.emu.oauth.persona_for(request.headers.get("Authorization"))
+        if persona is None:
+            # The bot's token lists the bot's guilds on Discord; nothing here asks for them.
+            return error(401, 0, "401: Unauthorized")
+        return json_response(self.emu.oauth.my_guilds(persona))
+
+    async def oauth_token(
+        self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
+    ) -> web.Response:
+        return await self.emu.oauth.token(request, rec.body)
 
     async def gateway_bot(
         self, request: web.Request, rec: RecordedRequest, args: dict[str, str]

@@ -25,6 +25,7 @@ from aiohttp import web
 from tests.discord_emulator import interactions as ix
 from tests.discord_emulator.gateway import Gateway
 from tests.discord_emulator.model import GuildSetup, Persona, iso_now, snowflake
+from tests.discord_emulator.oauth import OAuth
 from tests.discord_emulator.rest import Failure, RecordedRequest, Rest
 from tests.discord_emulator.spec import DiscordSpec
 
@@ -73,6 +74,7 @@ class DiscordEmulator:
         self._failures: list[Failure] = []
         self._offset = 0.0  # advance(): the emulator's clock runs ahead of the wall clock
         self.gateway = Gateway(self)
+        self.oauth = OAuth(self)  # before Rest: its OAuth2 routes answer from it
         self.rest = Rest(self)
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -84,6 +86,11 @@ class DiscordEmulator:
     def base_url(self) -> str:
         """What ``DISCORD_API_BASE_URL`` (``nextcord.http.Route.BASE``) is set to."""
         return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def oauth_authorize_url(self) -> str:
+        """What ``DISCORD_OAUTH_AUTHORIZE_URL`` is set to (Discord's consent page)."""
+        return f"http://127.0.0.1:{self.port}/oauth2/authorize"
 
     @property
     def gateway_url(self) -> str:
@@ -121,6 +128,7 @@ class DiscordEmulator:
     async def _start(self, port: int) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self.gateway.handle)
+        app.router.add_get("/oauth2/authorize", self.oauth.authorize)
         app.router.add_route("*", "/api/v10/{tail:.*}", self.rest.handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

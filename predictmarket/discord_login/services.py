@@ -1,0 +1,62 @@
+"""The one write of signing in: which Discord user a web user is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from predictmarket.audit import audit_record
+from predictmarket.errors import Conflict
+from predictmarket.models import StaffDiscordLink
+
+
+class DiscordAlreadyLinked(Conflict):
+    code = "discord_already_linked"
+    default_message = (
+        "This Discord account is already linked to another user of this site, so it "
+        "cannot sign in as a second one. If the link is wrong, an operator can remove it "
+        "in the admin (Users → the user → Discord account)."
+    )
+
+
+def discord_link_check(*, user_id: int | None, discord_id: int) -> None:
+    """Refuse a Discord user linked to someone other than ``user_id`` (``None``: a new user).
+
+    One Discord user is one person: two web users sharing them would count as one
+    voter with two logins, and the second would act as the first.
+    """
+    owner = (
+        StaffDiscordLink.objects.filter(discord_id=discord_id)
+        .values_list("user_id", flat=True)
+        .first()
+    )
+    if owner is not None and owner != user_id:
+        raise DiscordAlreadyLinked(discord_id=str(discord_id))
+
+
+def discord_link_ensure(*, user: Any, discord_id: int) -> StaffDiscordLink:
+    """Link ``user`` to ``discord_id`` (create, or move their link), refusing a taken id."""
+    with transaction.atomic():
+        discord_link_check(user_id=user.pk, discord_id=discord_id)
+        link = StaffDiscordLink.objects.select_for_update().filter(user_id=user.pk).first()
+        if link is not None and link.discord_id == discord_id:
+            return link
+        before = link.discord_id if link is not None else None
+        try:
+            # A savepoint: a concurrent sign-in that took the id first fails here alone.
+            with transaction.atomic():
+                if link is None:
+                    link = StaffDiscordLink.objects.create(user=user, discord_id=discord_id)
+                else:
+                    link.discord_id = discord_id
+                    link.save(update_fields=["discord_id", "updated_at"])
+        except IntegrityError as exc:
+            raise DiscordAlreadyLinked(discord_id=str(discord_id)) from exc
+        audit_record(
+            actor=f"user:{user.pk}",
+            action="user.discord_linked",
+            target=link,
+            data={"discord_id": str(discord_id), "before": str(before) if before else None},
+        )
+        return link
