@@ -67,6 +67,8 @@ def test_bets_fail_cleanly_while_redis_is_down_and_succeed_once_it_is_back(
         RATE_LIMIT_BETS_PER_MINUTE="1000000",
         RATE_LIMIT_COMMANDS_PER_MINUTE="1000000",
         RATE_LIMIT_GUILD_COMMANDS_PER_MINUTE="1000000",
+        # A storm of 1-point bets must never run the bettor out of points.
+        STARTING_BALANCE="1000000",
     )
     seed = migrate_and_seed(env)
     with gunicorn(env, tmp_path / "gunicorn.log") as server:
