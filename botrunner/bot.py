@@ -17,7 +17,7 @@ from typing import Any
 import nextcord
 from nextcord.ext import commands
 
-from botrunner.ackfirst import count_interactions_as_they_arrive
+from botrunner.ackfirst import ACKS, count_interactions_as_they_arrive
 from botrunner.calls import call
 from botrunner.dispatch import dispatch_interaction
 from botrunner.heartbeat import INTERVAL, heartbeat_write
@@ -157,13 +157,18 @@ class PredictBot(commands.AutoShardedBot):
         name = getattr(interaction.application_command, "qualified_name", "command")
         _, text = unexpected_error_text(exception, command=str(name))
         record_command(str(name), "unexpected", 0.0)
-        with contextlib.suppress(nextcord.HTTPException):
-            if interaction.response.is_done():
-                await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-            else:
-                await interaction.response.send_message(
-                    text, ephemeral=True, allowed_mentions=NO_MENTIONS
-                )
+        try:
+            with contextlib.suppress(nextcord.HTTPException):
+                if interaction.response.is_done():
+                    await interaction.followup.send(
+                        text, ephemeral=True, allowed_mentions=NO_MENTIONS
+                    )
+                else:
+                    await interaction.response.send_message(
+                        text, ephemeral=True, allowed_mentions=NO_MENTIONS
+                    )
+        finally:
+            ACKS.acknowledged(interaction.id)  # answered: no one's work waits for it
 
     async def _vitals(self) -> None:
         """Heartbeat for the web's health check, and the gateway latency gauge."""

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from botrunner.ackfirst import ACKS
 from botrunner.cogs import markets, points, trading
 from botrunner.components import parse_custom_id
 from botrunner.text import NO_MENTIONS
@@ -56,16 +57,20 @@ async def dispatch_interaction(interaction: Any) -> None:
         return  # slash commands and autocomplete go through nextcord's command tree
     parsed = parse_custom_id(str((interaction.data or {}).get("custom_id", "")))
     if parsed is None:
-        return  # not ours
+        ACKS.acknowledged(interaction.id)  # not ours: no one waits for its answer
+        return
     action, parts = parsed
     route = ROUTES.get(action)
     if route is None:
         # A component from an older version of the bot: say so rather than time out.
         logger.warning("no handler for custom id action %r", action)
-        await interaction.response.send_message(
-            "This button is out of date: run the command again.",
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
+        try:
+            await interaction.response.send_message(
+                "This button is out of date: run the command again.",
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
+            )
+        finally:
+            ACKS.acknowledged(interaction.id)
         return
     await route(interaction, parts)

@@ -105,3 +105,18 @@ def test_work_also_waits_for_a_pause_in_arrivals(monkeypatch: pytest.MonkeyPatch
         return time.monotonic() - started
 
     assert 0.04 <= asyncio.run(burst()) < 0.4
+
+
+def test_a_component_that_is_not_ours_holds_no_one_up() -> None:
+    from botrunner.dispatch import dispatch_interaction
+
+    class Foreign:
+        id = 4242
+        type = 3
+        data = {"custom_id": "another-bot:vote"}
+
+    before = ackfirst.ACKS.pending()
+    ackfirst.ACKS.received({"id": "4242", "type": 3})
+    assert ackfirst.ACKS.pending() == before + 1
+    asyncio.run(dispatch_interaction(Foreign()))
+    assert ackfirst.ACKS.pending() == before
