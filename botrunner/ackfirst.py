@@ -35,12 +35,21 @@ class AckQueue:
     def __init__(self) -> None:
         self._waiting: dict[int, float] = {}
         self._clear: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._last_arrival = 0.0
 
     def _event(self) -> asyncio.Event:
-        if self._clear is None:
+        # An Event belongs to the loop that first waits on it: a new loop (a restarted
+        # client, a test's asyncio.run) gets a new one, set as the count says.
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if self._clear is None or (loop is not None and loop is not self._loop):
             self._clear = asyncio.Event()
-            self._clear.set()
+            self._loop = loop
+            if not self._waiting:
+                self._clear.set()
         return self._clear
 
     def received(self, data: dict[str, Any]) -> None:

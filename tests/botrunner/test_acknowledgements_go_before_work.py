@@ -120,3 +120,19 @@ def test_a_component_that_is_not_ours_holds_no_one_up() -> None:
     assert ackfirst.ACKS.pending() == before + 1
     asyncio.run(dispatch_interaction(Foreign()))
     assert ackfirst.ACKS.pending() == before
+
+
+def test_one_queue_serves_one_event_loop_after_another() -> None:
+    """A restarted client (or the next test's loop) does not inherit the last loop's Event."""
+    acks = AckQueue()
+
+    async def round_trip(i: int) -> None:
+        acks.received(interaction(i))
+        waiter = asyncio.create_task(acks.wait_for_acks())
+        await asyncio.sleep(0.02)  # the waiter is parked on the Event by now
+        acks.acknowledged(i)
+        await waiter
+
+    asyncio.run(round_trip(1))
+    asyncio.run(round_trip(2))  # RuntimeError (bound to a different event loop) before
+    assert acks.pending() == 0
