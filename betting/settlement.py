@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import (
     BigIntegerField,
     F,
+    QuerySet,
 )
 from django.db.models.functions import Cast, Floor
 from django.utils import timezone
@@ -256,15 +257,20 @@ def finish_market(
 SWEEP_BATCH = 200
 
 
+def unsettled_decided_markets() -> QuerySet[Market]:
+    """Markets resolved, cancelled or refunded whose payouts are not done yet (every guild)."""
+    return Market.objects.filter(
+        status__in=[MarketStatus.RESOLVED, MarketStatus.CANCELLED, MarketStatus.REFUNDED],
+        settled_at__isnull=True,
+    )
+
+
 def markets_due_for_settlement(
     *, limit: int = SWEEP_BATCH, exclude: Collection[int] = ()
 ) -> list[tuple[int, str]]:
     """Decided markets not yet paid (a lost on-commit task), the longest waiting first."""
     pending = (
-        Market.objects.filter(
-            status__in=[MarketStatus.RESOLVED, MarketStatus.CANCELLED, MarketStatus.REFUNDED],
-            settled_at__isnull=True,
-        )
+        unsettled_decided_markets()
         .exclude(pk__in=list(exclude))
         .order_by("resolved_at", "pk")
         .values_list("pk", "status")

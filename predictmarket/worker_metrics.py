@@ -151,13 +151,13 @@ class DatabaseCollector(Collector):
         yield ok
 
     def _collect(self) -> Iterator[GaugeMetricFamily]:
-        from django.db.models import Count, Max, Min
+        from django.db.models import Count
         from django.utils import timezone
 
-        from betting.settlement import markets_due_for_settlement
+        from betting.settlement import unsettled_decided_markets
         from markets.models import Market
         from points.models import DripTransfer
-        from predictmarket.models import OutboxCursor, OutboxEvent
+        from predictmarket.outbox_status import outbox_lag
 
         families = []
         transfers = GaugeMetricFamily(
@@ -178,11 +178,10 @@ class DatabaseCollector(Collector):
             "predictmarket_settlement_backlog_markets",
             "Markets resolved, cancelled or refunded whose payouts are not done yet",
         )
-        backlog.add_metric([], len(markets_due_for_settlement(limit=10_000)))
+        backlog.add_metric([], unsettled_decided_markets().count())
         families.append(backlog)
 
         now = timezone.now()
-        newest = OutboxEvent.objects.aggregate(last=Max("id"))["last"] or 0
         lag_events = GaugeMetricFamily(
             "predictmarket_outbox_lag_events",
             "Outbox events a consumer has not acknowledged yet",
@@ -193,13 +192,10 @@ class DatabaseCollector(Collector):
             "Age of the oldest outbox event a consumer has not acknowledged (0 when caught up)",
             labels=["consumer"],
         )
-        for cursor in OutboxCursor.objects.all():
-            waiting = OutboxEvent.objects.filter(id__gt=cursor.position)
-            oldest = waiting.aggregate(first=Min("created_at"))["first"]
-            lag_events.add_metric([cursor.consumer], max(0, newest - cursor.position))
-            lag_seconds.add_metric(
-                [cursor.consumer], (now - oldest).total_seconds() if oldest else 0.0
-            )
+        for lag in outbox_lag():
+            age = lag.oldest_age(now)
+            lag_events.add_metric([lag.consumer], lag.pending)
+            lag_seconds.add_metric([lag.consumer], age.total_seconds() if age else 0.0)
         families += [lag_events, lag_seconds]
 
         ages = GaugeMetricFamily(
