@@ -14,6 +14,7 @@ from django.shortcuts import render
 
 from predictmarket.discord_login.services import (
     DiscordAlreadyLinked,
+    LinkedToAnotherDiscord,
     discord_link_check,
     discord_link_ensure,
 )
@@ -59,6 +60,10 @@ class DiscordAccountAdapter(DefaultSocialAccountAdapter):
 
     def pre_social_login(self, request: HttpRequest, sociallogin: Any) -> None:
         """Before anyone is signed in: refuse a Discord user linked to another web user."""
+        if sociallogin.state.get("process") == "connect":
+            # Attaching a second Discord account to a signed-in user would let the
+            # next sign-in with it stand for that user: one link per person, set once.
+            raise _refused(request, LinkedToAnotherDiscord(discord_id=str(sociallogin.account.uid)))
         user_id = sociallogin.user.pk if sociallogin.is_existing else None
         try:
             discord_link_check(user_id=user_id, discord_id=int(sociallogin.account.uid))

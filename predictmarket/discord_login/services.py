@@ -35,28 +35,39 @@ def discord_link_check(*, user_id: int | None, discord_id: int) -> None:
         raise DiscordAlreadyLinked(discord_id=str(discord_id))
 
 
+class LinkedToAnotherDiscord(DiscordAlreadyLinked):
+    code = "linked_to_another_discord"
+    default_message = (
+        "This user of the site is linked to a different Discord account. Signing in "
+        "never moves that link (one person, one vote); an operator can change it in the "
+        "admin (Users → the user → Discord account)."
+    )
+
+
 def discord_link_ensure(*, user: Any, discord_id: int) -> StaffDiscordLink:
-    """Link ``user`` to ``discord_id`` (create, or move their link), refusing a taken id."""
+    """Link ``user`` to ``discord_id`` if it has no link; refuse a taken id or a different link.
+
+    Signing in never moves an existing link: a staff user who could move theirs to
+    an alt would vote through the admin as the alt while the original account
+    still votes in Discord. Only an operator changes a link (the admin).
+    """
     with transaction.atomic():
         discord_link_check(user_id=user.pk, discord_id=discord_id)
         link = StaffDiscordLink.objects.select_for_update().filter(user_id=user.pk).first()
-        if link is not None and link.discord_id == discord_id:
+        if link is not None:
+            if link.discord_id != discord_id:
+                raise LinkedToAnotherDiscord(discord_id=str(discord_id))
             return link
-        before = link.discord_id if link is not None else None
         try:
             # A savepoint: a concurrent sign-in that took the id first fails here alone.
             with transaction.atomic():
-                if link is None:
-                    link = StaffDiscordLink.objects.create(user=user, discord_id=discord_id)
-                else:
-                    link.discord_id = discord_id
-                    link.save(update_fields=["discord_id", "updated_at"])
+                link = StaffDiscordLink.objects.create(user=user, discord_id=discord_id)
         except IntegrityError as exc:
             raise DiscordAlreadyLinked(discord_id=str(discord_id)) from exc
         audit_record(
             actor=f"user:{user.pk}",
             action="user.discord_linked",
             target=link,
-            data={"discord_id": str(discord_id), "before": str(before) if before else None},
+            data={"discord_id": str(discord_id), "before": None},
         )
         return link
