@@ -2,7 +2,7 @@
 
 Server-rendered SVG (no JavaScript): ``betting.charts_svg.chart_series`` draws
 the step lines in a plot box; this adds a y axis in percent and an x axis with
-the times (UTC) of its ends and quarters.
+the times (UTC) of its start, middle and end.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from markets.selectors import PriceHistoryPoint
 
 PLOT_WIDTH = 540
 PLOT_HEIGHT = 220
-LEFT = 48  # room for "100%"
-TOP = 12
+LEFT = 62  # room for "100%" at the phone's larger type
+TOP = 28  # room for the y axis title above the plot
 BOTTOM = 44  # the times and the axis title
 
 
@@ -47,6 +47,8 @@ class Chart:
 
 def _time_label(moment: datetime, *, span_seconds: float) -> str:
     moment = moment.astimezone(UTC)
+    if span_seconds < 3_600:
+        return moment.strftime("%H:%M:%S")
     if span_seconds < 86_400:
         return moment.strftime("%H:%M")
     return moment.strftime("%d %b %H:%M")
@@ -65,9 +67,10 @@ def price_chart(
     y_ticks = [Tick(PLOT_HEIGHT - PLOT_HEIGHT * p / 100, f"{p}%") for p in (0, 25, 50, 75, 100)]
     x_ticks = [
         Tick(
-            PLOT_WIDTH * q / 4,
-            _time_label(datetime.fromtimestamp(start + span * q / 4, UTC), span_seconds=span),
+            PLOT_WIDTH * q / 2,
+            _time_label(datetime.fromtimestamp(start + span * q / 2, UTC), span_seconds=span),
         )
-        for q in range(5)
+        # Three times (start, middle, now): five overlap on a phone.
+        for q in range(3)
     ]
     return Chart(series=series, y_ticks=y_ticks, x_ticks=x_ticks)

@@ -85,12 +85,12 @@ def _done(request: HttpRequest, ctx: MemberContext, result: TradeResult) -> Http
     trade = result.trade
     if trade.side == TradeSide.BUY:
         text = (
-            f"Bought {trade.shares.normalize():f} shares of “{result.outcome_label}” "
+            f"Bought {trade.shares:,.2f} shares of “{result.outcome_label}” "
             f"for {trade.points:,} points."
         )
     else:
         text = (
-            f"Sold {trade.shares.normalize():f} shares of “{result.outcome_label}” "
+            f"Sold {trade.shares:,.2f} shares of “{result.outcome_label}” "
             f"for {trade.points:,} points."
         )
     messages.success(request, text)
