@@ -14,10 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import HttpResponseClientRedirect
 
 from markets.models import Market
 from points.models import Guild, Member
@@ -37,7 +40,13 @@ def error_page(request: HttpRequest, error: DomainError) -> HttpResponse:
     response = render(
         request,
         "webapp/error.html",
-        {"error": error, "code": error.code, "message": error.message},
+        {
+            "error": error,
+            "code": error.code,
+            "message": error.message,
+            # Signing in again (a new token) comes back to this page.
+            "next": request.get_full_path() if request.method == "GET" else "/app/",
+        },
         status=error.http_status,
     )
     if isinstance(error, RateLimited):
@@ -51,13 +60,36 @@ def as_domain_error(exc: Exception) -> DomainError | None:
     return outage_error(exc) or out_of_range_error(exc)
 
 
+def sign_in_first(request: HttpRequest) -> HttpResponse:
+    """To the landing page's "Sign in with Discord", coming back here afterwards.
+
+    An htmx poll (the live odds) of a page whose session ended is told to load the
+    sign-in page as a whole, not to swap it into the odds table.
+    """
+    if request.headers.get("HX-Request") == "true":
+        target = request.headers.get("HX-Current-URL") or request.get_full_path()
+        login = redirect_to_login(_own_page(request, target))
+        return HttpResponseClientRedirect(login["Location"])
+    return redirect_to_login(request.get_full_path())
+
+
+def _own_page(request: HttpRequest, url: str) -> str:
+    """The path of ``url`` when it is a page of this site, else this request's path."""
+    parts = urlsplit(url)
+    if url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return request.get_full_path()
+
+
 def member_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Call ``view(request, ctx, **kwargs)`` for a member of the URL's guild, else 404."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, guild_id: int, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
+            return sign_in_first(request)
         try:
             identity = web_identity(request.user)
             guild = member_guild(request.user, existing_id(guild_id))

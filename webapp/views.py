@@ -18,7 +18,14 @@ from markets.models import Market, MarketStatus
 from markets.selectors import market_categories, market_detail, market_list, price_history
 from points.selectors import balance_leaderboard, member_display_balance, member_history
 from predictmarket.errors import DomainError
-from webapp.access import MemberContext, as_domain_error, error_page, guild_market, member_page
+from webapp.access import (
+    MemberContext,
+    as_domain_error,
+    error_page,
+    guild_market,
+    member_page,
+    sign_in_first,
+)
 from webapp.charts import price_chart
 from webapp.forms import BuyForm, MarketSearchForm, SellForm
 from webapp.membership import member_guilds
@@ -50,9 +57,7 @@ def page(request: HttpRequest, ctx: MemberContext, template: str, **context: Any
 def home(request: HttpRequest) -> HttpResponse:
     """The servers the person is in that the bot serves."""
     if not request.user.is_authenticated:
-        from django.contrib.auth.views import redirect_to_login
-
-        return redirect_to_login(request.get_full_path())
+        return sign_in_first(request)
     try:
         guilds = member_guilds(request.user)
     except Exception as exc:

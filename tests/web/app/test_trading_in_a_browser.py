@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -30,6 +31,7 @@ from markets.models import Market
 from tests.api.test_public_pages_in_a_browser import CHROMIUM, CHROMIUM_ARGS, screenshot
 from tests.discord_emulator import Persona
 from tests.web.app.conftest import MembersApp, configure_signin
+from webapp import trading
 
 if not CHROMIUM.exists() and os.environ.get("CI"):
     pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium", pytrace=False)
@@ -167,20 +169,44 @@ def test_a_bet_shows_in_the_portfolio_and_in_another_pages_live_odds(
 
 
 def test_a_double_clicked_confirm_places_one_bet(
-    browser_app: MembersApp, live_server: LiveServer, market: Market, contexts: Any
+    browser_app: MembersApp,
+    live_server: LiveServer,
+    market: Market,
+    contexts: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # A slow answer, as on a phone's network: the second click reaches the confirm
+    # button while the first submission is still on its way. (Chromium folds two
+    # clicks in one instant into one submission, so a bare dblclick sends one.)
+    real_bet_place = trading.bet_place
+    keys: list[str] = []
+
+    def slow_bet_place(**kwargs: Any) -> Any:
+        keys.append(kwargs["idempotency_key"])
+        time.sleep(0.5)
+        return real_bet_place(**kwargs)
+
+    monkeypatch.setattr(trading, "bet_place", slow_bet_place)
     page = contexts().new_page()
     sign_in(page, browser_app, live_server, browser_app.person("ana"))
     open_market_page(page, live_server, market)
     quote_bet(page, "No", 100)
+    box = page.locator("#confirm-form button").bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
 
-    page.locator("#confirm-form button").dblclick()
+    # The mouse itself, not Locator.click, which would wait for the first navigation.
+    for _ in range(2):
+        with page.expect_request(lambda r: r.method == "POST" and "/buy/confirm/" in r.url):
+            page.mouse.click(x, y)
 
     expect(page.get_by_role("status")).to_contain_text("Bought")
     trades = from_database(lambda: list(Trade.objects.filter(market=market).values("points")))
+    assert len(keys) == 2 and keys[0] == keys[1]  # both submissions reached the service
     assert trades == [{"points": 100}]
     page.get_by_role("link", name="Portfolio").click()
     expect(page.locator("#holdings tbody tr")).to_have_count(1)
+    assert page.locator("#holdings td").nth(2).inner_text() != ""
 
 
 def test_a_stale_quote_is_refused_and_quoted_again(
