@@ -35,6 +35,7 @@ class BuyForm(forms.Form):
     amount = forms.CharField(max_length=40, label="Points to spend")
 
     def __init__(self, *args: object, outcomes: list[OutcomeView] | None = None, **kwargs: object):
+        kwargs.setdefault("auto_id", "buy_%s")  # the buy and sell forms share a page
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields = {"outcome": _outcome_field(outcomes), **self.fields}
 
@@ -52,6 +53,7 @@ class SellForm(forms.Form):
     )
 
     def __init__(self, *args: object, outcomes: list[OutcomeView] | None = None, **kwargs: object):
+        kwargs.setdefault("auto_id", "sell_%s")
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields = {"outcome": _outcome_field(outcomes), **self.fields}
 

@@ -33,7 +33,7 @@ from predictmarket.ratelimit import rate_limit_hit
 from webapp.access import MemberContext, as_domain_error, guild_market, member_page
 from webapp.forms import BuyConfirmForm, BuyForm, SellConfirmForm, SellForm
 from webapp.trade_keys import trade_key_from_token, trade_token_issue
-from webapp.views import _balance, market_page_response
+from webapp.views import market_page_response, shown_balance
 
 
 def _form_error(form: BuyForm | SellForm) -> ValidationFailed:
@@ -67,7 +67,7 @@ def _confirm_page(
         {
             "guild": ctx.guild,
             "member": ctx.member,
-            "balance": _balance(ctx),
+            "balance": shown_balance(ctx),
             "market": market,
             "detail": detail,
             "side": side,

@@ -17,7 +17,7 @@ from betting.selectors import market_trades, member_portfolio, worth_leaderboard
 from markets.models import Market, MarketStatus
 from markets.selectors import market_categories, market_detail, market_list, price_history
 from points.selectors import balance_leaderboard, member_display_balance, member_history
-from predictmarket.errors import DomainError
+from predictmarket.errors import DomainError, InvalidState, RateLimited
 from webapp.access import (
     MemberContext,
     as_domain_error,
@@ -36,7 +36,7 @@ MARKETS_PER_PAGE = 20
 BOARDS = {"balance": "Balance", "net_worth": "Net worth", "profit": "Profit"}
 
 
-def _balance(ctx: MemberContext) -> int | None:
+def shown_balance(ctx: MemberContext) -> int | None:
     try:
         return member_display_balance(ctx.member)
     except DomainError:
@@ -48,7 +48,7 @@ def page(request: HttpRequest, ctx: MemberContext, template: str, **context: Any
     return render(
         request,
         template,
-        {"guild": ctx.guild, "member": ctx.member, "balance": _balance(ctx), **context},
+        {"guild": ctx.guild, "member": ctx.member, "balance": shown_balance(ctx), **context},
         status=status,
     )
 
@@ -118,6 +118,19 @@ def _holdings(ctx: MemberContext, market: Market) -> list[Position]:
     )
 
 
+def live_parts(market: Market) -> dict[str, Any]:
+    """What changes with every trade: the odds, the chart and the recent trades."""
+    detail = market_detail(market)
+    until = min(timezone.now(), market.resolved_at or market.closes_at)
+    return {
+        "detail": detail,
+        "chart": price_chart(
+            [o.label for o in detail.outcomes], price_history(market), until=until
+        ),
+        "trades": list(market_trades(market)[:20]),
+    }
+
+
 def market_page_response(
     request: HttpRequest,
     ctx: MemberContext,
@@ -129,26 +142,26 @@ def market_page_response(
     status: int = 200,
 ) -> HttpResponse:
     """The market page, also re-shown with a refused quote's message and the form as typed."""
-    detail = market_detail(market)
-    until = min(timezone.now(), market.resolved_at or market.closes_at)
-    chart = price_chart([o.label for o in detail.outcomes], price_history(market), until=until)
+    live = live_parts(market)
+    detail = live["detail"]
     holdings = _holdings(ctx, market)
     held = [o for o in detail.outcomes if any(p.outcome.index == o.index for p in holdings)]
-    return page(
+    response = page(
         request,
         ctx,
         "webapp/market.html",
         market=market,
-        detail=detail,
-        chart=chart,
         holdings=holdings,
-        trades=list(market_trades(market)[:20]),
+        **live,
         buy_form=buy_form or BuyForm(outcomes=detail.outcomes),
         sell_form=sell_form or (SellForm(outcomes=held) if held else None),
         error=error,
         poll_seconds=ODDS_POLL_SECONDS,
         status=error.http_status if error is not None and status == 200 else status,
     )
+    if isinstance(error, RateLimited):
+        response["Retry-After"] = str(error.retry_after)
+    return response
 
 
 @require_GET
@@ -160,16 +173,16 @@ def market(request: HttpRequest, ctx: MemberContext, market_id: int) -> HttpResp
 @require_GET
 @member_page
 def odds(request: HttpRequest, ctx: MemberContext, market_id: int) -> HttpResponse:
-    """The odds table alone, which the market page polls for (htmx) to stay live."""
+    """The odds, with the chart and the trades out of band: the market page polls it (htmx)."""
     found = guild_market(ctx, market_id)
     return render(
         request,
-        "webapp/_odds.html",
+        "webapp/_live_update.html",
         {
             "guild": ctx.guild,
             "market": found,
-            "detail": market_detail(found),
             "poll_seconds": ODDS_POLL_SECONDS,
+            **live_parts(found),
         },
     )
 
@@ -199,15 +212,23 @@ def leaderboard(request: HttpRequest, ctx: MemberContext) -> HttpResponse:
     by = request.GET.get("by", "balance")
     if by not in BOARDS:
         by = "balance"
+    rows: list[tuple[int, int, str, Any]] = []
+    own = None
+    refused = None
     if by == "balance":
-        board = balance_leaderboard(ctx.guild.pk, limit=25, member=ctx.member)
-        rows = [(r.rank, r.member_id, r.display_name, r.balance) for r in board.rows]
-        own = board.own and (
-            board.own.rank,
-            board.own.member_id,
-            board.own.display_name,
-            board.own.balance,
-        )
+        try:
+            board = balance_leaderboard(ctx.guild.pk, limit=25, member=ctx.member)
+        except InvalidState as error:  # a DRIP guild: its balances live in DRIP
+            refused = error
+        else:
+            rows = [(r.rank, r.member_id, r.display_name, r.balance) for r in board.rows]
+            if board.own:
+                own = (
+                    board.own.rank,
+                    board.own.member_id,
+                    board.own.display_name,
+                    board.own.balance,
+                )
     else:
         ranked, mine = worth_leaderboard(ctx.guild.pk, by=by, limit=25, member=ctx.member)
 
@@ -215,13 +236,15 @@ def leaderboard(request: HttpRequest, ctx: MemberContext) -> HttpResponse:
             return r.net_worth if by == "net_worth" else r.profit
 
         rows = [(r.rank, r.member_id, r.display_name, score(r)) for r in ranked]
-        own = mine and (mine.rank, mine.member_id, mine.display_name, score(mine))
+        if mine:
+            own = (mine.rank, mine.member_id, mine.display_name, score(mine))
     return page(
         request,
         ctx,
         "webapp/leaderboard.html",
         rows=rows,
-        own=own or None,
+        own=own,
+        error=refused,
         by=by,
         by_name=BOARDS[by],
         boards=BOARDS,

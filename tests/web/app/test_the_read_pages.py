@@ -85,6 +85,9 @@ def test_the_odds_fragment_polls_while_the_market_is_open(members_app: MembersAp
     assert fragment.status_code == 200
     assert fragment.content.decode().lstrip().startswith('<div id="odds"')
     assert shown_probabilities(fragment) == shown_probabilities(page)
+    for part in ["price-history", "recent-trades"]:  # swapped by id along with the odds
+        assert f'id="{part}" hx-swap-oob="true"' in fragment.content.decode()
+        assert f'id="{part}" hx-swap-oob' not in page.content.decode()
 
     Market.objects.filter(pk=market.pk).update(status=MarketStatus.CLOSED)
     closed = client.get(app_url("odds", market), HTTP_HX_REQUEST="true")

@@ -238,6 +238,22 @@ def test_the_bet_rate_limit_applies(market: Market, ana: Client, settings: Setti
     assert Trade.objects.count() == 2
 
 
+def test_quotes_count_against_the_command_limit(
+    market: Market, ana: Client, settings: Settings
+) -> None:
+    settings.RATE_LIMIT_COMMANDS_PER_MINUTE = 2
+    quotes = [
+        ana.post(app_url("buy-quote", market), {"outcome": 0, "amount": "10"}) for _ in range(3)
+    ]
+    assert [q.status_code for q in quotes] == [200, 200, 429]
+    assert error_code(quotes[2]) == "rate_limited"
+    assert int(quotes[2]["Retry-After"]) >= 1
+    assert "commands per minute" in error_message(quotes[2])
+    # Watching the odds is not a command: the page and its polls stay available.
+    for _ in range(5):
+        assert ana.get(app_url("odds", market)).status_code == 200
+
+
 def test_forms_need_the_csrf_token(members_app: MembersApp, market: Market) -> None:
     client = members_app.sign_in(members_app.person("ana"), Client(enforce_csrf_checks=True))
     page = client.get(app_url("market", market))

@@ -153,8 +153,14 @@ def test_a_bet_shows_in_the_portfolio_and_in_another_pages_live_odds(
     expect(ben_page.locator("#odds td[data-probability]").first).to_have_attribute(
         "data-probability", str(after[0]), timeout=10_000
     )
-    assert ben_page.evaluate("window.notReloaded") is True
     assert probabilities(ben_page) == after
+    # The chart's legend and the recent trades follow in the same poll.
+    expect(ben_page.locator("#recent-trades")).to_contain_text("ana")
+    expect(ben_page.locator("#price-history figcaption")).to_contain_text(
+        f"Yes: {round(after[0] * 100)}%"
+    )
+    assert ben_page.evaluate("window.notReloaded") is True
+    screenshot(ben_page, "webapp-market")
 
     ana_page.get_by_role("link", name="Portfolio").click()
     row = ana_page.locator("#holdings tbody tr")
@@ -232,6 +238,7 @@ def test_a_stale_quote_is_refused_and_quoted_again(
         ana_page.locator("#confirm-form input[name=min_shares]").get_attribute("value")
     )
     assert requoted < quoted
+    screenshot(ana_page, "webapp-requote")
     assert from_database(lambda: Trade.objects.filter(market=market).count()) == 1  # the rival's
 
     ana_page.locator("#confirm-form button").click()
