@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.db.models import Case, F, IntegerField, Value, When
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -68,15 +68,12 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "webapp/home.html", {"guilds": guilds})
 
 
-def _ordered(markets: Any) -> Any:
+def _ordered(markets: QuerySet[Market]) -> QuerySet[Market]:
     """Open markets first, the soonest to close first; then the rest, newest first."""
-    live = When(status=MarketStatus.OPEN, closes_at__gt=timezone.now(), then=Value(0))
+    taking_bets = Q(status=MarketStatus.OPEN, closes_at__gt=timezone.now())
     return markets.annotate(
-        live_rank=Case(live, default=Value(1), output_field=IntegerField()),
-        live_close=Case(
-            When(status=MarketStatus.OPEN, closes_at__gt=timezone.now(), then=F("closes_at")),
-            default=None,
-        ),
+        live_rank=Case(When(taking_bets, then=Value(0)), default=Value(1)),
+        live_close=Case(When(taking_bets, then=F("closes_at")), default=None),
     ).order_by("live_rank", "live_close", "-created_at", "-id")
 
 
