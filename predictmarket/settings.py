@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
+    # htmx, vendored as a static file (the members' web app polls live odds with it).
+    "django_htmx",
     "predictmarket.apps.CoreConfig",
     # Sign in with Discord: allauth's Discord provider with URLs from settings.
     "predictmarket.discord_login",
@@ -61,6 +63,7 @@ INSTALLED_APPS = [
     "markets",
     "betting",
     "botrunner",
+    "webapp",
 ]
 
 MIDDLEWARE = [
@@ -310,7 +313,9 @@ ACCOUNT_LOGIN_METHODS = {"username"}
 ACCOUNT_SIGNUP_FIELDS = ["username*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 SOCIALACCOUNT_AUTO_SIGNUP = True
-SOCIALACCOUNT_STORE_TOKENS = False
+# Kept (allauth's SocialToken, updated at each sign-in): the members' web app asks
+# Discord with the person's own token which servers they are in (webapp.membership).
+SOCIALACCOUNT_STORE_TOKENS = True
 SOCIALACCOUNT_REQUESTS_TIMEOUT = DISCORD_API_TIMEOUT_SECONDS
 # The OAuth client comes from DISCORD_OAUTH_CLIENT_ID/SECRET, read on each request by
 # predictmarket.discord_login.adapter (no SocialApp row, no admin step).
