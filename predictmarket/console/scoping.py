@@ -9,7 +9,7 @@ request). ``GuildScopedAdmin`` applies it to each way the admin reaches rows:
   picks an action's objects from it), autocomplete and the CSV export;
 * object URLs — another guild's object is not found, and answers 404;
 * list filters — a relation's choices are the related objects of the
-  person's rows only (``RelatedOnlyFieldListFilter``), a column's values
+  person's rows only (``ScopedRelatedListFilter``), a column's values
   likewise (``ScopedValuesListFilter``);
 * forms — every model choice (a market's creator, any foreign key) is cut to
   the person's guilds, with the same rule applied to the related model.
@@ -91,6 +91,18 @@ class ScopedValuesListFilter(AllValuesFieldListFilter):
             .values_list(field_path, flat=True)
         )
         self.lookup_choices = values
+
+
+class ScopedRelatedListFilter(RelatedOnlyFieldListFilter):
+    """Choices: the related objects of the person's own rows.
+
+    Always applied: Django hides a filter with a single choice *and then
+    ignores its parameter*, so ``?guild__id__exact=<another guild>`` would list
+    the person's own rows instead of none.
+    """
+
+    def has_output(self) -> bool:
+        return True
 
 
 class GuildScopedAdmin(admin.ModelAdmin):
@@ -210,7 +222,7 @@ def scoped_list_filter(model: type[Model], item: Any) -> Any:
         return item  # a (field, FilterClass) pair or a SimpleListFilter: its own business
     field = get_fields_from_path(model, item)[-1]
     if field.is_relation:
-        return (item, RelatedOnlyFieldListFilter)
+        return (item, ScopedRelatedListFilter)
     if getattr(field, "flatchoices", None) or field.get_internal_type() == "BooleanField":
         return item  # fixed choices, the same in every guild
     return (item, ScopedValuesListFilter)
