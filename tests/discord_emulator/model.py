@@ -64,7 +64,10 @@ class Persona:
         """The member object ``GET /users/@me/guilds/{id}/member`` answers (no permissions)."""
         member = self.member_payload()
         member.pop("permissions")
-        return {**member, "banner": None, "communication_disabled_until": None}
+        # Discord's UserResponse, with the fields its OpenAPI document requires.
+        user = {**member["user"], "public_flags": 0, "flags": 0, "primary_guild": None}
+        user.pop("bot")
+        return {**member, "user": user, "banner": None, "communication_disabled_until": None}
 
     def member_payload(self) -> dict[str, Any]:
         return {
