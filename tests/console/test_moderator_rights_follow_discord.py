@@ -167,3 +167,9 @@ def test_operators_keep_their_password_login_and_see_every_guild(world: World) -
     guilds = {m.guild_id for m in page.context["cl"].queryset}
     assert guilds >= {world.guild_a.pk, world.guild_b.pk}
     assert Member.objects.filter(guild=world.guild_b).exists()
+
+
+def test_the_admin_login_page_offers_sign_in_with_discord(db: None) -> None:
+    page = Client().get("/admin/login/").content.decode()
+    assert 'id="console-sign-in"' in page and 'name="password"' in page
+    assert 'action="/accounts/discord/login/?next=/admin/"' in page
