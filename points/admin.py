@@ -341,6 +341,7 @@ class LedgerTransactionAdmin(CsvExportMixin, ReadOnlyAdmin, GuildScopedAdmin):
     """The ledger; its CSV export has one line per entry (a transaction's legs)."""
 
     guild_lookup = "guild_id"
+    ordering = ["-id"]  # newest first, and a stable order for pages and autocomplete
     list_display = ["id", "created_at", "kind", "guild", "actor", "memo"]
     list_filter = ["kind", "guild"]
     search_fields = ["idempotency_key", "actor", "memo"]

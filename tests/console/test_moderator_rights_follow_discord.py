@@ -144,6 +144,20 @@ def test_discord_unreachable_before_an_action_refuses_it_with_a_clear_page(
     assert world.market_a.status == MarketStatus.OPEN
 
 
+def test_discord_unreachable_when_the_answer_is_stale_closes_the_console_for_reading_too(
+    cast: Cast, world: World
+) -> None:
+    moderator = sign_in(cast, cast.mod_a)
+    assert moderator.get(CHANGELIST).status_code == 200
+    with time_machine.travel(time.time() + 301, tick=True):
+        cast.emulator.fail_next("GET", r"^/users/@me/guilds$", 502)
+        response = moderator.get(CHANGELIST)
+        assert response.status_code == 503
+        assert b"Discord could not be asked" in response.content
+        assert b"alpha bridge" not in response.content
+        assert moderator.get(CHANGELIST).status_code == 200  # Discord answers again
+
+
 def test_a_token_discord_rejects_asks_the_person_to_sign_in_again(cast: Cast, world: World) -> None:
     from allauth.socialaccount.models import SocialToken
 
