@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from django.contrib import admin
+from django.db.models import QuerySet
 
 from betting.models import Position, Trade
 from predictmarket.admin import ReadOnlyAdmin
@@ -40,7 +43,7 @@ class TradeAdmin(CsvExportMixin, ReadOnlyAdmin, GuildScopedAdmin):
         ("idempotency_key", lambda t: t.idempotency_key),
     ]
 
-    def csv_rows(self, queryset):  # type: ignore[no-untyped-def]
+    def csv_rows(self, queryset: QuerySet[Trade]) -> Iterator[Trade]:
         return queryset.select_related("market", "member", "outcome").iterator(chunk_size=500)
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.filters import AllValuesFieldListFilter, RelatedOnlyFieldListFilter
 from django.contrib.admin.utils import get_fields_from_path
@@ -30,7 +31,7 @@ from django.db.models import Model, QuerySet
 from django.forms import BaseForm
 from django.http import Http404, HttpRequest
 
-from predictmarket.errors import ModeratorCheckUnavailable
+from predictmarket.discord_login.memberships import memberships_for
 
 
 def is_operator(request: HttpRequest) -> bool:
@@ -45,10 +46,6 @@ def moderated_guilds(request: HttpRequest) -> frozenset[int]:
     anew for a POST (every action). Raises ``DiscordSignInNeeded`` or
     ``ModeratorCheckUnavailable`` when that cannot be told.
     """
-    from django.conf import settings
-
-    from predictmarket.discord_login.memberships import memberships_for
-
     cached = getattr(request, "_console_guilds", None)
     if cached is not None:
         return cached
@@ -256,7 +253,6 @@ def scoped_choices(queryset: QuerySet, request: HttpRequest, site: Any) -> Query
 __all__ = [
     "GuildScopedAdmin",
     "GuildScopedInline",
-    "ModeratorCheckUnavailable",
     "console_scope",
     "is_operator",
     "moderated_guilds",

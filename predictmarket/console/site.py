@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
 
 from predictmarket.console.scoping import GuildScopedAdmin, is_operator, moderated_guilds
 from predictmarket.discord_login.memberships import DiscordSignInNeeded
@@ -82,9 +83,12 @@ class ConsoleAdminSite(admin.AdminSite):
             except ModeratorCheckUnavailable as exc:
                 return _refused(request, exc.message, status=503)
 
+        checked.admin_site = self  # type: ignore[attr-defined]  # as Django's own wrapper
         return checked
 
 
 def _refused(request: HttpRequest, message: str, *, status: int) -> HttpResponse:
     # Nothing was done: the check comes before the view, for every request.
-    return render(request, "site/console_refused.html", {"message": message}, status=status)
+    response = render(request, "site/console_refused.html", {"message": message}, status=status)
+    add_never_cache_headers(response)
+    return response

@@ -18,9 +18,14 @@ passes ``MODERATOR_CONSOLE_REFRESH_SECONDS``, and 0 before every action).
 Failures are never an answer: when Discord cannot tell (timeout, 5xx, 429,
 an unreadable body) ``ModeratorCheckUnavailable`` is raised and the caller
 must refuse; a token Discord rejects (401) or no token at all raises
-``DiscordSignInNeeded`` and the cached answer is dropped. Public API:
-``memberships_for``, ``memberships_forget``, ``Memberships``,
-``GuildMembership``, ``DiscordSignInNeeded``.
+``DiscordSignInNeeded`` and the cached answer is dropped.
+
+Public API (the console and the members' web app read it):
+``memberships_for(user=, max_age=)`` → ``Memberships`` (``member_of``,
+``moderator_of``, ``guilds``: ``GuildMembership(guild_id, name, is_moderator)``),
+``memberships_cached(user=)`` (the last answer, however old),
+``memberships_forget(user=)``, and the errors ``DiscordSignInNeeded`` and
+``ModeratorCheckUnavailable``.
 """
 
 from __future__ import annotations
