@@ -40,6 +40,10 @@ class AdminChart:
     bottom: int = BOTTOM
 
     @property
+    def half_height(self) -> int:
+        return self.height // 2
+
+    @property
     def view_width(self) -> int:
         return self.left + self.width + 16
 
@@ -69,8 +73,10 @@ def market_admin_chart(market: Market) -> AdminChart | None:
     series = chart_series(labels, history, until=until, width=PLOT_WIDTH, height=PLOT_HEIGHT)
     start = history[0].at
     y_ticks = [Tick(PLOT_HEIGHT - p / 100 * PLOT_HEIGHT, f"{p}%") for p in (0, 25, 50, 75, 100)]
+    # Seconds on the axis only when the market's history is shorter than an hour.
+    precise = (until - start).total_seconds() < 3600
     x_ticks = [
-        Tick(fraction * PLOT_WIDTH, _time_label(_between(start, until, fraction)))
+        Tick(fraction * PLOT_WIDTH, _time_label(_between(start, until, fraction), precise))
         for fraction in (0, 0.5, 1)
     ]
     return AdminChart(series=series, y_ticks=y_ticks, x_ticks=x_ticks)
@@ -80,8 +86,8 @@ def _between(start: datetime, end: datetime, fraction: float) -> datetime:
     return start + (end - start) * fraction
 
 
-def _time_label(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+def _time_label(at: datetime, precise: bool) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC" if precise else "%Y-%m-%d %H:%M UTC")
 
 
 def market_holders(market: Market) -> list[HolderLine]:

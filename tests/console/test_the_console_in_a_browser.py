@@ -24,6 +24,7 @@ from markets.models import Market, MarketStatus
 from tests.console.conftest import REDIRECT_PATH, Cast, World, make_world
 
 CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).with_name("screenshots")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 
 if not CHROMIUM.exists() and os.environ.get("CI"):
@@ -137,6 +138,8 @@ def test_each_moderator_sees_only_their_guild_and_the_other_by_url_is_a_404(
         page.goto(f"{live_server.url}/admin/markets/market/{own_market.pk}/change/")
         assert page.locator("#market-price-chart svg polyline").count() == 2
         assert f"{mine}-trader" in page.locator("#market-holders").inner_text()
+        SCREENSHOTS.mkdir(exist_ok=True)  # for a person to look at (not committed)
+        page.screenshot(path=str(SCREENSHOTS / f"market-page-{mine}.png"), full_page=True)
         page.context.close()
 
 
