@@ -18,10 +18,11 @@ from markets.validation import clean_market_input
 from markets.voters import discord_voter, staff_identity_sentence, staff_voter, voter_describe
 from points.models import Member
 from predictmarket.admin_actions import admin_actor, form_action
+from predictmarket.console.scoping import GuildScopedAdmin, GuildScopedInline
 from predictmarket.errors import DomainError, ValidationFailed
 
 
-class OutcomeInline(admin.TabularInline):
+class OutcomeInline(GuildScopedInline, admin.TabularInline):
     model = Outcome
     fields = ["index", "label", "pool", "probability"]
     readonly_fields = fields
@@ -37,7 +38,7 @@ class OutcomeInline(admin.TabularInline):
         return False
 
 
-class VoteInline(admin.TabularInline):
+class VoteInline(GuildScopedInline, admin.TabularInline):
     model = ResolutionVote
     fields = ["cast_as", "outcome", "updated_at"]
     readonly_fields = fields
@@ -169,7 +170,11 @@ def _vote(request: HttpRequest, market: Model, data: dict[str, Any]) -> str:
 
 
 @admin.register(Market)
-class MarketAdmin(admin.ModelAdmin):
+class MarketAdmin(GuildScopedAdmin):
+    """Markets; a moderator creates and runs their own guilds' (the creator is one of theirs)."""
+
+    guild_lookup = "guild_id"
+    moderator_permissions = frozenset({"view", "change", "add"})
     list_display = [
         "id",
         "question",
@@ -240,6 +245,22 @@ class MarketAdmin(admin.ModelAdmin):
                 )
             ]
         return super().get_fieldsets(request, obj)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> Any:
+        # The chart and the holders are read after the scoped lookup: another guild's
+        # market is a 404 before anything of it is read.
+        market = self.get_object(request, object_id)
+        if market is not None:
+            from betting.admin_market_page import market_admin_chart, market_holders
+
+            extra_context = {
+                **(extra_context or {}),
+                "chart": market_admin_chart(market),
+                "holders": market_holders(market),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
         return self.inlines if obj is not None else []

@@ -41,7 +41,8 @@ CSRF_TRUSTED_ORIGINS = cfg.list("CSRF_TRUSTED_ORIGINS", [])
 PUBLIC_BASE_URL = cfg.str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with the moderators' console as admin.site (predictmarket/console).
+    "predictmarket.console.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -313,13 +314,20 @@ ACCOUNT_LOGIN_METHODS = {"username"}
 ACCOUNT_SIGNUP_FIELDS = ["username*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 SOCIALACCOUNT_AUTO_SIGNUP = True
-# Kept (allauth's SocialToken, updated at each sign-in): the members' web app asks
-# Discord with the person's own token which servers they are in (webapp.membership).
+# Kept (allauth's SocialToken, updated at each sign-in): Discord is asked with the
+# person's own token which servers they are in (the members' web app) and which they
+# moderate (the moderators' console, GET /users/@me/guilds/{id}/member).
 SOCIALACCOUNT_STORE_TOKENS = True
 SOCIALACCOUNT_REQUESTS_TIMEOUT = DISCORD_API_TIMEOUT_SECONDS
 # The OAuth client comes from DISCORD_OAUTH_CLIENT_ID/SECRET, read on each request by
 # predictmarket.discord_login.adapter (no SocialApp row, no admin step).
 SOCIALACCOUNT_PROVIDERS = {"discord": {"SCOPE": DISCORD_OAUTH_SCOPES}}
+# How old Discord's answer "this person moderates these servers" may be before the
+# moderators' console asks again (every POST asks anyway). At most 5 minutes: a
+# moderator who loses the role loses the console within this window.
+MODERATOR_CONSOLE_REFRESH_SECONDS = cfg.int(
+    "MODERATOR_CONSOLE_REFRESH_SECONDS", 300, min_value=1, max_value=300
+)
 
 # ------------------------------------------------------------------------------
 # DRIP (external points service, for guilds that choose it)
