@@ -115,6 +115,8 @@ def correction_decide_locked(
         "winning_outcome": outcome.label if outcome else None,
         "voters": voters,
     }
+    names = voter_names(market, voters)
+    data["voter_names"] = [names.get(voter, voter) for voter in voters]
     audit_record(
         actor=actor, action="market.corrected", guild_id=market.guild_id, target=market, data=data
     )

@@ -58,7 +58,7 @@ from tests.markets.helpers import MODERATORS, decide, guild_total, make_guild, m
 
 # Measured: with _record_lines left out (a second correction then reads stale nets)
 # this derandomized run fails at its 19th example.
-EXAMPLES = 100
+EXAMPLES = 60
 
 portion = st.sampled_from([Decimal("0.01"), Decimal("0.5"), Decimal("0.99"), 1])
 sell_portion = st.sampled_from([Decimal("0.1"), Decimal("0.99"), 1])
