@@ -30,7 +30,7 @@ from botrunner.invocation import Invocation, handler
 from botrunner.parsing import parse_id
 from botrunner.reads import outcome_index
 from botrunner.text import points, safe
-from markets.services import market_cancel, market_close, resolution_vote
+from markets.services import VoteResult, market_cancel, market_close, resolution_vote
 from markets.voters import discord_voter
 from points.services import member_set_frozen, points_deduct, points_grant
 
@@ -82,7 +82,7 @@ async def _vote(inv: Invocation, *, market: str, outcome: str, correct: bool) ->
     await inv.reply(text)
 
 
-def _correction_reply(vote: Any, *, market_id: int, choice: str) -> str:
+def _correction_reply(vote: VoteResult, *, market_id: int, choice: str) -> str:
     if vote.decided:
         return (
             f"✅ Your vote corrected market #{market_id} to {choice}: the earlier result is "
