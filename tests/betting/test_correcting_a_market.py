@@ -322,3 +322,16 @@ def test_votes_of_the_first_decision_do_not_count_towards_a_correction() -> None
     assert not first.decided and first.votes_for_choice == 1
     with refused(Conflict):
         resolution_vote(market_id=market.pk, voter=MODERATORS[2], outcome_index=1, correct=True)
+
+
+@pytest.mark.django_db
+def test_a_drip_guild_cannot_correct_and_is_told_why() -> None:
+    guild = make_guild()
+    _, market, _ = twin_markets(guild)
+    end(market, outcome_index=0)
+    Guild.objects.filter(pk=guild.pk).update(points_backend="drip")
+    before = money_state()
+    with refused(InvalidState) as info:
+        resolution_vote(market_id=market.pk, voter=MODERATORS[0], outcome_index=1, correct=True)
+    assert "DRIP" in str(info.value)
+    assert money_state() == before
