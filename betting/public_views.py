@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 
 from betting.charts_svg import chart_series
 from betting.selectors import market_top_holders, market_trades, worth_leaderboard
+from markets.corrections import history_sentence
 from markets.models import Market
 from markets.selectors import market_detail, market_list, price_history
 from points.models import Guild
@@ -54,6 +55,8 @@ def market_page(request: HttpRequest, guild_id: int, market_id: int) -> HttpResp
             "series": series,
             "trades": list(market_trades(market)[:25]),
             "holders": market_top_holders(market, limit=10),
+            # "resolved Yes, corrected to resolved No by …", once it was corrected.
+            "history": history_sentence(market) if market.correction_count else "",
         },
     )
 

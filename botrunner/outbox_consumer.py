@@ -54,6 +54,8 @@ EDITED_KINDS = frozenset(
         "market.settled",
         "market.refunded",
         "market.auto_refunded",
+        "market.corrected",
+        "market.correction_settled",
     }
 )
 DEFAULT_RETRY_AFTER = 5.0

@@ -20,6 +20,7 @@ from betting.selectors import member_portfolio
 from betting.services import bet_quote, sell_quote
 from botrunner.text import safe
 from markets.amm import BuyQuote, SellQuote
+from markets.corrections import history_sentence
 from markets.models import Market, MarketStatus, Outcome
 from markets.selectors import PriceHistoryPoint, market_detail, market_list, price_history
 from markets.services import market_get
@@ -27,6 +28,7 @@ from points.models import Guild, Member
 from predictmarket.errors import ValidationFailed
 
 UNDECIDED = (MarketStatus.OPEN, MarketStatus.CLOSED)
+DECIDED = (MarketStatus.RESOLVED, MarketStatus.CANCELLED, MarketStatus.REFUNDED)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class MarketCard:
     votes_needed: int = 2
     auto_refund_hours: int = 120
     fee_bps: int = 0
+    # "resolved Yes, corrected to No by alice and bob", once the result was corrected.
+    result_history: str = ""
 
 
 def market_card(market_id: int, *, guild_id: int | None = None) -> MarketCard:
@@ -94,6 +98,7 @@ def market_card(market_id: int, *, guild_id: int | None = None) -> MarketCard:
         votes_needed=market.min_resolution_votes,
         auto_refund_hours=market.auto_refund_hours,
         fee_bps=market.fee_bps,
+        result_history=history_sentence(market) if market.correction_count else "",
     )
 
 

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
+from markets.corrections import correction_deadline, history_sentence
 from markets.models import Market, MarketStatus, Outcome, ResolutionVote
 from markets.selectors import market_detail
 from markets.services import market_cancel, market_close, market_create, resolution_vote
@@ -40,12 +41,15 @@ class OutcomeInline(GuildScopedInline, admin.TabularInline):
 
 class VoteInline(GuildScopedInline, admin.TabularInline):
     model = ResolutionVote
-    fields = ["cast_as", "outcome", "updated_at"]
+    fields = ["round", "cast_as", "outcome", "updated_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
     verbose_name = "resolution vote (one per person)"
-    verbose_name_plural = "resolution votes (one per person, whichever way it was cast)"
+    verbose_name_plural = (
+        "resolution votes (one per person and round, whichever way it was cast; round 0 "
+        "decided the market, round N its N-th correction)"
+    )
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         # The names to show, looked up once for the page rather than once per vote.
@@ -151,7 +155,9 @@ def _vote_form(queryset: QuerySet, request: HttpRequest) -> type[forms.Form]:
     return VoteForm
 
 
-def _vote(request: HttpRequest, market: Model, data: dict[str, Any]) -> str:
+def _vote(
+    request: HttpRequest, market: Model, data: dict[str, Any], *, correct: bool = False
+) -> str:
     cancel = data["choice"] == "cancel"
     voter = staff_voter(request.user)
     result = resolution_vote(
@@ -161,12 +167,37 @@ def _vote(request: HttpRequest, market: Model, data: dict[str, Any]) -> str:
         outcome_index=None if cancel else int(data["choice"]),
         cancel=cancel,
         cast_by_user_id=request.user.pk,
+        correct=correct,
     )
     names = {voter: request.user.get_username()} if voter.startswith("user:") else {}
-    recorded = f"vote for {result.choice!r} recorded as {voter_describe(voter, names=names)}"
+    what = "correction vote" if correct else "vote"
+    recorded = f"{what} for {result.choice!r} recorded as {voter_describe(voter, names=names)}"
+    if result.decided and correct:
+        return f"{recorded}; the market is corrected: the earlier result is reversed and paid anew"
     if result.decided:
         return f"{recorded}; the market is decided and is being settled"
     return f"{recorded} ({result.votes_for_choice} of {result.votes_needed} needed)"
+
+
+def _correct(request: HttpRequest, market: Model, data: dict[str, Any]) -> str:
+    return _vote(request, market, data, correct=True)
+
+
+def _correction_form(queryset: QuerySet, request: HttpRequest) -> type[forms.Form]:
+    vote_form = _vote_form(queryset, request)
+
+    class CorrectionForm(vote_form):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.fields["choice"].help_text = (
+                "Correct a resolved, cancelled or refunded market to the right answer, or to "
+                "cancel, within its correction window (counted from its first decision). As "
+                "many moderators must agree as to resolve it; the earlier payouts or refunds "
+                "are then reversed, as far as each member's balance holds, and the new result "
+                "is paid. " + staff_identity_sentence(request.user)
+            )
+
+    return CorrectionForm
 
 
 @admin.register(Market)
@@ -208,6 +239,13 @@ class MarketAdmin(GuildScopedAdmin):
             submit_label="Vote",
         ),
         form_action(
+            name="vote_correction",
+            description="Vote to correct the result as…",
+            form_class=_correction_form,
+            perform=_correct,
+            submit_label="Vote to correct",
+        ),
+        form_action(
             name="cancel_and_refund",
             description="Cancel and unwind",
             form_class=forms.Form,
@@ -215,6 +253,15 @@ class MarketAdmin(GuildScopedAdmin):
             submit_label="Cancel and unwind all trades",
         ),
     ]
+
+    @admin.display(description="history")
+    def result_history(self, market: Market) -> str:
+        """ "resolved Yes, corrected to resolved No by alice and bob" (empty until decided)."""
+        text = history_sentence(market)
+        deadline = correction_deadline(market)
+        if deadline is not None:
+            text += f" (correctable until {deadline:%Y-%m-%d %H:%M} UTC)"
+        return text or "—"
 
     @admin.display(description="probabilities")
     def probabilities(self, market: Market) -> str:
@@ -269,7 +316,7 @@ class MarketAdmin(GuildScopedAdmin):
         if obj is None:
             return []
         # Markets change only through the lifecycle actions (services), never by editing.
-        return [f.name for f in Market._meta.fields]
+        return [f.name for f in Market._meta.fields] + ["result_history"]
 
     def save_model(self, request: HttpRequest, obj: Market, form: Any, change: bool) -> None:
         if change:

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from markets.corrections import correction_deadline, history_sentence, market_history
 from markets.models import Market, MarketStatus
 from markets.selectors import market_detail, market_list, price_history
 from markets.services import (
@@ -54,6 +55,14 @@ class MarketSummary(serializers.Serializer):
     volume = serializers.IntegerField()
 
 
+class HistoryStepOutput(serializers.Serializer):
+    text = serializers.CharField(help_text='"resolved Yes", then "corrected to resolved No", …')
+    at = serializers.DateTimeField(allow_null=True)
+    by = serializers.ListField(
+        child=serializers.CharField(), help_text="The people whose votes decided it"
+    )
+
+
 class MarketOutput(MarketSummary):
     description = serializers.CharField()
     creator = serializers.CharField(help_text="The creator's display name")
@@ -66,6 +75,15 @@ class MarketOutput(MarketSummary):
     accepting_bets = serializers.BooleanField()
     seconds_left = serializers.IntegerField(allow_null=True)
     outcomes = OutcomeOutput(many=True)
+    history = HistoryStepOutput(
+        many=True, help_text="The market's decisions, first to last (corrections included)"
+    )
+    history_text = serializers.CharField(
+        help_text='The history in one line: "resolved Yes, corrected to resolved No by …"'
+    )
+    correctable_until = serializers.DateTimeField(
+        allow_null=True, help_text="Until when moderators may still correct the result"
+    )
 
 
 def market_output(market: Market) -> dict[str, object]:
@@ -98,6 +116,11 @@ def market_output(market: Market) -> dict[str, object]:
                 }
                 for o in detail.outcomes
             ],
+            "history": [
+                {"text": step.text, "at": step.at, "by": step.by} for step in market_history(market)
+            ],
+            "history_text": history_sentence(market),
+            "correctable_until": correction_deadline(market),
         }
     ).data
 
@@ -234,6 +257,7 @@ class VoteOutput(serializers.Serializer):
 
 class MarketVoteView(APIView):
     permission_classes = [IsModerator]
+    correct = False
 
     @extend_schema(
         operation_id="markets_vote",
@@ -253,6 +277,7 @@ class MarketVoteView(APIView):
             outcome_index=data.validated_data.get("outcome"),
             cancel=data.validated_data["cancel"],
             guild_id=guild_id,
+            correct=self.correct,
         )
         return Response(
             VoteOutput(
@@ -265,6 +290,26 @@ class MarketVoteView(APIView):
                 }
             ).data
         )
+
+
+class MarketCorrectionVoteView(MarketVoteView):
+    """A moderator's vote to correct a decided market (the same body and rule as a vote)."""
+
+    correct = True
+
+    @extend_schema(
+        operation_id="markets_correct",
+        summary="Vote to correct a decided market's result",
+        description="Within the market's correction window, vote to change a resolved, "
+        "cancelled or refunded market to another answer, or to cancel. The same number of "
+        "agreeing votes as resolving decides it; the earlier payouts are then reversed and "
+        "the new result paid.",
+        request=VoteInput,
+        responses={200: VoteOutput, **WRITE_ERRORS},
+        tags=["moderation"],
+    )
+    def post(self, request: Request, market_id: int) -> Response:
+        return super().post(request, market_id)
 
 
 class MarketCloseView(APIView):

@@ -13,9 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from markets import amm
+from markets.corrections import (
+    correction_check_locked,
+    correction_choice_check,
+    correction_decide_locked,
+    vote_round,
+)
 from markets.models import Market, MarketStatus, Outcome, PricePoint, ResolutionVote
 from markets.signals import market_decided
 from markets.validation import clean_market_input
@@ -132,6 +139,7 @@ def market_create(
                 fee_bps=guild.fee_bps,
                 min_resolution_votes=guild.min_resolution_votes,
                 auto_refund_hours=guild.auto_refund_hours,
+                correction_window_hours=guild.correction_window_hours,
                 escrow_account=escrow,
                 idempotency_key=idempotency_key or None,
             )
@@ -243,6 +251,7 @@ def resolution_vote(
     cancel: bool = False,
     guild_id: int | None = None,
     cast_by_user_id: int | None = None,
+    correct: bool = False,
 ) -> VoteResult:
     """A moderator's vote for an outcome or for cancel; decides at the market's threshold.
 
@@ -259,6 +268,10 @@ def resolution_vote(
     A decision needs ``min_resolution_votes`` agreeing votes of Discord users,
     or as many of staff users not linked to Discord: the two kinds are never
     added up, because an unlinked staff user may be one of those Discord users.
+
+    ``correct`` votes to correct a decided market's result instead (see
+    ``markets.corrections``): the same rule, counted in the market's next round
+    of votes, within its correction window.
     """
     voter_check(voter)
     actor = actor or voter
@@ -267,9 +280,14 @@ def resolution_vote(
     now = timezone.now()
     with transaction.atomic():
         market = market_lock(market_id, guild_id=guild_id)
-        if market.is_final:
-            raise InvalidState(f"The market is already {market.get_status_display().lower()}.")
-        if market.status == MarketStatus.OPEN:
+        if market.is_final and not correct:
+            raise InvalidState(
+                f"The market is already {market.get_status_display().lower()}. To change "
+                "its result, moderators vote for a correction (/moderate correct)."
+            )
+        if correct:
+            correction_check_locked(market, now=now)
+        elif market.status == MarketStatus.OPEN:
             if market.closes_at > now:
                 raise InvalidState("Betting is still open: close the market before resolving it.")
             _close_locked(market, actor="system", now=now, early=False)
@@ -280,6 +298,8 @@ def resolution_vote(
                 raise ValidationFailed(
                     f"This market has no option {outcome_index}.", field="outcome"
                 )
+        if correct:
+            correction_choice_check(market, outcome=outcome)
         # Before counting: a staff user linked to Discord since voting is that person now.
         _votes_follow_staff_links_locked(market)
         # The staff user behind this vote: the one voting in the admin, or the one
@@ -287,12 +307,16 @@ def resolution_vote(
         cast_by_user_id = cast_by_user_id or _staff_user_linked_to(voter)
         if cast_by_user_id is not None:
             _votes_follow_the_staff_user_locked(market, user_id=cast_by_user_id, voter=voter)
-        vote = ResolutionVote.objects.filter(market=market, voter=voter).first()
+        vote = _round_votes(market).filter(voter=voter).first()
         if vote is not None and vote.outcome_id == (outcome.pk if outcome else None):
             raise Conflict("You already voted for that.")
         if vote is None:
             ResolutionVote.objects.create(
-                market=market, voter=voter, outcome=outcome, cast_by_user_id=cast_by_user_id
+                market=market,
+                round=vote_round(market),
+                voter=voter,
+                outcome=outcome,
+                cast_by_user_id=cast_by_user_id,
             )
         else:
             vote.outcome = outcome
@@ -312,6 +336,7 @@ def resolution_vote(
                 "needed": needed,
                 "voter": voter,
                 "via": vote_channel(actor),
+                "correction": market.correction_count + 1 if correct else None,
             },
         )
         outbox_append(
@@ -319,10 +344,14 @@ def resolution_vote(
             guild_id=market.guild_id,
             aggregate_type="market",
             aggregate_id=market.pk,
-            payload=market_event_payload(market, choice=choice, votes=count, needed=needed),
+            payload=market_event_payload(
+                market, choice=choice, votes=count, needed=needed, correction=correct
+            ),
         )
         decided = count >= needed
-        if decided:
+        if decided and correct:
+            correction_decide_locked(market, outcome=outcome, actor=actor, now=now)
+        elif decided:
             _decide_locked(market, outcome=outcome, actor=actor, now=now)
     return VoteResult(market, choice, count, needed, decided)
 
@@ -338,11 +367,14 @@ def _staff_user_linked_to(voter: str) -> int | None:
     )
 
 
+def _round_votes(market: Market) -> QuerySet[ResolutionVote]:
+    """The votes being counted now: the first decision's, or the next correction's."""
+    return ResolutionVote.objects.filter(market=market, round=vote_round(market))
+
+
 def _agreeing_votes(market: Market, outcome: Outcome | None) -> int:
     """Votes for this choice, counting Discord users and unlinked staff users apart."""
-    voters = ResolutionVote.objects.filter(market=market, outcome=outcome).values_list(
-        "voter", flat=True
-    )
+    voters = _round_votes(market).filter(outcome=outcome).values_list("voter", flat=True)
     discord = sum(1 for voter in voters if voter.startswith("discord:"))
     return max(discord, len(voters) - discord)
 
@@ -353,9 +385,7 @@ def _votes_follow_the_staff_user_locked(market: Market, *, user_id: int, voter: 
     Their link changed since (a superuser linked them to another Discord user,
     or removed the link): that vote was theirs, and this one replaces it.
     """
-    earlier = ResolutionVote.objects.filter(market=market, cast_by_user_id=user_id).exclude(
-        voter=voter
-    )
+    earlier = _round_votes(market).filter(cast_by_user_id=user_id).exclude(voter=voter)
     for vote in earlier:
         audit_record(
             actor="system",
@@ -374,7 +404,7 @@ def _votes_follow_staff_links_locked(market: Market) -> None:
     twice: once as ``user:<pk>`` and once as the Discord user. Runs under the
     market's lock, so no vote on the market changes meanwhile.
     """
-    staff_votes = list(ResolutionVote.objects.filter(market=market, voter__startswith="user:"))
+    staff_votes = list(_round_votes(market).filter(voter__startswith="user:"))
     if not staff_votes:
         return
     links = dict(
@@ -387,7 +417,7 @@ def _votes_follow_staff_links_locked(market: Market) -> None:
         if discord_id is None:
             continue
         person = discord_voter(discord_id)
-        existing = ResolutionVote.objects.filter(market=market, voter=person).first()
+        existing = _round_votes(market).filter(voter=person).first()
         if existing is not None and existing.updated_at >= vote.updated_at:
             vote.delete()
         else:

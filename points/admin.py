@@ -64,6 +64,9 @@ class GuildForm(forms.ModelForm):
             "Copied onto each new market: a change affects new markets only.",
             "auto_refund_hours": "Hours after closing before an undecided market is unwound "
             "automatically. Copied onto each new market: a change affects new markets only.",
+            "correction_window_hours": "Hours after a market is decided during which "
+            "moderators may correct its result (to another answer, or to cancel) by the same "
+            "votes; 0 turns corrections off. Copied onto each new market.",
         }
 
 
@@ -105,6 +108,7 @@ class GuildAdmin(GuildScopedAdmin):
                     "fee_bps",
                     "min_resolution_votes",
                     "auto_refund_hours",
+                    "correction_window_hours",
                     "public_pages",
                 ],
                 "description": "A new market copies its fee, liquidity, resolution votes and "

@@ -437,6 +437,7 @@ GUILD_SETTINGS = (
     "fee_bps",
     "min_resolution_votes",
     "auto_refund_hours",
+    "correction_window_hours",
     "public_pages",
     "transfers_enabled",
 )

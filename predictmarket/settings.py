@@ -253,6 +253,10 @@ if MAX_BET_AMOUNT < MIN_BET_AMOUNT:
     raise ConfigError("MAX_BET_AMOUNT", f"must not be below MIN_BET_AMOUNT ({MIN_BET_AMOUNT})")
 AUTO_REFUND_HOURS = cfg.int("AUTO_REFUND_HOURS", 120, min_value=1, max_value=24 * 365)
 MIN_RESOLUTION_VOTES = cfg.int("MIN_RESOLUTION_VOTES", 2, min_value=1, max_value=25)
+# Default hours after a decision during which moderators may correct it (0 = never).
+CORRECTION_WINDOW_HOURS = cfg.int(
+    "CORRECTION_WINDOW_HOURS", 7 * 24, min_value=0, max_value=24 * 365
+)
 # New guilds start from these; a guild amount is at most MAX_AMOUNT (a CHECK in points).
 DEFAULT_LIQUIDITY = cfg.int("DEFAULT_LIQUIDITY", 1000, min_value=1, max_value=MAX_AMOUNT)
 STARTING_BALANCE = cfg.int("STARTING_BALANCE", 1000, min_value=0, max_value=MAX_AMOUNT)

@@ -81,6 +81,12 @@ def _describe(guild: Guild, discord_guild: Any = None) -> list[tuple[str, str]]:
         ("Default liquidity", f"{points(guild.default_liquidity)} points"),
         ("Resolution votes", str(guild.min_resolution_votes)),
         ("Auto-refund after", f"{guild.auto_refund_hours} hours"),
+        (
+            "Corrections",
+            f"within {guild.correction_window_hours} hours of a decision"
+            if guild.correction_window_hours
+            else "off",
+        ),
         ("Public pages", "on" if guild.public_pages else "off"),
         ("Transfers (/tip)", "on" if guild.transfers_enabled else "off"),
         ("Points kept in", guild.get_points_backend_display()),
@@ -225,6 +231,9 @@ class ConfigCog(commands.Cog, name="Config"):
         default_liquidity: int | None = _int("Liquidity of new markets", 1, MAX_AMOUNT),
         resolution_votes: int | None = _int("Moderator votes that decide a market", 1, 25),
         auto_refund_hours: int | None = _int("Refund unresolved markets after (hours)", 1, 8760),
+        correction_window_hours: int | None = _int(
+            "Hours after a decision moderators may correct it (0 = off)", 0, 8760
+        ),
         public_pages: bool | None = nextcord.SlashOption(
             description="Show markets on the public web pages", required=False
         ),
@@ -246,6 +255,7 @@ class ConfigCog(commands.Cog, name="Config"):
             default_liquidity=default_liquidity,
             min_resolution_votes=resolution_votes,
             auto_refund_hours=auto_refund_hours,
+            correction_window_hours=correction_window_hours,
             public_pages=public_pages,
             transfers_enabled=transfers,
         )

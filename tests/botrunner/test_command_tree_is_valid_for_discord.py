@@ -77,6 +77,7 @@ def test_every_capability_has_a_command() -> None:
         "market cancel",
         "moderate close",
         "moderate cancel",
+        "moderate correct",
         "bet",
         "sell",
         "portfolio",

@@ -35,6 +35,7 @@ def test_show_lists_every_setting(slash, guild, admin) -> None:
         "Default liquidity",
         "Resolution votes",
         "Auto-refund after",
+        "Corrections",
         "Public pages",
         "Transfers (/tip)",
         "Points kept in",
@@ -57,6 +58,7 @@ def test_an_admin_changes_every_setting(slash, guild, admin) -> None:
             default_liquidity=2000,
             min_resolution_votes=3,
             auto_refund_hours=48,
+            correction_window_hours=0,
             public_pages=True,
             transfers_enabled=False,
         )
@@ -78,6 +80,7 @@ def test_an_admin_changes_every_setting(slash, guild, admin) -> None:
         True,
         False,
     )
+    assert guild.correction_window_hours == 0  # corrections off
     assert "Settings saved" in interaction.last.text and "1.5%" in interaction.last.text
     entry = AuditLogEntry.objects.get(action="guild.settings")
     assert entry.actor == f"discord:{admin.id}"
