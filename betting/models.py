@@ -73,7 +73,22 @@ class Position(models.Model):
                 name="position_points_gte_0",
             ),
         ]
-        indexes = [models.Index(fields=["market", "outcome", "-shares"])]
+        indexes = [
+            models.Index(fields=["market", "outcome", "-shares"]),
+            # Leaderboards (betting.leaderboards): open positions of an outcome with what
+            # marks them, and a market's points per member, read from the index alone.
+            models.Index(
+                fields=["outcome"],
+                include=["member", "shares"],
+                condition=Q(shares__gt=0),
+                name="position_marks_idx",
+            ),
+            models.Index(
+                fields=["market"],
+                include=["member", "points_spent", "points_received"],
+                name="position_flows_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.member} holds {self.shares} of {self.outcome}"
