@@ -103,7 +103,10 @@ def _scored_sql(*, board: Board, since: datetime | None, one_member: bool) -> st
     settled = "AND m.settled_at >= %(since)s" if since is not None else ""
     with_flows = board == "profit" or one_member
     flows_settled = settled if board == "profit" else ""
-    value = "CAST(ROUND(COALESCE(mk.value, 0) * 100) AS BIGINT)"
+    # A period's board ranks settled markets only: the open value is shown for the
+    # top rows (see _board_sql), not computed for every member.
+    with_marks = board == "net_worth" or since is None or one_member
+    value = "CAST(ROUND(COALESCE(mk.value, 0) * 100) AS BIGINT)" if with_marks else "NULL"
     if board == "net_worth":
         score = f"a.balance * 100 + {value}"
     elif since is None:
@@ -140,7 +143,7 @@ def _scored_sql(*, board: Board, since: datetime | None, one_member: bool) -> st
                    {"COALESCE(f.net, 0)" if with_flows else "NULL"} AS net,
                    CAST({score} AS BIGINT) AS score
             FROM {{account}} a
-            LEFT JOIN marks mk ON mk.member_id = a.member_id
+            {"LEFT JOIN marks mk ON mk.member_id = a.member_id" if with_marks else ""}
             {"LEFT JOIN flows f ON f.member_id = a.member_id" if with_flows else ""}
             WHERE a.guild_id = %(guild)s AND a.kind = %(member_kind)s
             {"AND a.member_id = %(member)s" if one_member else ""}
@@ -169,12 +172,19 @@ def _board_sql(board: Board, since: datetime | None) -> str:
             END"""
     else:
         profit = "r.score"
+    value = "r.value_cents"
+    if board == "profit" and since is not None:
+        value = """CASE WHEN r.place <= %(top)s THEN CAST(ROUND(COALESCE(
+                (SELECT SUM(p.shares * pr.price)
+                 FROM prices pr JOIN {position} p ON p.outcome_id = pr.outcome_id
+                 WHERE p.member_id = r.member_id AND p.shares > 0), 0) * 100) AS BIGINT)
+            END"""
     ranked = f""",
         ranked AS (
             SELECT scored.*, ROW_NUMBER() OVER (ORDER BY score DESC, member_id) AS place
             FROM scored
         )
-        SELECT r.member_id, r.score, r.balance, r.value_cents, {profit},
+        SELECT r.member_id, r.score, r.balance, {value}, {profit},
                mem.discord_id, mem.display_name
         FROM ranked r LEFT JOIN {{member}} mem ON mem.id = r.member_id AND r.place <= %(top)s
         ORDER BY r.place"""  # noqa: S608

@@ -126,6 +126,8 @@ def test_profit_over_a_period_counts_the_markets_settled_in_it(
     scores = {r.display_name: r.profit for r in rows}
     assert scores["winner"] == recent_gain.points_received - recent_gain.points_spent
     assert scores["loser"] == -100  # the open 500-point bet is not this week's loss
+    open_value = member_portfolio(loser).value.quantize(Decimal("0.01"))
+    assert open_value > 0 and by_name(rows)["loser"].value == open_value  # shown, not scored
     assert own is not None and own.profit == -100
     assert own.rank == [r.display_name for r in rows].index("loser") + 1
     month_rows, _ = worth_leaderboard(
