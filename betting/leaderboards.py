@@ -32,11 +32,12 @@ from __future__ import annotations
 import bisect
 from array import array
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from betting.models import Position
 from markets.models import Market, MarketStatus, Outcome
@@ -246,6 +247,22 @@ def own_row(
         _cents(value_cents),
         profit,
     )
+
+
+# The profit boards' periods (issue 15): rolling windows ending now.
+PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30)}
+PERIOD_CHOICES = ("all", *PERIODS)
+
+
+def period_start(period: str, *, now: datetime | None = None) -> datetime | None:
+    """When a period's board starts (None: all time), to the minute.
+
+    To the minute so that every read within a minute shares one cached board.
+    """
+    if period == "all":
+        return None
+    start = (now or timezone.now()) - PERIODS[period]
+    return start.replace(second=0, microsecond=0)
 
 
 def period_key(since: datetime | None) -> str:
