@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 from prometheus_client import REGISTRY
 from pytest_django import Settings
@@ -14,6 +15,7 @@ from betting.leaderboards import compute_board
 from betting.selectors import member_portfolio, worth_leaderboard
 from betting.settlement import settle_resolved_market
 from markets.models import Market
+from points.leaderboard_cache import leaderboard_key
 from points.models import Guild, Member
 from points.selectors import balance_leaderboard
 from tests.betting.helpers import bet
@@ -152,6 +154,28 @@ def test_the_board_is_cached_briefly_and_the_callers_own_figures_are_live(
     settings.READ_CACHE_ENABLED = False
     fresh, _ = worth_leaderboard(guild.pk, by="net_worth")
     assert fresh[0].display_name == "dee"
+
+
+def test_one_caller_recomputes_a_stale_board_while_the_others_are_served_it(
+    guild: Guild, traders: dict[str, Member], settings: Settings
+) -> None:
+    settings.READ_CACHE_ENABLED = True
+    stale, _ = worth_leaderboard(guild.pk, by="net_worth")
+    key = leaderboard_key(guild.pk, "net_worth", "all")
+    _, board = cache.get(key)
+    cache.set(key, (0.0, board))  # its few seconds are over
+    set_balance(traders["dee"], 1_000_000)
+    cache.add(f"{key}:refreshing", 1)  # another caller is recomputing it
+    hits = reads("hit")
+
+    served, _ = worth_leaderboard(guild.pk, by="net_worth")
+
+    assert served == stale and reads("hit") - hits == 1
+    cache.delete(f"{key}:refreshing")  # that caller died: the next one recomputes
+    misses = reads("miss")
+    fresh, _ = worth_leaderboard(guild.pk, by="net_worth")
+    assert fresh[0].display_name == "dee" and reads("miss") - misses == 1
+    assert worth_leaderboard(guild.pk, by="net_worth")[0] == fresh  # and stores it
 
 
 @pytest.mark.tenancy
