@@ -129,6 +129,34 @@ def seed(members: int) -> None:
         cursor.execute("VACUUM ANALYZE")
 
 
+def plan_report(member_id: int, since: object) -> None:
+    """Which indexes each leaderboard statement's plan uses (EXPLAIN, not run)."""
+    import re
+
+    from django.db import connection
+
+    from betting import leaderboards
+
+    statements = {
+        "net worth board": leaderboards._board_sql("net_worth", None),
+        "profit week board": leaderboards._board_sql("profit", since),
+        "profit all board": leaderboards._board_sql("profit", None),
+        "own net worth": leaderboards._own_sql("net_worth", None),
+        "own profit week": leaderboards._own_sql("profit", since),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute("SET jit = off")
+        for name, sql in statements.items():
+            cursor.execute("EXPLAIN " + sql, leaderboards._params(GUILD_ID, since, member_id))
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            indexes = sorted(
+                set(re.findall(r"Index(?: Only)? Scan(?: Backward)? using (\w+)", plan))
+            )
+            indexes += sorted(set(re.findall(r"Bitmap Index Scan on (\w+)", plan)))
+            scans = sorted(set(re.findall(r"Seq Scan on (\w+)", plan)))
+            print(f"  plan {name:<18} indexes {', '.join(indexes)}; seq scans {', '.join(scans)}")
+
+
 def time_lookups(lookup: Callable[[int], object], rounds: int) -> list[float]:
     timings = []
     for i in range(rounds):
@@ -188,6 +216,7 @@ def main() -> None:
 
         return lookup
 
+    plan_report(callers[0].pk, periods["week"])
     results: dict[str, float] = {}
 
     def report(name: str, timings: list[float]) -> float:

@@ -17,10 +17,13 @@ Values are rounded to cents in SQL; ties (equal cents) share a rank, the next
 rank skips (1, 1, 3), and equal scores are listed by member id.
 
 One statement scores every member and returns them ranked: the guild's live
-prices (a few hundred outcomes), positions joined through the covering
-indexes ``position_marks_idx`` (outcome → member, shares, for live marks) and
-``position_flows_idx`` (market → member, points), markets of a period through
-``market_guild_settled``. The board (top ``MAX_ROWS`` rows and every member's
+prices (a few hundred outcomes) from the pools, then the positions. A whole
+board reads every open position of the guild once (a hash join: for most of
+a table a sequential read beats an index); a period's board reads only the
+markets settled in it (``market_guild_settled``) and their positions from the
+covering ``position_flows_idx`` (market → member, points); one member's
+figures go through their own positions and ``position_marks_idx`` (outcome →
+member, shares, open positions only). The board (top ``MAX_ROWS`` rows and every member's
 score, as a compact array) is cached briefly per guild, board and period
 (``points.leaderboard_cache``); the caller's own figures are read live from
 their own positions and ranked against that board exactly (the number of
@@ -71,11 +74,21 @@ class ScoredBoard:
 
     rows: list[WorthRow]
     # Every member's score in cents, negated and ascending (highest score first), so
-    # ``bisect_left(neg_scores, -s)`` counts the members who score more than ``s``.
+    # ``bisect_left(neg_scores, -s)`` counts the members who score more than ``s``;
+    # and their member ids in the same order.
     neg_scores: array
+    member_ids: array
 
-    def rank_of(self, score_cents: int) -> int:
-        return bisect.bisect_left(self.neg_scores, -score_cents) + 1
+    def rank_of(self, member_id: int, score_cents: int) -> int:
+        """1 + the number of *other* members scoring more than ``score_cents`` here."""
+        higher = bisect.bisect_left(self.neg_scores, -score_cents)
+        try:
+            # The member's own (older) score on this board is not someone else's.
+            if -self.neg_scores[self.member_ids.index(member_id)] > score_cents:
+                higher -= 1
+        except ValueError:  # a member who joined after this board was computed
+            pass
+        return higher + 1
 
 
 def _tables() -> dict[str, str]:
@@ -213,6 +226,7 @@ def compute_board(guild_id: int, *, board: Board, since: datetime | None) -> Sco
         records = cursor.fetchall()
     rows: list[WorthRow] = []
     neg_scores = array("q", (-int(r[1]) for r in records))
+    member_ids = array("q", (r[0] for r in records))
     for position, (member_id, score, balance, value, profit, discord_id, name) in enumerate(
         records[:MAX_ROWS], start=1
     ):
@@ -221,7 +235,7 @@ def compute_board(guild_id: int, *, board: Board, since: datetime | None) -> Sco
         rows.append(
             WorthRow(rank, member_id, discord_id, name, balance, _cents(value), _cents(profit))
         )
-    return ScoredBoard(rows=rows, neg_scores=neg_scores)
+    return ScoredBoard(rows=rows, neg_scores=neg_scores, member_ids=member_ids)
 
 
 def own_row(
@@ -239,7 +253,7 @@ def own_row(
     value_cents = int(value)
     profit = _cents(score) if board == "profit" else _cents(int(net) * 100 + value_cents)
     return WorthRow(
-        ranked.rank_of(int(score)),
+        ranked.rank_of(member.pk, int(score)),
         member.pk,
         member.discord_id,
         member.display_name,

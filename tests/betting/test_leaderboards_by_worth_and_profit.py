@@ -151,6 +151,11 @@ def test_the_board_is_cached_briefly_and_the_callers_own_figures_are_live(
     assert cached == first  # the board is the cached one (a few seconds old at most)
     assert own is not None and own.balance == 1_000_000 and own.rank == 1  # but "me" is live
     assert (reads("hit") - hits, reads("miss") - misses) == (1, 1)
+    leader = traders[first[0].display_name]
+    set_balance(leader, 0)  # the cached leader has fallen: ranked against everyone else
+    _, fallen = worth_leaderboard(guild.pk, by="net_worth", member=leader)
+    assert fallen is not None
+    assert fallen.rank == 1 + sum(r.net_worth > fallen.net_worth for r in first[1:]), first
     settings.READ_CACHE_ENABLED = False
     fresh, _ = worth_leaderboard(guild.pk, by="net_worth")
     assert fresh[0].display_name == "dee"
