@@ -11,7 +11,8 @@ under the ``pm`` prefix). Then, for ``--seconds`` each:
 1. **cached**: ``--writers`` processes place bets through ``bet_place`` on
    ONE hot market (as the bot and the API workers do) while ``--readers``
    concurrent HTTP clients (aiohttp, in two processes) poll that market's API
-   detail, the API market list and the public market page in turn;
+   detail, the API market list and the public market page in turn (sending
+   ``If-None-Match`` with the last ``ETag`` a page gave them, as pollers do);
 2. **uncached**: the same, with gunicorn restarted with
    ``READ_CACHE_ENABLED=false``;
 3. **writers alone**: no readers, no server.
@@ -40,6 +41,7 @@ import multiprocessing
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -222,6 +224,7 @@ def gunicorn(*, read_cache: bool) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def wait_until_live(server: subprocess.Popen, base_url: str, log: Path) -> None:
@@ -338,15 +341,19 @@ async def _read_storm(
         began = time.perf_counter()
 
         async def client(n: int) -> None:
+            etags: dict[str, str] = {}  # a poller revalidates what it has (304 when unchanged)
             i = n
             while time.perf_counter() - began < seconds:
                 url = urls[i % len(urls)]
                 i += 1
+                conditional = {"If-None-Match": etags[url]} if url in etags else {}
                 sent = time.perf_counter()
-                async with session.get(url) as response:
+                async with session.get(url, headers=conditional) as response:
                     await response.read()
                 latencies.append(time.perf_counter() - sent)
                 statuses[response.status] = statuses.get(response.status, 0) + 1
+                if "ETag" in response.headers:
+                    etags[url] = response.headers["ETag"]
 
         await asyncio.gather(*(client(n) for n in range(clients)))
         elapsed = time.perf_counter() - began

@@ -22,12 +22,14 @@ board reads every open position of the guild once (a hash join: for most of
 a table a sequential read beats an index); a period's board reads only the
 markets settled in it (``market_guild_settled``) and their positions from the
 covering ``position_flows_idx`` (market → member, points); one member's
-figures go through their own positions and ``position_marks_idx`` (outcome →
-member, shares, open positions only). The board (top ``MAX_ROWS`` rows and every member's
-score, as a compact array) is cached briefly per guild, board and period
+figures go through their own positions (``position_unique``: member, outcome).
+``bench/leaderboard.py`` prints each statement's plan.
+
+The board (top ``MAX_ROWS`` rows, every member's score and id, as compact
+arrays) is cached briefly per guild, board and period
 (``points.leaderboard_cache``); the caller's own figures are read live from
 their own positions and ranked against that board exactly (the number of
-members with a higher score, plus one).
+other members with a higher score, plus one).
 """
 
 from __future__ import annotations

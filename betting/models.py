@@ -75,14 +75,8 @@ class Position(models.Model):
         ]
         indexes = [
             models.Index(fields=["market", "outcome", "-shares"]),
-            # Leaderboards (betting.leaderboards): open positions of an outcome with what
-            # marks them, and a market's points per member, read from the index alone.
-            models.Index(
-                fields=["outcome"],
-                include=["member", "shares"],
-                condition=Q(shares__gt=0),
-                name="position_marks_idx",
-            ),
+            # Period leaderboards (betting.leaderboards): the points per member of the
+            # markets settled in a period, read from the index alone.
             models.Index(
                 fields=["market"],
                 include=["member", "points_spent", "points_received"],
