@@ -80,6 +80,8 @@ class Market(models.Model):
             models.Index(fields=["guild", "status", "volume", "id"], name="market_list_volume"),
             models.Index(fields=["guild", "status", "created_at", "id"], name="market_list_newest"),
             models.Index(fields=["guild", "category"], name="market_guild_category"),
+            # Profit over a period: the markets of a guild settled since a moment.
+            models.Index(fields=["guild", "settled_at"], name="market_guild_settled"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(liquidity__gte=1), name="market_liquidity_gte_1"),

@@ -20,7 +20,7 @@ HELP_ROWS = [
     ("/bet · /sell", "Buy shares of an answer (you see a quote first) or sell them back."),
     ("/portfolio · /balance · /history", "Your shares, points and movements (only you see them)."),
     ("/daily · /tip", "Claim daily points; give points to another member."),
-    ("/leaderboard", "Top members by balance, net worth or profit."),
+    ("/leaderboard", "Top members by balance, net worth or profit (all time, last week or month)."),
     ("/apikey", "Your personal key for the REST API (shown once, only to you)."),
     (
         "Moderators",
