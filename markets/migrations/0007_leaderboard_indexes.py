@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('markets', '0005_market_list_indexes'),
+        ('markets', '0006_market_corrections'),
         ('points', '0007_bound_guild_amounts'),
     ]
 
