@@ -249,7 +249,12 @@ _OPEN_SCHEDULE: Sequence[float] = ()
 
 
 def _open_loop_worker(
-    worker: int, origin: float, claimed: Any, results: Any, warm_up: Callable[[], None]
+    worker: int,
+    start: Any,
+    origin: Any,
+    claimed: Any,
+    results: Any,
+    warm_up: Callable[[], None],
 ) -> None:
     """Take the next unclaimed arrival, wait for its time, run it; until none is left.
 
@@ -264,13 +269,15 @@ def _open_loop_worker(
     error = ""
     try:
         warm_up()  # the connection is open before the first arrival
+        start.wait()  # every worker is ready, and the origin is set
+        zero = origin.value
         while True:
             with claimed.get_lock():
                 index = claimed.value
                 claimed.value += 1
             if index >= len(_OPEN_SCHEDULE):
                 break
-            due = origin + _OPEN_SCHEDULE[index]
+            due = zero + _OPEN_SCHEDULE[index]
             pause = due - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
@@ -280,6 +287,7 @@ def _open_loop_worker(
             rows.append((started - due, time.monotonic() - due, pause < 0))
     except Exception:  # reported to the parent, which fails the run
         error = traceback.format_exc(limit=4)
+        start.abort()  # the others are not left waiting for this one
         raise
     finally:
         connections.close_all()
@@ -307,10 +315,18 @@ def run_open_loop(
     context = multiprocessing.get_context("fork")
     claimed = context.Value("i", 0)
     results = context.Queue()
-    # Room for every process to fork, connect and warm up before the first arrival.
-    origin = time.monotonic() + 1.0 + 0.05 * workers
+    # The clock starts once every process has forked, connected and warmed up
+    # (the barrier's action runs once, in the last process to arrive).
+    origin = context.Value("d", 0.0)
+
+    def set_origin() -> None:
+        origin.value = time.monotonic() + 0.1
+
+    start = context.Barrier(workers, action=set_origin)
     processes = [
-        context.Process(target=_open_loop_worker, args=(w, origin, claimed, results, warm_up))
+        context.Process(
+            target=_open_loop_worker, args=(w, start, origin, claimed, results, warm_up)
+        )
         for w in range(workers)
     ]
     for process in processes:
@@ -325,7 +341,7 @@ def run_open_loop(
     finished = max(end for _, _, end in outcomes)
     return OpenLoopResult(
         offered=len(arrivals),
-        seconds=finished - origin,
+        seconds=finished - origin.value,
         start_delays=[delay for delay, _, _ in rows],
         latencies=[latency for _, latency, _ in rows],
         waited_for_worker=sum(1 for _, _, waited in rows if waited),
