@@ -81,7 +81,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--pgbench-seconds", type=int, help="each pgbench run (10)")
     parser.add_argument("--open-rate", type=float, default=150.0, help="offered bets/s (150)")
     parser.add_argument("--open-seconds", type=float, help="open-loop duration (20)")
-    parser.add_argument("--open-workers", type=int, default=16, help="open-loop processes (16)")
+    parser.add_argument("--open-workers", type=int, default=32, help="open-loop processes (32)")
     parser.add_argument("--markets", type=int, default=100, help="many-markets run (100)")
     parser.add_argument("--many-seconds", type=int, help="many-markets and TPC-B runs (10)")
     parser.add_argument("--tpcb-scale", type=int, default=8, help="pgbench -i -s (8)")
