@@ -151,17 +151,3 @@ class ResolutionVote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.voter}: {self.outcome or 'cancel'}"
-
-
-class PricePoint(models.Model):
-    """The market's probabilities after a trade (or at creation), for charts."""
-
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="price_points")
-    created_at = models.DateTimeField()
-    probabilities = models.JSONField(help_text="One probability per outcome, as strings")
-
-    class Meta:
-        indexes = [models.Index(fields=["market", "created_at"])]
-
-    def __str__(self) -> str:
-        return f"{self.market_id} @ {self.created_at:%Y-%m-%d %H:%M}"

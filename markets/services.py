@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from markets import amm
-from markets.models import Market, MarketStatus, Outcome, PricePoint, ResolutionVote
+from markets.models import Market, MarketStatus, Outcome, ResolutionVote
 from markets.signals import market_decided
 from markets.validation import clean_market_input
 from markets.voters import discord_voter, vote_channel, voter_check
@@ -147,9 +147,6 @@ def market_create(
                 actor=actor,
                 memo=f"liquidity for market #{market.pk}",
                 idempotency_key=f"market:{market.pk}:subsidy",
-            )
-            PricePoint.objects.create(
-                market=market, created_at=now, probabilities=probabilities_payload(pools)
             )
             audit_record(
                 actor=actor,
