@@ -218,16 +218,3 @@ class MarketCorrection(models.Model):
             return f"resolved {outcome.label}"
         return MarketStatus(status).label.lower()
 
-
-class PricePoint(models.Model):
-    """The market's probabilities after a trade (or at creation), for charts."""
-
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="price_points")
-    created_at = models.DateTimeField()
-    probabilities = models.JSONField(help_text="One probability per outcome, as strings")
-
-    class Meta:
-        indexes = [models.Index(fields=["market", "created_at"])]
-
-    def __str__(self) -> str:
-        return f"{self.market_id} @ {self.created_at:%Y-%m-%d %H:%M}"

@@ -23,7 +23,7 @@ from markets.corrections import (
     correction_decide_locked,
     vote_round,
 )
-from markets.models import Market, MarketStatus, Outcome, PricePoint, ResolutionVote
+from markets.models import Market, MarketStatus, Outcome, ResolutionVote
 from markets.signals import market_decided
 from markets.validation import clean_market_input
 from markets.voters import discord_voter, vote_channel, voter_check
@@ -155,9 +155,6 @@ def market_create(
                 actor=actor,
                 memo=f"liquidity for market #{market.pk}",
                 idempotency_key=f"market:{market.pk}:subsidy",
-            )
-            PricePoint.objects.create(
-                market=market, created_at=now, probabilities=probabilities_payload(pools)
             )
             audit_record(
                 actor=actor,
