@@ -1,11 +1,14 @@
-"""A fake Discord HTTP API on loopback: the two routes the web asks about a member.
+"""A fake Discord HTTP API on loopback: the routes the web asks about a member.
 
 ``GET /api/v10/guilds/{guild_id}/members/{user_id}`` answers the member's role
 ids (404 ``Unknown Member`` when they are not in the guild) and ``GET
 /api/v10/guilds/{guild_id}`` the guild's owner and roles with their permission
 bits, as Discord does (permissions are decimal strings). Both insist on the
-bot token. Tests change roles between requests, script failures (a status, a
-``Retry-After``, a delay past the client's timeout) and count the requests.
+bot token. With a person's own OAuth token (``user_token``), ``GET
+/api/v10/users/@me/guilds`` lists their servers (``owner``, ``permissions``) and
+``GET /api/v10/users/@me/guilds/{guild_id}/member`` their roles in one. Tests
+change roles between requests, script failures (a status, a ``Retry-After``, a
+delay past the client's timeout) and count the requests.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from urllib.parse import urlsplit
 
 MEMBER = re.compile(r"^/api/v10/guilds/(?P<guild>\d+)/members/(?P<user>\d+)$")
 GUILD = re.compile(r"^/api/v10/guilds/(?P<guild>\d+)$")
+MY_GUILDS = re.compile(r"^/api/v10/users/@me/guilds$")
+MY_MEMBER = re.compile(r"^/api/v10/users/@me/guilds/(?P<guild>\d+)/member$")
 
 MANAGE_GUILD = 0x20
 ADMINISTRATOR = 0x8
@@ -51,6 +56,7 @@ class FakeDiscord:
     requests: list[str] = field(default_factory=list)
     down: bool = False  # every request answers 503
     unknown_guilds: set[int] = field(default_factory=set)  # servers the bot is not in
+    user_tokens: dict[str, int] = field(default_factory=dict)  # OAuth token -> user id
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:
@@ -60,6 +66,7 @@ class FakeDiscord:
             self.faults.clear()
             self.requests.clear()
             self.unknown_guilds.clear()
+            self.user_tokens.clear()
             self.down = False
 
     # -- what Discord knows -------------------------------------------------------
@@ -79,6 +86,12 @@ class FakeDiscord:
 
     def set_roles(self, guild_id: int, user_id: int, roles: list[int]) -> None:
         self.guild(guild_id).members[user_id] = list(roles)
+
+    def user_token(self, user_id: int) -> str:
+        """A person's OAuth2 access token, as signing in with Discord would give them."""
+        token = f"user-token-{user_id}"
+        self.user_tokens[token] = user_id
+        return token
 
     def remove_member(self, guild_id: int, user_id: int) -> None:
         self.guild(guild_id).members.pop(user_id, None)
@@ -134,6 +147,8 @@ class FakeDiscord:
                 body = {"message": "You are being rate limited.", "retry_after": fault.retry_after}
                 body["global"] = False
             return self._json(handler, fault.status, body, headers)
+        if MY_GUILDS.match(path) or MY_MEMBER.match(path):
+            return self._user_route(handler, path)
         if handler.headers.get("Authorization") != f"Bot {self.token}":
             return self._json(handler, 401, {"message": "401: Unauthorized", "code": 0})
         match = MEMBER.match(path) or GUILD.match(path)
@@ -155,6 +170,36 @@ class FakeDiscord:
             body = {"id": match["guild"], "owner_id": str(guild.owner_id), "roles": roles}
             return self._json(handler, 200, body)
         return self._json(handler, 404, {"message": "404: Not Found", "code": 0})
+
+    def _user_route(self, handler: BaseHTTPRequestHandler, path: str) -> None:
+        scheme, _, token = (handler.headers.get("Authorization") or "").partition(" ")
+        user_id = self.user_tokens.get(token) if scheme == "Bearer" else None
+        if user_id is None:
+            return self._json(handler, 401, {"message": "401: Unauthorized", "code": 0})
+        if match := MY_MEMBER.match(path):
+            guild_id = int(match["guild"])
+            roles = self.guilds[guild_id].members.get(user_id) if guild_id in self.guilds else None
+            if roles is None:
+                return self._json(handler, 404, {"message": "Unknown Guild", "code": 10004})
+            user = {"id": str(user_id), "username": f"user{user_id}"}
+            return self._json(handler, 200, {"user": user, "roles": [str(r) for r in roles]})
+        listed = []
+        for guild_id, guild in self.guilds.items():
+            roles = guild.members.get(user_id)
+            if roles is None or guild_id in self.unknown_guilds:
+                continue
+            bits = guild.role_permissions.get(guild_id, 0)  # @everyone
+            for role in roles:
+                bits |= guild.role_permissions.get(role, 0)
+            listed.append(
+                {
+                    "id": str(guild_id),
+                    "name": f"guild {guild_id}",
+                    "owner": guild.owner_id == user_id,
+                    "permissions": str(bits),
+                }
+            )
+        return self._json(handler, 200, listed)
 
     def _json(
         self,

@@ -62,7 +62,12 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 class StaffSessionAuthentication(authentication.SessionAuthentication):
-    """The admin's session, for staff only (with CSRF protection for writes)."""
+    """The admin's session, for staff only (with CSRF protection for writes).
+
+    Which guilds it reaches is decided per request in
+    ``predictmarket.api.context.request_guild_id``: every guild for an
+    operator (a superuser), else the guilds Discord says its person moderates.
+    """
 
     def authenticate(self, request: Request) -> tuple[Any, None] | None:
         result = super().authenticate(request)

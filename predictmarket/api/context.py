@@ -12,6 +12,7 @@ from points.models import Member
 from points.snowflakes import MAX_SNOWFLAKE, parse_snowflake
 from predictmarket.api.auth import MemberPrincipal
 from predictmarket.discord_api import member_is_moderator
+from predictmarket.discord_login.memberships import moderated_guilds
 from predictmarket.errors import ModeratorCheckUnavailable, NotFound, ValidationFailed
 
 if TYPE_CHECKING:
@@ -19,7 +20,15 @@ if TYPE_CHECKING:
 
 
 def request_guild_id(request: Request) -> int:
-    """The token's guild; staff sessions name one with ``?guild=<id>``."""
+    """The token's guild; staff sessions name one with ``?guild=<id>``.
+
+    An operator's (a superuser's) session may name any guild. Any other staff
+    session only a guild its person moderates on Discord, as the moderators'
+    console asks (``moderated_guilds``: fresh within
+    ``MODERATOR_CONSOLE_REFRESH_SECONDS``, asked again for every write); another
+    guild is not found, whether it exists or not. Raises ``DiscordSignInNeeded``
+    or ``ModeratorCheckUnavailable`` when Discord cannot be asked.
+    """
     if isinstance(request.user, MemberPrincipal):
         return request.user.guild_id
     raw = request.query_params.get("guild", "")
@@ -27,7 +36,10 @@ def request_guild_id(request: Request) -> int:
         raise ValidationFailed("Staff sessions must name a guild: ?guild=<id>.", field="guild")
     # Not str.isdigit(): it accepts "²", which int() refuses (a 500), and ids past
     # BIGINT overflow SQLite.
-    return parse_snowflake(raw, field="guild")
+    guild_id = parse_snowflake(raw, field="guild")
+    if not request.user.is_superuser and guild_id not in moderated_guilds(request):
+        raise NotFound("No such guild among the servers you moderate.")
+    return guild_id
 
 
 def existing_id(object_id: int) -> int:
@@ -65,7 +77,8 @@ def is_moderator(request: Request) -> bool:
 
     A key: Discord's answer (cached ≤ 60 s); raises ``ModeratorCheckUnavailable``
     (a 503) when Discord cannot tell. A staff session: the Django permission,
-    read with the user on every request.
+    read with the user on every request, and (not an operator) in a guild its
+    person moderates on Discord (``request_guild_id``: another guild is a 404).
     """
     user = request.user
     if isinstance(user, MemberPrincipal):
@@ -75,7 +88,10 @@ def is_moderator(request: Request) -> bool:
             user_id=member.discord_id,
             moderator_role_id=member.guild.moderator_role_id,
         )
-    return bool(user.is_staff and user.has_perm("markets.change_market"))
+    if not (user.is_staff and user.has_perm("markets.change_market")):
+        return False
+    request_guild_id(request)  # the guild named is one they moderate, or NotFound
+    return True
 
 
 def may_bypass_rate_limits(request: Request) -> bool:

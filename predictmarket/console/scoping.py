@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.filters import AllValuesFieldListFilter, RelatedOnlyFieldListFilter
 from django.contrib.admin.utils import get_fields_from_path
@@ -31,28 +30,12 @@ from django.db.models import Model, QuerySet
 from django.forms import BaseForm
 from django.http import Http404, HttpRequest
 
-from predictmarket.discord_login.memberships import memberships_for
+from predictmarket.discord_login.memberships import moderated_guilds
 
 
 def is_operator(request: HttpRequest) -> bool:
     user = request.user
     return bool(user.is_active and user.is_staff and user.is_superuser)
-
-
-def moderated_guilds(request: HttpRequest) -> frozenset[int]:
-    """The guilds the signed-in person moderates, asked once per request.
-
-    Fresh within ``MODERATOR_CONSOLE_REFRESH_SECONDS``, and asked of Discord
-    anew for a POST (every action). Raises ``DiscordSignInNeeded`` or
-    ``ModeratorCheckUnavailable`` when that cannot be told.
-    """
-    cached = getattr(request, "_console_guilds", None)
-    if cached is not None:
-        return cached
-    max_age = 0 if request.method == "POST" else settings.MODERATOR_CONSOLE_REFRESH_SECONDS
-    guilds = memberships_for(user=request.user, max_age=max_age).moderator_of
-    request._console_guilds = guilds  # type: ignore[attr-defined]
-    return guilds
 
 
 def console_scope(request: HttpRequest) -> frozenset[int] | None:

@@ -15,17 +15,26 @@ server. The answer is kept in the Django cache with the time it was asked;
 ``memberships_for`` asks again when it is older than ``max_age`` (the console
 passes ``MODERATOR_CONSOLE_REFRESH_SECONDS``, and 0 before every action).
 
-Failures are never an answer: when Discord cannot tell (timeout, 5xx, 429,
-an unreadable body) ``ModeratorCheckUnavailable`` is raised and the caller
-must refuse; a token Discord rejects (401) or no token at all raises
-``DiscordSignInNeeded`` and the cached answer is dropped.
+The members' web app only needs ``member_of``: it asks with
+``moderators=False``, which costs one call (the guild list) and never the
+per-guild member calls. Such an answer keeps the moderator flags of the last
+full answer for the guilds that needed a member call (``moderators_checked_at``
+stays that answer's time), so a person who uses both the console and the web
+app is not asked about their roles more often than the console's window.
 
-Public API (the console and the members' web app read it):
-``memberships_for(user=, max_age=)`` → ``Memberships`` (``member_of``,
-``moderator_of``, ``guilds``: ``GuildMembership(guild_id, name, is_moderator)``),
-``memberships_cached(user=)`` (the last answer, however old),
-``memberships_forget(user=)``, and the errors ``DiscordSignInNeeded`` and
-``ModeratorCheckUnavailable``.
+Failures are never an answer: when Discord cannot tell (timeout, 5xx, 429,
+an unreadable body) ``ModeratorCheckUnavailable`` is raised (``GuildListUnavailable``
+for a members-only question) and the caller must refuse; a token Discord
+rejects (401) or no token at all raises ``DiscordSignInNeeded`` and the cached
+answer is dropped.
+
+Public API (the console, the API's staff sessions and the members' web app read it):
+``memberships_for(user=, max_age=, moderators=True)`` → ``Memberships``
+(``member_of``, ``moderator_of``, ``guilds``: ``GuildMembership(guild_id, name,
+is_moderator)``), ``moderated_guilds(request)`` (once per request, fresh for
+unsafe methods), ``memberships_cached(user=)`` (the last answer, however old),
+``memberships_forget(user=)``, and the errors ``DiscordSignInNeeded``,
+``ModeratorCheckUnavailable`` and ``GuildListUnavailable``.
 """
 
 from __future__ import annotations
@@ -40,7 +49,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from predictmarket.errors import ModeratorCheckUnavailable, PermissionDenied
+from predictmarket.errors import DomainError, ExternalServiceError, ModeratorCheckUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -50,13 +59,28 @@ UNKNOWN_GUILD = 10004  # the person is not in that server (or it does not exist)
 MAX_BACKOFF_SECONDS = 60
 
 
-class DiscordSignInNeeded(PermissionDenied):
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class DiscordSignInNeeded(DomainError):
+    """No usable Discord sign-in: the person must sign in with Discord (again).
+
+    401 on the members' pages; the console and the API answer 403 (they are
+    already signed in to this site, as an operator's password or a session).
+    """
+
     code = "discord_sign_in_needed"
-    http_status = 403
+    http_status = 401
     default_message = (
         "Sign in with Discord again: this site has no valid Discord sign-in for you, so it "
-        "cannot ask Discord which servers you moderate."
+        "cannot ask Discord which servers you are in or moderate."
     )
+
+
+class GuildListUnavailable(ExternalServiceError):
+    """Discord could not list a person's servers (a members-only question)."""
+
+    default_message = "Discord did not list your servers just now; please try again shortly."
 
 
 @dataclass(frozen=True)
@@ -71,8 +95,10 @@ class Memberships:
     """One answer from Discord: the served guilds a person is in, and when it was asked."""
 
     discord_id: int
-    checked_at: float  # time.time() when Discord answered
+    checked_at: float  # time.time() when Discord listed the guilds
     guilds: tuple[GuildMembership, ...]
+    # When every ``is_moderator`` was last asked (the oldest of them); None: not asked.
+    moderators_checked_at: float | None = None
 
     @property
     def member_of(self) -> frozenset[int]:
@@ -84,6 +110,16 @@ class Memberships:
 
     def age(self) -> float:
         return time.time() - self.checked_at
+
+    def moderators_age(self) -> float | None:
+        if self.moderators_checked_at is None:
+            return None
+        return time.time() - self.moderators_checked_at
+
+
+def _fresh(age: float | None, max_age: float) -> bool:
+    # A negative age is a clock that went backwards: ask again rather than trust it.
+    return age is not None and 0 <= age < max_age
 
 
 def _key(user_id: int) -> str:
@@ -105,28 +141,74 @@ def memberships_cached(*, user: Any) -> Memberships | None:
             discord_id=int(entry["discord_id"]),
             checked_at=float(entry["checked_at"]),
             guilds=tuple(GuildMembership(**g) for g in entry["guilds"]),
+            moderators_checked_at=(
+                None
+                if entry.get("moderators_checked_at") is None
+                else float(entry["moderators_checked_at"])
+            ),
         )
     except (KeyError, TypeError, ValueError):
         return None
 
 
-def memberships_for(*, user: Any, max_age: float) -> Memberships:
+def memberships_for(*, user: Any, max_age: float, moderators: bool = True) -> Memberships:
     """The served guilds ``user`` is in and moderates, asked of Discord if older than ``max_age``.
 
-    ``max_age=0`` always asks. Raises ``DiscordSignInNeeded`` (no usable token)
-    or ``ModeratorCheckUnavailable`` (Discord cannot tell now).
+    ``max_age=0`` always asks. ``moderators=False`` (the members' pages) asks
+    only which servers the person is in: ``moderator_of`` is then not to be
+    relied on. Raises ``DiscordSignInNeeded`` (no usable token),
+    ``ModeratorCheckUnavailable`` (Discord cannot tell now) or, for
+    ``moderators=False``, ``GuildListUnavailable``.
     """
     cached = memberships_cached(user=user)
-    # A negative age is a clock that went backwards: ask again rather than trust it.
-    if cached is not None and 0 <= cached.age() < max_age:
+    if (
+        cached is not None
+        and _fresh(cached.age(), max_age)
+        and (not moderators or _fresh(cached.moderators_age(), max_age))
+    ):
         return cached
-    return _refresh(user)
+    if moderators:
+        return _refresh(user, members_only=False, previous=None)
+    try:
+        return _refresh(user, members_only=True, previous=cached)
+    except ModeratorCheckUnavailable:
+        raise GuildListUnavailable() from None
 
 
-def _refresh(user: Any) -> Memberships:
+def moderated_guilds(request: Any) -> frozenset[int]:
+    """The guilds the signed-in person of ``request`` moderates, asked once per request.
+
+    Fresh within ``MODERATOR_CONSOLE_REFRESH_SECONDS``, and asked of Discord
+    anew for an unsafe method (every action). Works for Django's and DRF's
+    requests alike. Raises ``DiscordSignInNeeded`` or ``ModeratorCheckUnavailable``.
+    """
+    http_request = getattr(request, "_request", request)  # DRF wraps Django's request
+    cached = getattr(http_request, "_moderated_guilds", None)
+    if cached is not None:
+        return cached
+    unsafe = http_request.method not in SAFE_METHODS
+    max_age = 0 if unsafe else settings.MODERATOR_CONSOLE_REFRESH_SECONDS
+    guilds = memberships_for(user=http_request.user, max_age=max_age).moderator_of
+    http_request._moderated_guilds = guilds
+    return guilds
+
+
+def _refresh(user: Any, *, members_only: bool, previous: Memberships | None) -> Memberships:
+    """Ask Discord; ``members_only``: the guild list alone, never a member call.
+
+    Then a guild whose moderator answer needs the member call keeps the flag
+    ``previous`` had for it (False if none) and the answer ``previous``'s
+    ``moderators_checked_at`` (None if it had no flag to keep): ``moderator_of``
+    is never fresher than that says.
+    """
     from points.models import Guild  # the core sits below the apps: imported when asked
 
     token, discord_id = _user_token(user)
+    if previous is not None and previous.discord_id != discord_id:
+        previous = None  # another Discord account since: nothing of it carries over
+    kept = {g.guild_id: g.is_moderator for g in previous.guilds} if previous else {}
+    moderators_checked_at: float | None = time.time()
+    carried_everything = True
     try:
         listed = _get(user, token, "/users/@me/guilds")
         if not isinstance(listed, list):
@@ -141,10 +223,21 @@ def _refresh(user: Any) -> Memberships:
             bits = int(entry.get("permissions") or 0)
             moderator = bool(entry.get("owner")) or bool(bits & (MANAGE_GUILD | ADMINISTRATOR))
             if not moderator and moderator_role_id is not None:
-                member = _get(user, token, f"/users/@me/guilds/{guild_id}/member")
-                if member is None:
-                    continue  # left the server between the two answers
-                moderator = moderator_role_id in {int(r) for r in member["roles"]}
+                if members_only:
+                    moderator = kept.get(guild_id, False)
+                    # As old as the answer the flag is kept from; unknown without one.
+                    moderators_checked_at = (
+                        previous.moderators_checked_at
+                        if previous is not None and guild_id in kept
+                        else None
+                    )
+                    if moderators_checked_at is None:
+                        carried_everything = False
+                else:
+                    member = _get(user, token, f"/users/@me/guilds/{guild_id}/member")
+                    if member is None:
+                        continue  # left the server between the two answers
+                    moderator = moderator_role_id in {int(r) for r in member["roles"]}
             guilds.append(
                 GuildMembership(
                     guild_id=guild_id, name=name or entry.get("name") or "", is_moderator=moderator
@@ -153,12 +246,20 @@ def _refresh(user: Any) -> Memberships:
     except (KeyError, TypeError, ValueError, AttributeError):
         raise _unavailable(user, "an answer without the expected fields") from None
     guilds.sort(key=lambda g: g.guild_id)
-    answer = Memberships(discord_id=discord_id, checked_at=time.time(), guilds=tuple(guilds))
+    if not carried_everything:
+        moderators_checked_at = None
+    answer = Memberships(
+        discord_id=discord_id,
+        checked_at=time.time(),
+        guilds=tuple(guilds),
+        moderators_checked_at=moderators_checked_at,
+    )
     cache.set(
         _key(user.pk),
         {
             "discord_id": answer.discord_id,
             "checked_at": answer.checked_at,
+            "moderators_checked_at": answer.moderators_checked_at,
             "guilds": [g.__dict__ for g in answer.guilds],
         },
         # Kept a while past freshness: callers check the age, the cache only bounds memory.

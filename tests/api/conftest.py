@@ -10,18 +10,28 @@ asks it at each moderator action. ``tests/conftest.py`` provides ``guild``, ``me
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 
 import pytest
 import time_machine
+from allauth.socialaccount.models import SocialAccount, SocialToken
 from django.contrib.auth.models import Permission, User
 from rest_framework.test import APIClient
 
 from markets.models import Market
 from points.models import Guild, Member
-from tests.api.helpers import client_with_key, issue_key, make_moderator, open_market
+from tests.api.helpers import (
+    MODERATOR_ROLE_ID,
+    client_with_key,
+    issue_key,
+    make_moderator,
+    open_market,
+)
 from tests.fake_discord import FakeDiscord
+
+STAFF_DISCORD_IDS = itertools.count(777_000_000_000_000_001)
 
 
 @pytest.fixture(autouse=True)
@@ -87,14 +97,34 @@ def foreign_mod(outsider: Member, fake_discord: FakeDiscord) -> APIClient:
     )
 
 
-@pytest.fixture
-def staff(db: None) -> APIClient:
-    """A staff user's admin session who may change markets (a moderator in the API)."""
-    user = User.objects.create_user("staffer", password="unused-in-tests", is_staff=True)
+def staff_session(
+    username: str, discord: FakeDiscord, *, moderates: list[Guild], member_of: list[Guild] = ()
+) -> tuple[APIClient, User]:
+    """A staff user (not a superuser) who may change markets, signed in with Discord.
+
+    Discord (the fake, asked with the person's own token as the console asks)
+    shows them with the moderator role of each guild in ``moderates`` and as a
+    plain member of each in ``member_of``.
+    """
+    user = User.objects.create_user(username, password="unused-in-tests", is_staff=True)
     user.user_permissions.add(Permission.objects.get(codename="change_market"))
+    discord_id = next(STAFF_DISCORD_IDS)
+    account = SocialAccount.objects.create(user=user, provider="discord", uid=str(discord_id))
+    SocialToken.objects.create(account=account, token=discord.user_token(discord_id))
+    for guild in moderates:
+        Guild.objects.filter(pk=guild.pk).update(moderator_role_id=MODERATOR_ROLE_ID)
+        discord.add_member(guild.pk, discord_id, roles=[MODERATOR_ROLE_ID])
+    for guild in member_of:
+        discord.add_member(guild.pk, discord_id)
     api = APIClient()
     api.force_login(user)
-    return api
+    return api, user
+
+
+@pytest.fixture
+def staff(guild: Guild, fake_discord: FakeDiscord) -> APIClient:
+    """A staff user's admin session who may change markets and moderates ``guild`` on Discord."""
+    return staff_session("staffer", fake_discord, moderates=[guild])[0]
 
 
 @pytest.fixture

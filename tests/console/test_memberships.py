@@ -64,3 +64,24 @@ def test_a_web_user_without_a_discord_sign_in_gets_the_reason_not_an_answer(db: 
     staff = get_user_model().objects.create_user("plain-staff", is_staff=True)
     with pytest.raises(DiscordSignInNeeded):
         memberships_for(user=staff, max_age=0)
+
+
+def test_a_members_only_answer_never_stands_for_the_moderator_checks(
+    cast: Cast, world: World
+) -> None:
+    from django.core.cache import cache
+
+    user = _user(cast, cast.mod_a)
+    cache.clear()  # nothing kept from the sign-in: no moderator flag to carry over
+    members_calls = r"^/users/@me/guilds/\d+/member$"
+    before = len(cast.emulator.requests_matching("GET", members_calls))
+
+    members_only = memberships_for(user=user, max_age=60, moderators=False)
+
+    assert members_only.member_of == {world.guild_a.pk, world.guild_b.pk}
+    assert members_only.moderators_checked_at is None
+    assert len(cast.emulator.requests_matching("GET", members_calls)) == before
+    # The console's question is asked anew, with the member calls, and answered right.
+    answer = memberships_for(user=user, max_age=300)
+    assert answer.moderator_of == {world.guild_a.pk}
+    assert len(cast.emulator.requests_matching("GET", members_calls)) > before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
@@ -92,6 +93,7 @@ def test_a_password_user_without_discord_is_asked_to_sign_in_with_it(
 
 def test_discord_unreachable_is_a_clear_page(members_app: MembersApp) -> None:
     client = members_app.sign_in(members_app.person("ana"))
+    cache.clear()  # the minute the sign-in's answer is kept for is over
     members_app.emulator.fail_next("GET", r"/users/@me/guilds$", status=503)
     response = client.get(reverse("webapp:markets", kwargs={"guild_id": members_app.harbour.pk}))
     assert response.status_code == 503
@@ -107,7 +109,5 @@ def test_someone_who_left_the_server_loses_its_pages(
     assert client.get(markets).status_code == 200
 
     del members_app.harbour_setup.members[ana.user_id]
-    from django.core.cache import cache
-
     cache.clear()  # as when the minute the guild list is kept for is over
     assert client.get(markets).status_code == 404
