@@ -119,6 +119,7 @@ def test_a_preloading_master_instruments_and_each_worker_sets_its_provider(
     assert resource.attributes["service.name"] == "predictmarket-web"
 
 
+@pytest.mark.postgres  # database spans come from the psycopg instrumentation
 @pytest.mark.django_db(transaction=True)
 def test_a_query_outside_any_span_is_no_trace(spans: Any) -> None:
     from points.models import Guild
