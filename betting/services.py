@@ -28,6 +28,7 @@ from betting.trade_writes import TradeWrite, write_trade
 from markets import amm
 from markets.models import Market, MarketStatus, Outcome
 from markets.services import probabilities_payload
+from markets.snapshots import market_changed
 from points.drip.services import clearing_account, drip_debit, drip_queue_credit, is_drip_guild
 from points.drip.writes import compensation_key
 from points.ledger import Leg, PostingRefused, posting, trade_posting_key
@@ -98,6 +99,9 @@ class TradeResult:
     payout_if_wins: int
     balance: int | None
     replayed: bool
+    # The market's version once this trade committed (a replay: the current one, later
+    # still); a read asking for ``min_version`` of it shows this trade's odds or newer.
+    market_version: int
 
 
 # ------------------------------------------------------------------------------
@@ -269,6 +273,7 @@ def _result(
         payout_if_wins=int(trade.shares) if trade.side == TradeSide.BUY else 0,
         balance=balance,
         replayed=replayed,
+        market_version=trade.market_version if trade.market_version is not None else market.version,
     )
 
 
@@ -317,6 +322,7 @@ def _record_trade(
             posting=post,
             now=post.created_at,
             last_write=last_write,
+            locked_version=market.version,
         )
     )
     if txn.replayed:  # type: ignore[attr-defined]
@@ -391,6 +397,7 @@ def bet_place(
                 idempotency_key=idempotency_key,
                 last_write=True,
             )
+            market_changed(market, roster=False)
     except _ConcurrentReplay:
         return replay_original()
     except BaseException as exc:
@@ -559,6 +566,7 @@ def shares_sell(
                 idempotency_key=idempotency_key,
                 last_write=not drip,
             )
+            market_changed(market, roster=False)
             if drip:
                 # Committed with the sale; the delivery task pays it out at DRIP.
                 drip_queue_credit(

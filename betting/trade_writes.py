@@ -3,7 +3,7 @@
 Everything here runs inside ``bet_place``/``shares_sell`` after the market row
 is locked. Every bet on a market waits for that lock, so the time it is held
 bounds a hot market's throughput: on PostgreSQL the ledger posting (the
-ledger's own SQL, ``points.ledger.posting_ctes``), the pools, volume, trade,
+ledger's own SQL, ``points.ledger.posting_ctes``), the pools, volume and version, trade,
 position, price point, audit entry and outbox event are written by ONE
 statement of data-modifying CTEs. SQLite (the embedded
 default) cannot do that and uses the ORM, row by row. Both write the same rows;
@@ -58,6 +58,8 @@ class TradeWrite:
     # Nothing else is written in the transaction after this: on PostgreSQL the
     # COMMIT may travel with the trade statement (see fetch_all_prepared).
     last_write: bool = False
+    # The market's version as read under the lock (before this trade).
+    locked_version: int = 0
 
     @property
     def is_buy(self) -> bool:
@@ -100,7 +102,13 @@ class TradeWrite:
             idempotency_key=self.idempotency_key,
             ledger_transaction_id=txn.pk,
             created_at=self.now,
+            market_version=self.market_version,
         )
+
+    @property
+    def market_version(self) -> int:
+        """The version this trade gives the market: the market row is locked since it was read."""
+        return self.locked_version + 1
 
 
 def write_trade(write: TradeWrite) -> tuple[LedgerTransaction, Trade]:
@@ -126,8 +134,11 @@ def _write_portable(write: TradeWrite, txn: LedgerTransaction) -> Trade:
             output_field=DecimalField(max_digits=36, decimal_places=6),
         )
     )
-    if write.is_buy:
-        Market.objects.filter(pk=market.pk).update(volume=F("volume") + write.points)
+    # Every trade bumps the market's version (cached snapshots are keyed by it).
+    Market.objects.filter(pk=market.pk).update(
+        volume=F("volume") + (write.points if write.is_buy else 0), version=F("version") + 1
+    )
+    market.version = write.market_version
     trade = write.trade(txn)
     trade.save(force_insert=True)
     # Computed here, not with F() in the database: SQLite stores decimals as
@@ -224,14 +235,14 @@ def _write_postgres(write: TradeWrite) -> tuple[LedgerTransaction, Trade]:
             RETURNING o.id
         ),
         volume AS (
-            UPDATE {_MARKET} SET volume = volume + %s
-            WHERE id = %s AND EXISTS (SELECT 1 FROM txn) RETURNING id
+            UPDATE {_MARKET} SET volume = volume + %s, version = version + 1
+            WHERE id = %s AND EXISTS (SELECT 1 FROM txn) RETURNING id, version
         ),
         trade AS (
             INSERT INTO {_TRADE} (market_id, member_id, outcome_id, side, points, shares,
                 average_price, fee, probabilities_before, probabilities_after,
-                idempotency_key, ledger_transaction_id, created_at)
-            SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, txn.id, %s
+                idempotency_key, ledger_transaction_id, created_at, market_version)
+            SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, txn.id, %s, %s
             FROM txn
             RETURNING id
         ),
@@ -257,6 +268,7 @@ def _write_postgres(write: TradeWrite) -> tuple[LedgerTransaction, Trade]:
         SELECT (SELECT id FROM txn), (SELECT id FROM trade),
             (SELECT array_agg(account_id) FROM entries),
             (SELECT array_agg(balance_after) FROM entries),
+            (SELECT version FROM volume),
             predictmarket_require(
                 NOT EXISTS (SELECT 1 FROM txn)
                 OR NOT (SELECT is_frozen FROM {_MEMBER} WHERE id = %s),
@@ -293,6 +305,7 @@ def _write_postgres(write: TradeWrite) -> tuple[LedgerTransaction, Trade]:
         json.dumps(write.probabilities_after),
         write.idempotency_key,
         write.now,
+        write.market_version,
         *position_params,
         market.pk,
         write.now,
@@ -325,7 +338,7 @@ def _write_postgres(write: TradeWrite) -> tuple[LedgerTransaction, Trade]:
     # lock a freeze takes: so every freeze that committed is seen here, and
     # none can commit until this trade has.
     try:
-        [(txn_id, trade_id, accounts, balances, *_)] = fetch_all_prepared(
+        [(txn_id, trade_id, accounts, balances, version, *_)] = fetch_all_prepared(
             sql, params, commit=write.last_write, prepare=True
         )
     except psycopg.errors.CheckViolation as exc:
@@ -337,4 +350,6 @@ def _write_postgres(write: TradeWrite) -> tuple[LedgerTransaction, Trade]:
     txn = posting_result(
         write.posting, txn_id, dict(zip(accounts or [], balances or [], strict=True))
     )
+    if version is not None:  # None: a replay wrote nothing
+        market.version = version
     return txn, write.trade(txn, pk=None if txn.replayed else trade_id)  # type: ignore[attr-defined]
