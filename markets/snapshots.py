@@ -138,6 +138,16 @@ def _pointer_key(market_id: int) -> str:
     return f"mkt:{SCHEMA}:{market_id}:ver"
 
 
+# The pointer holds version + 1: django_prometheus' local-memory cache answers
+# ``cached or default``, so a stored 0 (a new market) would read as a miss.
+def _pointer_value(version: int) -> int:
+    return version + 1
+
+
+def _pointed_version(value: int | None) -> int | None:
+    return None if value is None else value - 1
+
+
 def _snapshot_key(market_id: int, version: int) -> str:
     return f"mkt:{SCHEMA}:{market_id}:snap:{version}"
 
@@ -262,13 +272,13 @@ def _advance_pointer(market_id: int, version: int) -> None:
     if redis_cache is not None:
         full_key = cache.make_and_validate_key(key)
         client = redis_cache.get_client(full_key, write=True)
-        client.eval(_ADVANCE_LUA, 1, full_key, version, timeout)
+        client.eval(_ADVANCE_LUA, 1, full_key, _pointer_value(version), timeout)
         return
     # Local memory is one process's own: a lock makes the compare-and-set atomic.
     with _local_lock:
-        current = cache.get(key)
+        current = _pointed_version(cache.get(key))
         if current is None or current < version:
-            cache.set(key, version, timeout=timeout)
+            cache.set(key, _pointer_value(version), timeout=timeout)
 
 
 def _store(snapshot: MarketSnapshot) -> None:
@@ -310,7 +320,7 @@ def _refresh_after_commit(guild_id: int, market_id: int, version: int, roster: b
             # Nobody reads it now; a pointer left behind would be stale when reads come back.
             cache.delete(_pointer_key(market_id))
             return
-        current = cache.get(_pointer_key(market_id))
+        current = _pointed_version(cache.get(_pointer_key(market_id)))
         if current is not None and current >= version:
             return  # a later commit's callback already stored a newer snapshot
         _store(snapshot_build(guild_id=guild_id, market_id=market_id))
@@ -330,7 +340,7 @@ def market_snapshot(
     if not read_cache_enabled():
         return snapshot_build(guild_id=guild_id, market_id=market_id)
     try:
-        version = cache.get(_pointer_key(market_id))
+        version = _pointed_version(cache.get(_pointer_key(market_id)))
         snapshot = None
         if version is not None and (min_version is None or version >= min_version):
             snapshot = cache.get(_snapshot_key(market_id, version))
@@ -363,7 +373,7 @@ def market_snapshots(*, guild_id: int, market_ids: Sequence[int]) -> list[Market
     if read_cache_enabled():
         try:
             pointers = cache.get_many([_pointer_key(i) for i in market_ids])
-            versions = {i: pointers.get(_pointer_key(i)) for i in market_ids}
+            versions = {i: _pointed_version(pointers.get(_pointer_key(i))) for i in market_ids}
             keys = {_snapshot_key(i, v): i for i, v in versions.items() if v is not None}
             for key, snapshot in cache.get_many(list(keys)).items():
                 found[keys[key]] = snapshot
