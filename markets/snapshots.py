@@ -326,8 +326,11 @@ def _refresh_after_commit(guild_id: int, market_id: int, version: int, roster: b
         _store(snapshot_build(guild_id=guild_id, market_id=market_id))
     except (*CACHE_ERRORS, DatabaseError):
         # Committed already: a failed refresh must not turn the change into an error.
-        # Readers miss (or find the cache down) and read the database.
+        # The pointer may now name an older version: drop it if the cache lets us, so
+        # readers miss and read the database rather than keep the old odds.
         logger.warning("market %s: snapshot refresh failed", market_id, exc_info=True)
+        with contextlib.suppress(*CACHE_ERRORS):
+            cache.delete(_pointer_key(market_id))
 
 
 # ------------------------------------------------------------------------------
@@ -370,7 +373,10 @@ def market_snapshots(*, guild_id: int, market_ids: Sequence[int]) -> list[Market
     if not market_ids:
         return []
     found: dict[int, MarketSnapshot] = {}
-    if read_cache_enabled():
+    # Down (or off): no store per missing market either; a hung Redis would cost each one
+    # the socket timeout.
+    cache_up = read_cache_enabled()
+    if cache_up:
         try:
             pointers = cache.get_many([_pointer_key(i) for i in market_ids])
             versions = {i: _pointed_version(pointers.get(_pointer_key(i))) for i in market_ids}
@@ -380,7 +386,7 @@ def market_snapshots(*, guild_id: int, market_ids: Sequence[int]) -> list[Market
         except CACHE_ERRORS:
             logger.warning("guild %s: cache unavailable, reading the database", guild_id)
             count_cache_read("market_snapshot", "error")
-            found = {}
+            found, cache_up = {}, False
         else:
             for market_id in market_ids:
                 count_cache_read("market_snapshot", "hit" if market_id in found else "miss")
@@ -389,9 +395,14 @@ def market_snapshots(*, guild_id: int, market_ids: Sequence[int]) -> list[Market
         snapshot = found.get(market_id)
         if snapshot is None:
             try:
-                snapshot = market_snapshot(guild_id=guild_id, market_id=market_id)
+                snapshot = snapshot_build(guild_id=guild_id, market_id=market_id)
             except NotFound:
                 continue
+            if cache_up:
+                try:
+                    _store(snapshot)
+                except CACHE_ERRORS:
+                    cache_up = False
         if snapshot.guild_id == guild_id:
             result.append(snapshot)
     return result
