@@ -2,11 +2,13 @@
 
 Writes. Every trade and lifecycle change bumps ``Market.version`` in its own
 transaction and calls ``market_changed`` there. After the commit (never inside
-the market lock) the snapshot is built from the database, stored under
-``(market, version)``, and then the market's *latest-version pointer* moves
-forward. It never moves back: two commits' callbacks can run in either order
-(another process, a slow thread), and an older one finishing last must not
-hide the newer snapshot (``_advance_pointer``).
+the market lock) the market's *latest-version pointer* moves forward to the
+new version; with ``MARKET_SNAPSHOT_EAGER`` the writer also builds and stores
+the new snapshot first, otherwise the first reader of the version does (a
+trade then costs one cache call, not the build's queries). The pointer never
+moves back: two commits' callbacks can run in either order (another process,
+a slow thread), and an older one finishing last must not hide the newer
+snapshot (``_advance_pointer``).
 
 Reads. ``market_snapshot`` reads the pointer, then the snapshot it names: two
 cache round trips, no database. A caller told about a version (a trader's
@@ -38,7 +40,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Count
@@ -268,10 +270,11 @@ def _advance_pointer(market_id: int, version: int) -> None:
     """Set the pointer to ``version`` unless it already names a newer one (atomically)."""
     key = _pointer_key(market_id)
     timeout = settings.MARKET_SNAPSHOT_TTL
-    redis_cache = getattr(cache, "_cache", None) if isinstance(cache, RedisCache) else None
-    if redis_cache is not None:
-        full_key = cache.make_and_validate_key(key)
-        client = redis_cache.get_client(full_key, write=True)
+    # ``cache`` is a proxy: the backend itself says whether it is Redis.
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        full_key = backend.make_and_validate_key(key)
+        client = backend._cache.get_client(full_key, write=True)
         client.eval(_ADVANCE_LUA, 1, full_key, _pointer_value(version), timeout)
         return
     # Local memory is one process's own: a lock makes the compare-and-set atomic.
@@ -319,6 +322,12 @@ def _refresh_after_commit(guild_id: int, market_id: int, version: int, roster: b
         if not read_cache_enabled():
             # Nobody reads it now; a pointer left behind would be stale when reads come back.
             cache.delete(_pointer_key(market_id))
+            return
+        if not settings.MARKET_SNAPSHOT_EAGER:
+            # Only the pointer moves: the first reader of this version misses and
+            # builds it (from a database read after this commit, so never older).
+            # Costs the writer one cache call instead of the build's queries.
+            _advance_pointer(market_id, version)
             return
         current = _pointed_version(cache.get(_pointer_key(market_id)))
         if current is not None and current >= version:

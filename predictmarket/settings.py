@@ -178,6 +178,9 @@ READ_CACHE_ENABLED = cfg.bool("READ_CACHE_ENABLED", True)
 # How long a market snapshot stays cached (seconds). A new version replaces it
 # at once; this only bounds how long an unused one lingers.
 MARKET_SNAPSHOT_TTL = cfg.int("MARKET_SNAPSHOT_TTL", 600, min_value=1)
+# Build a market's new snapshot right after each commit (the writer pays a few
+# queries) instead of on its first read (one reader per version misses).
+MARKET_SNAPSHOT_EAGER = cfg.bool("MARKET_SNAPSHOT_EAGER", False)
 # How long a guild's cached market list pages and public-page guild lookups live.
 MARKET_LIST_TTL = cfg.int("MARKET_LIST_TTL", 60, min_value=1)
 if REDIS_URL:

@@ -33,10 +33,14 @@ from tests.markets.helpers import MODERATORS, make_market
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(autouse=True)
-def _tasks_run_inline(settings: Settings) -> None:
-    """A decision's settlement or refund task runs on its commit, as a worker would run it."""
+@pytest.fixture(autouse=True, params=[False, True], ids=["built-on-read", "built-on-commit"])
+def _tasks_run_inline(settings: Settings, request: pytest.FixtureRequest) -> None:
+    """A decision's settlement or refund task runs on its commit, as a worker would run it.
+
+    Every walk runs with snapshots built by their first reader and by the writer.
+    """
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.MARKET_SNAPSHOT_EAGER = request.param
 
 
 ROOT = Path(__file__).resolve().parents[2]
