@@ -106,6 +106,10 @@ class TradeOutput(serializers.Serializer):
         help_text="Your balance right after this trade (null when a DRIP credit is still "
         "on its way)",
     )
+    market_version = serializers.IntegerField(
+        help_text="The market's version with this trade in it: a market read with "
+        "?min_version=<this> shows these odds or newer"
+    )
     created_at = serializers.DateTimeField()
 
 
@@ -134,6 +138,7 @@ def trade_output(result: TradeResult) -> dict[str, object]:
             "payout_if_wins": result.payout_if_wins,
             "probabilities_after": [Decimal(p) for p in trade.probabilities_after],
             "balance_after": balance_after,
+            "market_version": result.market_version,
             "created_at": trade.created_at,
         }
     ).data

@@ -38,6 +38,9 @@ class Trade(models.Model):
         LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="trade"
     )
     created_at = models.DateTimeField()
+    # The market's version this trade made (markets.snapshots): a replay of the
+    # request answers with it, as the original did. Null for trades made before.
+    market_version = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [

@@ -1,64 +1,91 @@
-"""Read-only public web pages for guilds that turned them on (others answer 404)."""
+"""Read-only public web pages for guilds that turned them on (others answer 404).
+
+The market pages come from the cached market snapshots (``markets.snapshots``)
+with an ETag, so a browser revalidating gets its 304 without the database.
+"""
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from betting.charts_svg import chart_series
-from betting.selectors import market_top_holders, market_trades, worth_leaderboard
-from markets.corrections import history_sentence
+from betting.selectors import worth_leaderboard
 from markets.models import Market
-from markets.selectors import market_detail, market_list, price_history
-from points.models import Guild
+from markets.selectors import market_list, price_history
+from markets.snapshots import cached_market_ids, market_snapshot, market_snapshots, version_cached
+from points.public_guild import PublicGuild, public_guild
 from points.selectors import balance_leaderboard
+from predictmarket.errors import NotFound
+from predictmarket.http_cache import combined_etag, mark_cacheable, not_modified
 
 BOARDS = {"balance": "Balance", "net_worth": "Net worth", "profit": "Profit"}
+LIST_LIMIT = 100
 
 
-def _public_guild(guild_id: int) -> Guild:
-    guild = Guild.objects.filter(pk=guild_id, public_pages=True).first()
+def _public_guild(guild_id: int) -> PublicGuild:
+    guild = public_guild(guild_id)
     if guild is None:
         raise Http404("No public pages here.")
     return guild
 
 
 @require_GET
-def guild_markets(request: HttpRequest, guild_id: int) -> HttpResponse:
+def guild_markets(request: HttpRequest, guild_id: int) -> HttpResponseBase:
     guild = _public_guild(guild_id)
     status = request.GET.get("status") or None
-    markets = list(market_list(guild_id=guild.pk, status=status)[:100])
-    rows = [(m, market_detail(m)) for m in markets]
-    return render(
+    ids = cached_market_ids(
+        guild_id=guild.pk,
+        kind="public_market_list",
+        filters={"status": status},
+        load=lambda: market_list(guild_id=guild.pk, status=status).values_list("pk", flat=True)[
+            :LIST_LIMIT
+        ],
+    )
+    snapshots = market_snapshots(guild_id=guild.pk, market_ids=ids)
+    etag = combined_etag(
+        "public-markets", [guild.name, *(f"{s.market_id}:{s.version}" for s in snapshots)]
+    )
+    if (answer := not_modified(request, etag, private=False)) is not None:
+        return answer
+    rows = [(s, s) for s in snapshots]
+    response = render(
         request, "public/guild_markets.html", {"guild": guild, "rows": rows, "status": status}
     )
+    return mark_cacheable(response, etag, private=False)
 
 
 @require_GET
-def market_page(request: HttpRequest, guild_id: int, market_id: int) -> HttpResponse:
+def market_page(request: HttpRequest, guild_id: int, market_id: int) -> HttpResponseBase:
     guild = _public_guild(guild_id)
-    market = Market.objects.filter(pk=market_id, guild=guild).select_related("creator").first()
-    if market is None:
-        raise Http404("No such market.")
-    detail = market_detail(market)
-    until = min(timezone.now(), market.resolved_at or market.closes_at)
-    series = chart_series([o.label for o in detail.outcomes], price_history(market), until=until)
-    return render(
+    try:
+        snapshot = market_snapshot(guild_id=guild.pk, market_id=market_id)
+    except NotFound:
+        raise Http404("No such market.") from None
+    etag = combined_etag("public-market", [snapshot.etag(), guild.name])
+    if (answer := not_modified(request, etag, private=False)) is not None:
+        return answer
+    history = version_cached(
+        "market_history", snapshot, lambda: price_history(Market(pk=snapshot.market_id))
+    )
+    until = min(timezone.now(), snapshot.resolved_at or snapshot.closes_at)
+    series = chart_series([o.label for o in snapshot.outcomes], history, until=until)
+    response = render(
         request,
         "public/market.html",
         {
             "guild": guild,
-            "market": market,
-            "detail": detail,
+            "market": snapshot,
             "series": series,
-            "trades": list(market_trades(market)[:25]),
-            "holders": market_top_holders(market, limit=10),
+            "trades": snapshot.recent_trades,
+            "holders": snapshot.holders,
             # "resolved Yes, corrected to resolved No by …", once it was corrected.
-            "history": history_sentence(market) if market.correction_count else "",
+            "history": snapshot.history_text if len(snapshot.history) > 1 else "",
         },
     )
+    return mark_cacheable(response, etag, private=False)
 
 
 @require_GET

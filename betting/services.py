@@ -29,6 +29,7 @@ from betting.trade_writes import TradeWrite, write_trade
 from markets import amm
 from markets.models import Market, MarketStatus, Outcome
 from markets.services import probabilities_payload
+from markets.snapshots import market_changed
 from points.drip.services import clearing_account, drip_debit, drip_queue_credit, is_drip_guild
 from points.drip.writes import compensation_key
 from points.ledger import Leg, PostingRefused, posting, trade_posting_key
@@ -99,6 +100,9 @@ class TradeResult:
     payout_if_wins: int
     balance: int | None
     replayed: bool
+    # The market's version once this trade committed (a replay: the current one, later
+    # still); a read asking for ``min_version`` of it shows this trade's odds or newer.
+    market_version: int
 
 
 # ------------------------------------------------------------------------------
@@ -270,6 +274,7 @@ def _result(
         payout_if_wins=int(trade.shares) if trade.side == TradeSide.BUY else 0,
         balance=balance,
         replayed=replayed,
+        market_version=trade.market_version if trade.market_version is not None else market.version,
     )
 
 
@@ -318,6 +323,7 @@ def _record_trade(
             idempotency_key=idempotency_key,
             posting=post,
             now=post.created_at,
+            locked_version=market.version,
         ),
         commit=commit,
     )
@@ -393,6 +399,7 @@ def bet_place(
                 idempotency_key=idempotency_key,
                 commit=True,
             )
+            market_changed(market, roster=False)
     except _ConcurrentReplay:
         return replay_original()
     except BaseException as exc:
@@ -561,6 +568,7 @@ def shares_sell(
                 idempotency_key=idempotency_key,
                 commit=not drip,  # a DRIP guild's proceeds are queued after it
             )
+            market_changed(market, roster=False)
             if drip:
                 # Committed with the sale; the delivery task pays it out at DRIP.
                 drip_queue_credit(

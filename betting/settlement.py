@@ -30,6 +30,7 @@ from prometheus_client import Counter, Histogram
 from betting.models import Position
 from markets.models import Market, MarketStatus
 from markets.services import market_event_payload
+from markets.snapshots import market_changed
 from points.drip.services import (
     clearing_account,
     is_drip_guild,
@@ -114,10 +115,11 @@ def settle_resolved_market(*, market_id: int, actor: str = "system") -> Settleme
         # The claim: only one transaction can move settled_at from NULL.
         claimed = Market.objects.filter(
             pk=market_id, status=MarketStatus.RESOLVED, settled_at__isnull=True
-        ).update(settled_at=now)
+        ).update(settled_at=now, version=F("version") + 1)
         if not claimed:
             return SettlementResult(market_id, performed=False)
         market = Market.objects.select_related("guild", "winning_outcome").get(pk=market_id)
+        market_changed(market)
         # Plain rows, not model instances: with 10,000 winners, building the
         # Position and Member objects took longer than the database's work.
         winners = list(

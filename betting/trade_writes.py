@@ -3,8 +3,9 @@
 Everything here runs inside ``bet_place``/``shares_sell`` after the market row
 is locked. Every bet on a market waits for that lock, so the time it is held
 bounds a hot market's throughput: on PostgreSQL the ledger posting, the pools,
-the market row, the trade, the position and the outbox event are written by
-one call of the SQL function ``betting_trade_write`` (betting migration 0003),
+the market row (its volume, and its version, which keys the cached snapshots),
+the trade, the position and the outbox event are written by one call of the
+SQL function ``betting_trade_write`` (betting migration 0005),
 with named arguments, and the transaction's COMMIT travels with it.
 SQLite (the embedded default) uses the ORM, row by row: ``_write_portable`` is
 the executable specification the function is held to (a test runs both on
@@ -60,6 +61,8 @@ class TradeWrite:
     idempotency_key: str
     posting: Posting
     now: datetime
+    # The market's version as read under the lock (before this trade).
+    locked_version: int = 0
 
     @property
     def is_buy(self) -> bool:
@@ -93,7 +96,13 @@ class TradeWrite:
             idempotency_key=self.idempotency_key,
             ledger_transaction_id=txn.pk,
             created_at=self.now,
+            market_version=self.market_version,
         )
+
+    @property
+    def market_version(self) -> int:
+        """The version this trade gives the market: the market row is locked since it was read."""
+        return self.locked_version + 1
 
 
 def write_trade(write: TradeWrite, *, commit: bool) -> tuple[LedgerTransaction, Trade] | None:
@@ -123,10 +132,12 @@ def _write_portable(write: TradeWrite, txn: LedgerTransaction) -> Trade:
             output_field=DecimalField(max_digits=36, decimal_places=6),
         )
     )
+    # Every trade bumps the market's version (cached snapshots are keyed by it).
     Market.objects.filter(pk=market.pk).update(
-        volume=F("volume") + (write.points if write.is_buy else 0)
+        volume=F("volume") + (write.points if write.is_buy else 0), version=F("version") + 1
     )
     market.volume = Market.objects.values_list("volume", flat=True).get(pk=market.pk)
+    market.version = write.market_version
     trade = write.trade(txn)
     trade.save(force_insert=True)
     # Computed here, not with F() in the database: SQLite stores decimals as
@@ -156,7 +167,8 @@ MEMBER_FROZEN = "trade_member_not_frozen"
 LEGS_REFUSED = "trade_ledger_legs_refused"
 
 _TRADE_WRITE_CALL = """
-    SELECT transaction_id, trade_id, accounts, balances, market_volume FROM betting_trade_write(
+    SELECT transaction_id, trade_id, accounts, balances, market_volume, market_version
+    FROM betting_trade_write(
         p_market_id => %(p_market_id)s, p_member_id => %(p_member_id)s,
         p_outcome_id => %(p_outcome_id)s, p_side => %(p_side)s, p_points => %(p_points)s,
         p_shares => %(p_shares)s, p_average_price => %(p_average_price)s, p_fee => %(p_fee)s,
@@ -192,7 +204,7 @@ def _write_in_sql(write: TradeWrite, *, commit: bool) -> tuple[LedgerTransaction
         "p_event": Jsonb(write.event_payload()),
     }
     try:
-        [(txn_id, trade_id, accounts, balances, volume)] = fetch_all_prepared(
+        [(txn_id, trade_id, accounts, balances, volume, version)] = fetch_all_prepared(
             _TRADE_WRITE_CALL, arguments, commit=commit, prepare=True
         )
     except IntegrityError as exc:
@@ -206,4 +218,5 @@ def _write_in_sql(write: TradeWrite, *, commit: bool) -> tuple[LedgerTransaction
         return None
     txn = posting_result(write.posting, txn_id, dict(zip(accounts, balances, strict=True)))
     write.market.volume = volume
+    write.market.version = version
     return txn, write.trade(txn, pk=trade_id)

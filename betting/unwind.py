@@ -32,6 +32,7 @@ from betting.settlement import (
     queue_drip_credits,
 )
 from markets.models import Market, MarketStatus
+from markets.snapshots import market_changed
 from points.drip.client import DripRejected, DripUnavailable
 from points.drip.services import drip_balance, drip_debit, drip_queue_credit, is_drip_guild
 from points.drip.writes import compensation_key
@@ -115,11 +116,13 @@ def plan_unwind(*, nets: dict[int, int], escrow: int, can_give_back: dict[int, i
 
 def _claim_abandoned(market_id: int, now: datetime) -> bool:
     """Mark an undecided market REFUNDED once its own auto-refund delay after closing passed."""
-    return bool(
-        Market.objects.filter(
+    with transaction.atomic():
+        claimed = Market.objects.filter(
             _auto_refund_due(now), pk=market_id, status__in=[MarketStatus.OPEN, MarketStatus.CLOSED]
-        ).update(status=MarketStatus.REFUNDED, resolved_at=now)
-    )
+        ).update(status=MarketStatus.REFUNDED, resolved_at=now, version=F("version") + 1)
+        if claimed:
+            market_changed(Market.objects.only("pk", "guild_id", "version").get(pk=market_id))
+    return bool(claimed)
 
 
 def _auto_refund_due(now: datetime) -> Q:
@@ -208,10 +211,11 @@ def _unwind_claimed(
             pk=market_id,
             status__in=[MarketStatus.CANCELLED, MarketStatus.REFUNDED],
             settled_at__isnull=True,
-        ).update(settled_at=now)
+        ).update(settled_at=now, version=F("version") + 1)
         if not claimed:
             return None
         market.refresh_from_db()
+        market_changed(market)
         nets = _nets(market)
         house = house_account(market.guild_id)
         account_of = payee_accounts(market, list(nets))

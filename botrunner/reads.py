@@ -22,10 +22,11 @@ from botrunner.text import safe
 from markets.amm import BuyQuote, SellQuote
 from markets.corrections import history_sentence
 from markets.models import Market, MarketStatus, Outcome
-from markets.selectors import PriceHistoryPoint, market_detail, market_list, price_history
+from markets.selectors import PriceHistoryPoint, market_list, price_history
 from markets.services import market_get
+from markets.snapshots import market_snapshot, version_cached
 from points.models import Guild, Member
-from predictmarket.errors import ValidationFailed
+from predictmarket.errors import NotFound, ValidationFailed
 
 UNDECIDED = (MarketStatus.OPEN, MarketStatus.CLOSED)
 DECIDED = (MarketStatus.RESOLVED, MarketStatus.CANCELLED, MarketStatus.REFUNDED)
@@ -70,24 +71,29 @@ class MarketCard:
 
 def market_card(market_id: int, *, guild_id: int | None = None) -> MarketCard:
     market = market_get(market_id, guild_id=guild_id)
-    detail = market_detail(market)
+    # The numbers from the cached snapshot, at least as fresh as the row just read.
+    snapshot = market_snapshot(
+        guild_id=market.guild_id, market_id=market.pk, min_version=market.version
+    )
     return MarketCard(
         market_id=market.pk,
         guild_id=market.guild_id,
-        question=market.question,
-        description=market.description,
-        category=market.category,
-        status=market.status,
-        status_label=market.get_status_display(),
-        creator_name=market.creator.display_name or str(market.creator.discord_id),
-        closes_at=market.closes_at,
-        volume=detail.volume,
-        traders=detail.traders,
+        question=snapshot.question,
+        description=snapshot.description,
+        category=snapshot.category,
+        status=snapshot.status,
+        status_label=snapshot.status_label,
+        creator_name=snapshot.creator_name,
+        closes_at=snapshot.closes_at,
+        volume=snapshot.volume,
+        traders=snapshot.traders,
         outcomes=[
-            OutcomeLine(o.index, o.label, o.probability, o.is_winner) for o in detail.outcomes
+            OutcomeLine(o.index, o.label, o.probability, o.is_winner) for o in snapshot.outcomes
         ],
-        accepting_bets=detail.accepting_bets,
-        history=price_history(market, limit=300),
+        accepting_bets=snapshot.accepting_bets(),
+        history=version_cached(
+            "market_card_history", snapshot, lambda: price_history(market, limit=300)
+        ),
         channel_id=market.discord_channel_id,
         message_id=market.discord_message_id,
         page_url=(
@@ -286,11 +292,11 @@ def market_choices(
 
 def outcome_choices(*, guild_id: int, market_id: int) -> list[tuple[int, str, Decimal]]:
     """(index, label, probability) of a market's outcomes; empty for an unknown market."""
-    market = Market.objects.filter(pk=market_id, guild_id=guild_id).first()
-    if market is None:
+    try:
+        snapshot = market_snapshot(guild_id=guild_id, market_id=market_id)
+    except NotFound:
         return []
-    detail = market_detail(market)
-    return [(o.index, o.label, o.probability) for o in detail.outcomes]
+    return [(o.index, o.label, o.probability) for o in snapshot.outcomes]
 
 
 # What autocomplete sends for an answer: the internal index behind a prefix no
@@ -383,13 +389,12 @@ class MarketOutcomes:
 
 
 def market_outcomes(*, guild_id: int, market_id: int) -> MarketOutcomes:
-    market = market_get(market_id, guild_id=guild_id)
-    detail = market_detail(market)
+    snapshot = market_snapshot(guild_id=guild_id, market_id=market_id)
     return MarketOutcomes(
-        market.pk,
-        market.question,
-        detail.accepting_bets,
-        [(o.index, o.label, o.probability) for o in detail.outcomes],
+        snapshot.market_id,
+        snapshot.question,
+        snapshot.accepting_bets(),
+        [(o.index, o.label, o.probability) for o in snapshot.outcomes],
     )
 
 

@@ -11,9 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from markets.corrections import correction_deadline, history_sentence, market_history
-from markets.models import Market, MarketStatus
-from markets.selectors import market_detail, market_list, price_history
+from markets.models import MarketStatus
+from markets.selectors import market_list, price_history
 from markets.services import (
     market_cancel,
     market_close,
@@ -21,10 +20,17 @@ from markets.services import (
     market_get,
     resolution_vote,
 )
+from markets.snapshots import (
+    MarketSnapshot,
+    cached_market_ids,
+    market_snapshot,
+    market_snapshots,
+)
 from markets.validation import MAX_OPTIONS
 from predictmarket.api.context import (
     IsMember,
     IsModerator,
+    existing_id,
     may_bypass_rate_limits,
     request_actor,
     request_guild_id,
@@ -34,6 +40,8 @@ from predictmarket.api.context import (
 from predictmarket.api.idempotency import IDEMPOTENCY_HEADER, request_idempotency_key
 from predictmarket.api.pagination import PageParams, Pagination, page_of
 from predictmarket.api.schema import ERRORS, WRITE_ERRORS
+from predictmarket.errors import ValidationFailed
+from predictmarket.http_cache import combined_etag, mark_cacheable, not_modified
 
 OUTCOME_QUANTUM = Decimal("0.000001")
 
@@ -53,6 +61,9 @@ class MarketSummary(serializers.Serializer):
     opens_at = serializers.DateTimeField()
     closes_at = serializers.DateTimeField()
     volume = serializers.IntegerField()
+    version = serializers.IntegerField(
+        help_text="Bumped by every trade and lifecycle change; pass it as min_version"
+    )
 
 
 class HistoryStepOutput(serializers.Serializer):
@@ -86,27 +97,34 @@ class MarketOutput(MarketSummary):
     )
 
 
-def market_output(market: Market) -> dict[str, object]:
-    detail = market_detail(market)
+def _summary(snapshot: MarketSnapshot) -> dict[str, object]:
+    return {
+        "id": snapshot.market_id,
+        "question": snapshot.question,
+        "category": snapshot.category,
+        "status": snapshot.status,
+        "opens_at": snapshot.opens_at,
+        "closes_at": snapshot.closes_at,
+        "volume": snapshot.volume,
+        "version": snapshot.version,
+    }
+
+
+def market_output(snapshot: MarketSnapshot) -> dict[str, object]:
+    time_left = snapshot.time_left()
     return MarketOutput(
         {
-            "id": market.pk,
-            "question": market.question,
-            "description": market.description,
-            "category": market.category,
-            "status": market.status,
-            "creator": market.creator.display_name,
-            "opens_at": market.opens_at,
-            "closes_at": market.closes_at,
-            "resolved_at": market.resolved_at,
-            "settled_at": market.settled_at,
-            "liquidity": market.liquidity,
-            "fee_bps": market.fee_bps,
-            "volume": detail.volume,
-            "traders": detail.traders,
-            "trades": detail.trades,
-            "accepting_bets": detail.accepting_bets,
-            "seconds_left": int(detail.time_left.total_seconds()) if detail.time_left else None,
+            **_summary(snapshot),
+            "description": snapshot.description,
+            "creator": snapshot.creator_name,
+            "resolved_at": snapshot.resolved_at,
+            "settled_at": snapshot.settled_at,
+            "liquidity": snapshot.liquidity,
+            "fee_bps": snapshot.fee_bps,
+            "traders": snapshot.traders,
+            "trades": snapshot.trades,
+            "accepting_bets": snapshot.accepting_bets(),
+            "seconds_left": int(time_left.total_seconds()) if time_left else None,
             "outcomes": [
                 {
                     "index": o.index,
@@ -114,15 +132,40 @@ def market_output(market: Market) -> dict[str, object]:
                     "probability": o.probability.quantize(OUTCOME_QUANTUM),
                     "is_winner": o.is_winner,
                 }
-                for o in detail.outcomes
+                for o in snapshot.outcomes
             ],
             "history": [
-                {"text": step.text, "at": step.at, "by": step.by} for step in market_history(market)
+                {"text": step.text, "at": step.at, "by": step.by} for step in snapshot.history
             ],
-            "history_text": history_sentence(market),
-            "correctable_until": correction_deadline(market),
+            "history_text": snapshot.history_text,
+            "correctable_until": snapshot.correctable_until,
         }
     ).data
+
+
+def market_output_after(guild_id: int, market_id: int, version: int) -> dict[str, object]:
+    """The market as a write just left it (or newer): never an older cached copy."""
+    return market_output(
+        market_snapshot(guild_id=guild_id, market_id=market_id, min_version=version)
+    )
+
+
+MIN_VERSION_HEADER = "X-Min-Version"
+MAX_VERSION = 2**63 - 1
+
+
+def request_min_version(request: Request) -> int | None:
+    """``?min_version=`` or the ``X-Min-Version`` header: the response is at least this fresh."""
+    raw = request.query_params.get("min_version") or request.headers.get(MIN_VERSION_HEADER)
+    if raw is None or raw == "":
+        return None
+    text = str(raw).strip()
+    if not (text.isascii() and text.isdecimal()) or int(text) > MAX_VERSION:
+        raise ValidationFailed(
+            "min_version must be a whole number from 0 (a market_version you were given).",
+            field="min_version",
+        )
+    return int(text)
 
 
 class MarketListView(APIView):
@@ -156,10 +199,29 @@ class MarketListView(APIView):
     def get(self, request: Request) -> Response:
         params = self.Params(data=request.query_params)
         params.is_valid(raise_exception=True)
-        markets = market_list(guild_id=request_guild_id(request), **params.validated_data)
+        guild_id = request_guild_id(request)
+        filters = params.validated_data
+        # Which markets (cached until one is created or changes status), then each
+        # market's own numbers from its snapshot: no database when both are cached.
+        ids = cached_market_ids(
+            guild_id=guild_id,
+            kind="market_list",
+            filters=filters,
+            load=lambda: market_list(guild_id=guild_id, **filters).values_list("pk", flat=True),
+        )
         paginator = Pagination()
-        page = paginator.paginate_queryset(markets, request, view=self)
-        return paginator.get_paginated_response(MarketSummary(page, many=True).data)
+        page_ids = paginator.paginate_queryset(ids, request, view=self) or []
+        snapshots = market_snapshots(guild_id=guild_id, market_ids=page_ids)
+        etag = combined_etag(
+            "markets",
+            [len(ids), *(f"{s.market_id}:{s.version}" for s in snapshots)],
+        )
+        if (answer := not_modified(request, etag, private=True)) is not None:
+            return answer
+        response = paginator.get_paginated_response(
+            MarketSummary([_summary(s) for s in snapshots], many=True).data
+        )
+        return mark_cacheable(response, etag, private=True)
 
     @extend_schema(
         operation_id="markets_create",
@@ -196,16 +258,37 @@ class MarketListView(APIView):
             idempotency_key=f"api:{member.pk}:{key}" if key else None,
             bypass_rate_limit=may_bypass_rate_limits(request),
         )
-        return Response(market_output(market), status=status.HTTP_201_CREATED)
+        return Response(
+            market_output_after(market.guild_id, market.pk, market.version),
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class MarketDetailView(APIView):
+    class Params(serializers.Serializer):
+        min_version = serializers.IntegerField(
+            min_value=0,
+            required=False,
+            help_text="Answer at least this fresh: a trade's market_version (or send the "
+            "X-Min-Version header)",
+        )
+
     @extend_schema(
-        operation_id="markets_retrieve", responses={200: MarketOutput, **ERRORS}, tags=["markets"]
+        operation_id="markets_retrieve",
+        parameters=[Params],
+        responses={200: MarketOutput, 304: None, **ERRORS},
+        tags=["markets"],
     )
     def get(self, request: Request, market_id: int) -> Response:
-        market = market_get(market_id, guild_id=request_guild_id(request))
-        return Response(market_output(market))
+        snapshot = market_snapshot(
+            guild_id=request_guild_id(request),
+            market_id=existing_id(market_id),
+            min_version=request_min_version(request),
+        )
+        etag = snapshot.etag()
+        if (answer := not_modified(request, etag, private=True)) is not None:
+            return answer
+        return mark_cacheable(Response(market_output(snapshot)), etag, private=True)
 
 
 class PricePointOutput(serializers.Serializer):
@@ -286,7 +369,7 @@ class MarketVoteView(APIView):
                     "votes_for_choice": result.votes_for_choice,
                     "votes_needed": result.votes_needed,
                     "decided": result.decided,
-                    "market": market_output(market_get(market_id, guild_id=guild_id)),
+                    "market": market_output_after(guild_id, market_id, result.market.version),
                 }
             ).data
         )
@@ -323,8 +406,8 @@ class MarketCloseView(APIView):
     )
     def post(self, request: Request, market_id: int) -> Response:
         guild_id = request_guild_id(request)
-        market_close(market_id=market_id, actor=request_actor(request), guild_id=guild_id)
-        return Response(market_output(market_get(market_id, guild_id=guild_id)))
+        market = market_close(market_id=market_id, actor=request_actor(request), guild_id=guild_id)
+        return Response(market_output_after(guild_id, market_id, market.version))
 
 
 class MarketCancelView(APIView):
@@ -338,10 +421,10 @@ class MarketCancelView(APIView):
     )
     def post(self, request: Request, market_id: int) -> Response:
         guild_id = request_guild_id(request)
-        market_cancel(
+        market = market_cancel(
             market_id=market_id,
             actor=request_actor(request),
             is_moderator=True,
             guild_id=guild_id,
         )
-        return Response(market_output(market_get(market_id, guild_id=guild_id)))
+        return Response(market_output_after(guild_id, market_id, market.version))

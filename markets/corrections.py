@@ -85,6 +85,7 @@ def correction_decide_locked(
 ) -> MarketCorrection:
     """Record the correction that this round's votes decided, and change the market's result."""
     from markets.services import market_event_payload  # markets.services imports this module
+    from markets.snapshots import market_changed  # markets.snapshots imports this module
 
     number = market.correction_count + 1
     voters = sorted(
@@ -107,7 +108,11 @@ def correction_decide_locked(
     market.status = correction.to_status
     market.winning_outcome = outcome
     market.correction_count = number
-    market.save(update_fields=["status", "winning_outcome", "correction_count", "updated_at"])
+    market.version += 1  # the row is locked (market_lock)
+    market.save(
+        update_fields=["status", "winning_outcome", "correction_count", "version", "updated_at"]
+    )
+    market_changed(market)
     data = {
         "correction": number,
         "from": previous,

@@ -64,6 +64,10 @@ class Market(models.Model):
     )
     escrow_account = models.OneToOneField(Account, on_delete=models.PROTECT, related_name="market")
     volume = models.BigIntegerField(default=0, help_text="Points paid into the market by buyers")
+    # Bumped in the same transaction as every trade and lifecycle change: cached
+    # snapshots are keyed by it (markets.snapshots), and a trader's response
+    # carries it so a following read can ask to be at least that fresh.
+    version = models.BigIntegerField(default=0, editable=False)
     discord_channel_id = models.BigIntegerField(null=True, blank=True)
     discord_message_id = models.BigIntegerField(null=True, blank=True)
     reminded_at = models.DateTimeField(null=True, blank=True)

@@ -25,6 +25,7 @@ from markets.corrections import (
 )
 from markets.models import Market, MarketStatus, Outcome, ResolutionVote
 from markets.signals import market_decided
+from markets.snapshots import market_changed
 from markets.validation import clean_market_input
 from markets.voters import discord_voter, vote_channel, voter_check
 from points.ledger import Leg, ledger_post
@@ -170,6 +171,7 @@ def market_create(
                 aggregate_id=market.pk,
                 payload=market_event_payload(market, options=list(data.options)),
             )
+            market_changed(market)
     except IntegrityError:
         if idempotency_key and Market.objects.filter(idempotency_key=idempotency_key).exists():
             # A concurrent retry of the same request created it first.
@@ -186,7 +188,9 @@ def _close_locked(market: Market, *, actor: str, now: datetime, early: bool) -> 
     if early and market.closes_at > now:
         # Never at or before opens_at (a close in the creation's clock tick).
         market.closes_at = max(now, market.opens_at + timedelta(microseconds=1))
-    market.save(update_fields=["status", "closes_at", "updated_at"])
+    market.version += 1  # the row is locked (market_lock)
+    market.save(update_fields=["status", "closes_at", "version", "updated_at"])
+    market_changed(market)
     audit_record(
         actor=actor,
         action="market.close",
@@ -435,7 +439,9 @@ def _decide_locked(market: Market, *, outcome: Outcome | None, actor: str, now: 
     market.status = MarketStatus.RESOLVED if outcome else MarketStatus.CANCELLED
     market.winning_outcome = outcome
     market.resolved_at = now
-    market.save(update_fields=["status", "winning_outcome", "resolved_at", "updated_at"])
+    market.version += 1  # the row is locked (market_lock)
+    market.save(update_fields=["status", "winning_outcome", "resolved_at", "version", "updated_at"])
+    market_changed(market)
     action = "market.resolved" if outcome else "market.cancelled"
     data = {"winning_outcome": outcome.label if outcome else None}
     audit_record(actor=actor, action=action, guild_id=market.guild_id, target=market, data=data)
@@ -484,7 +490,8 @@ def markets_remind_unresolved(*, now: datetime | None = None) -> list[int]:
     )
     for market in waiting.select_related("guild")[:500]:
         with transaction.atomic():
-            # The conditional update is the claim: two beats remind once.
+            # The conditional update is the claim: two beats remind once. (No version
+            # bump: no view shows reminded_at.)
             if Market.objects.filter(pk=market.pk, reminded_at__isnull=True).update(
                 reminded_at=now
             ):
@@ -504,7 +511,10 @@ def markets_remind_unresolved(*, now: datetime | None = None) -> list[int]:
 
 
 def market_set_discord_message(*, market_id: int, channel_id: int, message_id: int) -> None:
-    """Remember where the market's live message was posted (edited on every change)."""
+    """Remember where the market's live message was posted (edited on every change).
+
+    No version bump: no cached view shows where the message is.
+    """
     Market.objects.filter(pk=market_id).update(
         discord_channel_id=channel_id, discord_message_id=message_id
     )

@@ -8,6 +8,7 @@ class PointsConfig(AppConfig):
     verbose_name = "Points ledger"
 
     def ready(self) -> None:
+        from points import public_guild  # noqa: F401  (connects its post_save receiver)
         from predictmarket.health import register_check
 
         register_check("drip", drip_health)

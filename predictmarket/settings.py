@@ -173,6 +173,20 @@ DATABASE_IS_POSTGRES = "postgresql" in _db["ENGINE"]
 # ------------------------------------------------------------------------------
 REDIS_URL = cfg.redis_url("REDIS_URL")
 CACHE_TTL = cfg.int("CACHE_TTL", 300, min_value=0)
+# A dead or hung Redis must not stall requests: every cache call gives up after
+# this long (milliseconds) and the cached reads fall back to the database.
+CACHE_SOCKET_TIMEOUT_MS = cfg.int("CACHE_SOCKET_TIMEOUT_MS", 250, min_value=10)
+# Market snapshots and leaderboards served from the cache (off: every read goes
+# to the database, as bench/reads.py compares).
+READ_CACHE_ENABLED = cfg.bool("READ_CACHE_ENABLED", True)
+# How long a market snapshot stays cached (seconds). A new version replaces it
+# at once; this only bounds how long an unused one lingers.
+MARKET_SNAPSHOT_TTL = cfg.int("MARKET_SNAPSHOT_TTL", 600, min_value=1)
+# Build a market's new snapshot right after each commit (the writer pays a few
+# queries) instead of on its first read (one reader per version misses).
+MARKET_SNAPSHOT_EAGER = cfg.bool("MARKET_SNAPSHOT_EAGER", False)
+# How long a guild's cached market list pages and public-page guild lookups live.
+MARKET_LIST_TTL = cfg.int("MARKET_LIST_TTL", 60, min_value=1)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -180,7 +194,10 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "TIMEOUT": CACHE_TTL,
             "KEY_PREFIX": "pm",
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+            "OPTIONS": {
+                "socket_connect_timeout": CACHE_SOCKET_TIMEOUT_MS / 1000,
+                "socket_timeout": CACHE_SOCKET_TIMEOUT_MS / 1000,
+            },
         }
     }
 else:

@@ -50,6 +50,7 @@ def test_a_bet_moves_points_into_the_market(
         "payout_if_wins": int(trade.shares),
         "probabilities_after": trade.probabilities_after,
         "balance_after": 950,
+        "market_version": 1,
         "created_at": body["created_at"],
     }
     assert Decimal(body["shares"]) > 50  # at 50% each point buys about two shares

@@ -45,6 +45,7 @@ def test_it_lists_the_guilds_markets_newest_first(
         "opens_at": body["results"][0]["opens_at"],
         "closes_at": body["results"][0]["closes_at"],
         "volume": 0,
+        "version": 0,
     }
     assert foreign_market.pk not in [m["id"] for m in body["results"]]
 

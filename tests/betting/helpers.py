@@ -9,6 +9,7 @@ from typing import Any
 from betting.models import Position, Trade
 from betting.services import TradeResult, bet_place, shares_sell
 from markets.models import Market
+from markets.snapshots import is_snapshot_refresh
 from points.models import Member
 
 # One implementation of "run on real threads" for every suite.
@@ -19,6 +20,11 @@ from tests.markets.helpers import money_state
 __all__ = ["Ran", "run_concurrently"]
 
 _KEYS = itertools.count()
+
+
+def tasks_enqueued(callbacks: list[Any]) -> list[Any]:
+    """The on-commit callbacks other than the market snapshots' refreshes (every change has one)."""
+    return [c for c in callbacks if not is_snapshot_refresh(c)]
 
 
 def new_key() -> str:

@@ -70,7 +70,8 @@ def test_a_bet_holds_the_market_lock_for_two_round_trips_and_no_orm_query() -> N
         bet(member, market, 1, 20)
 
     # Django's cursor sees the hand-written statements (and logs its transaction
-    # control; the COMMIT it logs finds nothing to do), and no ORM query.
+    # control; the COMMIT it logs finds nothing to do), and no ORM query. (After the
+    # COMMIT the market's snapshot pointer moves: a cache call, no query.)
     assert [q["sql"] for q in orm.captured_queries] == [
         statements[0].sql_sent,
         "BEGIN",

@@ -9,7 +9,7 @@ from markets.models import Market, MarketStatus
 from markets.services import market_cancel
 from points.models import Member
 from predictmarket.errors import InvalidState, PermissionDenied
-from tests.betting.helpers import bet, betting_state
+from tests.betting.helpers import bet, betting_state, tasks_enqueued
 from tests.markets.helpers import MODERATORS, assert_ledger_sound, balance_of, escrow_of, refused
 
 
@@ -37,7 +37,7 @@ def test_it_lets_the_creator_cancel_while_only_they_traded(
             member=creator,
         )
 
-    assert len(callbacks) == 1  # the refund task, enqueued on commit
+    assert len(tasks_enqueued(callbacks)) == 1  # the refund task, enqueued on commit
     assert cancelled.status == MarketStatus.CANCELLED
     market.refresh_from_db()
     assert market.settled_at is not None

@@ -7,7 +7,7 @@ from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 from markets.models import Market, MarketStatus
 from markets.services import market_close, resolution_vote
 from points.models import LedgerTransaction, Member, TransactionKind
-from tests.betting.helpers import bet
+from tests.betting.helpers import bet, tasks_enqueued
 from tests.markets.helpers import MODERATORS, assert_ledger_sound, balance_of, escrow_of
 
 
@@ -38,7 +38,7 @@ def test_it_resolves_on_the_second_agreeing_vote_and_pays_the_winners(
         second = resolution_vote(market_id=market.pk, voter=MODERATORS[1], outcome_index=0)
 
     assert second.decided
-    assert len(callbacks) == 1
+    assert len(tasks_enqueued(callbacks)) == 1  # the settlement task
     market.refresh_from_db()
     assert market.status == MarketStatus.RESOLVED
     assert market.winning_outcome.index == 0

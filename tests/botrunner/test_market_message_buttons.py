@@ -12,6 +12,7 @@ import pytest
 from betting.models import Position
 from botrunner.dispatch import dispatch_interaction
 from markets.models import Market
+from markets.services import market_close
 from tests.botrunner.conftest import member_for, run
 from tests.botrunner.fakes import FakeGuild, FakeUser, component, modal_submit
 from tests.botrunner.helpers import balance, state, trades_of
@@ -61,8 +62,12 @@ def test_buy_walks_through_answer_amount_quote_and_confirm(
     assert "Bought" in done.last.text
 
 
-def test_buy_on_a_closed_market_says_betting_is_over(guild, discord_guild, market, bob) -> None:
-    Market.objects.filter(pk=market.pk).update(status="closed")
+def test_buy_on_a_closed_market_says_betting_is_over(
+    guild, discord_guild, market, bob, django_capture_on_commit_callbacks
+) -> None:
+    # Through the service, committed: the cached market snapshot follows the close.
+    with django_capture_on_commit_callbacks(execute=True):
+        market_close(market_id=market.pk, actor="system")
     picker = press(bob, discord_guild, f"pm:buy:{market.pk}")
     assert picker.last.ephemeral
     assert "Betting is over" in picker.last.text

@@ -2,10 +2,10 @@
 
 ``betting.trade_writes`` calls it with named arguments, under the market lock
 (``betting.market_lock``), in the one round trip that also carries the
-COMMIT. It posts the points (``points_ledger_post``, points 0008) and writes
+COMMIT. It posts the points (``points_ledger_post``, points 0009) and writes
 the pools, the market row, the trade, the position and the outbox event;
 it returns the posting's transaction, the trade's id, the moved accounts'
-balances and the market row's values it updated.
+balances and the market row's values it updated (volume, and the version every trade bumps).
 
 When the idempotency key was taken while this request waited for the lock
 (a double click), it writes nothing and returns a NULL ``transaction_id``:
@@ -62,7 +62,8 @@ CREATE OR REPLACE FUNCTION betting_trade_write(
     OUT trade_id bigint,
     OUT accounts bigint[],
     OUT balances bigint[],
-    OUT market_volume bigint
+    OUT market_volume bigint,
+    OUT market_version bigint
 ) AS $$
 DECLARE
     written integer;
@@ -99,17 +100,19 @@ BEGIN
     GET DIAGNOSTICS written = ROW_COUNT;
     PERFORM predictmarket_require(written = cardinality(p_outcome_ids), 'trade_rows_written');
 
-    UPDATE markets_market SET volume = volume + CASE WHEN buying THEN p_points ELSE 0 END
+    -- Every trade bumps the market's version: cached snapshots are keyed by it.
+    UPDATE markets_market SET volume = volume + CASE WHEN buying THEN p_points ELSE 0 END,
+        version = version + 1
     WHERE id = p_market_id
-    RETURNING volume INTO market_volume;
+    RETURNING volume, version INTO market_volume, market_version;
     PERFORM predictmarket_require(market_volume IS NOT NULL, 'trade_rows_written');
 
     INSERT INTO betting_trade (market_id, member_id, outcome_id, side, points, shares,
         average_price, fee, probabilities_before, probabilities_after, idempotency_key,
-        ledger_transaction_id, created_at)
+        ledger_transaction_id, created_at, market_version)
     VALUES (p_market_id, p_member_id, p_outcome_id, p_side, p_points, p_shares,
         p_average_price, p_fee, p_probabilities_before, p_probabilities_after,
-        p_idempotency_key, transaction_id, p_created_at)
+        p_idempotency_key, transaction_id, p_created_at, market_version)
     RETURNING id INTO trade_id;
 
     IF buying THEN
@@ -154,7 +157,8 @@ def _on_postgres(sql: str):  # type: ignore[no-untyped-def]
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("betting", "0003_leaderboard_indexes"),
+        ("betting", "0004_trade_market_version"),
+        ("markets", "0009_market_version"),
         ("core", "0002_require_function"),
         ("points", "0009_ledger_post_function"),
     ]
