@@ -221,4 +221,3 @@ class MarketCorrection(models.Model):
         if status == MarketStatus.RESOLVED and outcome is not None:
             return f"resolved {outcome.label}"
         return MarketStatus(status).label.lower()
-
