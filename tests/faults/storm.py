@@ -21,6 +21,7 @@ class Answer:
     content_type: str
     body: object  # the parsed JSON, or the raw text when it was not JSON
     sent_at: float
+    answered_at: float = 0.0
 
 
 @dataclass
@@ -48,13 +49,18 @@ class Storm:
             )
         except requests.RequestException as exc:
             # Never expected: the web process itself stays up through every fault.
-            return Answer(key, 0, "", f"no answer: {exc!r}", sent_at)
+            return Answer(key, 0, "", f"no answer: {exc!r}", sent_at, time.monotonic())
         try:
             body: object = response.json()
         except ValueError:
             body = response.text[:500]
         return Answer(
-            key, response.status_code, response.headers.get("Content-Type", ""), body, sent_at
+            key,
+            response.status_code,
+            response.headers.get("Content-Type", ""),
+            body,
+            sent_at,
+            time.monotonic(),
         )
 
     def _client(self) -> None:
