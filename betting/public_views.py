@@ -68,7 +68,9 @@ def market_page(request: HttpRequest, guild_id: int, market_id: int) -> HttpResp
     if (answer := not_modified(request, etag, private=False)) is not None:
         return answer
     history = version_cached(
-        "market_history", snapshot, lambda: price_history(Market(pk=snapshot.market_id))
+        "market_history",
+        snapshot,
+        lambda: price_history(Market(pk=snapshot.market_id, opens_at=snapshot.opens_at)),
     )
     until = min(timezone.now(), snapshot.resolved_at or snapshot.closes_at)
     series = chart_series([o.label for o in snapshot.outcomes], history, until=until)
