@@ -61,6 +61,21 @@ def _top_lines(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def decided_by_line(payload: dict[str, Any]) -> str:
+    """``Resolved by alice (arbitrator) with mod one (moderator).`` from the decision's payload."""
+    people = [
+        f"{safe(p.get('name') or 'a member', 80)} ({safe(p.get('role') or 'moderator', 20)})"
+        for p in (payload.get("decided_by") or [])[:10]
+        if isinstance(p, dict)
+    ]
+    if not people:
+        return ""
+    verb = "Resolved" if payload.get("winning_outcome") else "Cancelled"
+    if len(people) == 1:
+        return f"{verb} by {people[0]}."
+    return f"{verb} by {people[0]} with {', '.join(people[1:])}."
+
+
 def build_announcement(
     kind: str, payload: dict[str, Any], *, moderator_role_id: int | None = None
 ) -> Announcement | None:
@@ -71,7 +86,14 @@ def build_announcement(
     if kind == "market.resolved":
         embed = nextcord.Embed(
             title=f"Resolved: {title}"[:256],
-            description=f"The winning answer is **{winner}**. Payouts are on their way.",
+            description=" ".join(
+                part
+                for part in (
+                    f"The winning answer is **{winner}**. Payouts are on their way.",
+                    decided_by_line(payload),
+                )
+                if part
+            ),
             colour=nextcord.Colour.blurple(),
         )
     elif kind == "market.settled":
@@ -88,8 +110,9 @@ def build_announcement(
             title=f"Cancelled: {title}"[:256],
             description=(
                 "The market was cancelled, so all trades on it are unwound: members who are "
-                "down get it back, members who are up give their gain back."
-            ),
+                "down get it back, members who are up give their gain back. "
+                + decided_by_line(payload)
+            ).strip(),
             colour=nextcord.Colour.light_grey(),
         )
     elif kind in {"market.refunded", "market.auto_refunded"}:

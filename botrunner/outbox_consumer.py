@@ -54,6 +54,7 @@ EDITED_KINDS = frozenset(
         "market.settled",
         "market.refunded",
         "market.auto_refunded",
+        "market.description_edited",
     }
 )
 DEFAULT_RETRY_AFTER = 5.0

@@ -17,6 +17,12 @@ from django.utils import timezone
 
 from markets import amm
 from markets.models import Market, MarketStatus, Outcome, PricePoint, ResolutionVote
+from markets.resolvers import (
+    decided_by_locked,
+    market_resolver_rules_check,
+    resolver_decision_locked,
+    resolver_vote_permitted_locked,
+)
 from markets.signals import market_decided
 from markets.validation import clean_market_input
 from markets.voters import discord_voter, vote_channel, voter_check
@@ -86,11 +92,16 @@ def market_create(
     duration: timedelta,
     category: str = "",
     description: str = "",
+    arbitrator: Member | None = None,
     actor: str,
     idempotency_key: str | None = None,
     bypass_rate_limit: bool = False,
 ) -> Market:
-    """Open a market; the house pays its liquidity into the market's escrow."""
+    """Open a market; the house pays its liquidity into the market's escrow.
+
+    ``arbitrator`` is the member who may resolve it, when the guild's rule for
+    this kind of market asks for one (``markets.resolvers``).
+    """
     if idempotency_key:
         earlier = Market.objects.filter(idempotency_key=idempotency_key).first()
         if earlier is not None:
@@ -114,6 +125,9 @@ def market_create(
     if Member.objects.filter(pk=creator.pk, is_frozen=True).exists():
         raise AccountFrozen()
     guild = creator.guild
+    resolver_rule, arbitrator = market_resolver_rules_check(
+        guild=guild, creator=creator, option_count=len(data.options), arbitrator=arbitrator
+    )
     rate_limit_hit("market_create", guild.pk, bypass=bypass_rate_limit)
     now = timezone.now()
     liquidity = guild.default_liquidity
@@ -132,6 +146,8 @@ def market_create(
                 fee_bps=guild.fee_bps,
                 min_resolution_votes=guild.min_resolution_votes,
                 auto_refund_hours=guild.auto_refund_hours,
+                resolver_rule=resolver_rule,
+                arbitrator=arbitrator,
                 escrow_account=escrow,
                 idempotency_key=idempotency_key or None,
             )
@@ -156,7 +172,12 @@ def market_create(
                 action="market.create",
                 guild_id=guild.pk,
                 target=market,
-                data={"question": data.question, "options": list(data.options)},
+                data={
+                    "question": data.question,
+                    "options": list(data.options),
+                    "resolver_rule": resolver_rule,
+                    "arbitrator": arbitrator.discord_id if arbitrator else None,
+                },
             )
             outbox_append(
                 kind="market.created",
@@ -232,6 +253,8 @@ class VoteResult:
     votes_for_choice: int
     votes_needed: int
     decided: bool
+    # The market's creator or arbitrator voted but holds shares: a moderator must agree.
+    waiting_for_moderator: bool = False
 
 
 def resolution_vote(
@@ -243,6 +266,7 @@ def resolution_vote(
     cancel: bool = False,
     guild_id: int | None = None,
     cast_by_user_id: int | None = None,
+    is_moderator: bool = True,
 ) -> VoteResult:
     """A moderator's vote for an outcome or for cancel; decides at the market's threshold.
 
@@ -259,6 +283,11 @@ def resolution_vote(
     A decision needs ``min_resolution_votes`` agreeing votes of Discord users,
     or as many of staff users not linked to Discord: the two kinds are never
     added up, because an unlinked staff user may be one of those Discord users.
+
+    ``is_moderator`` says whether the caller checked that the voter moderates
+    now; a voter who does not may vote only as the market's creator or
+    arbitrator, when its resolver rule names them (``markets.resolvers``, which
+    also decides when their vote settles the market).
     """
     voter_check(voter)
     actor = actor or voter
@@ -267,6 +296,7 @@ def resolution_vote(
     now = timezone.now()
     with transaction.atomic():
         market = market_lock(market_id, guild_id=guild_id)
+        resolver_vote_permitted_locked(market, voter=voter, is_moderator=is_moderator)
         if market.is_final:
             raise InvalidState(f"The market is already {market.get_status_display().lower()}.")
         if market.status == MarketStatus.OPEN:
@@ -321,10 +351,18 @@ def resolution_vote(
             aggregate_id=market.pk,
             payload=market_event_payload(market, choice=choice, votes=count, needed=needed),
         )
-        decided = count >= needed
-        if decided:
-            _decide_locked(market, outcome=outcome, actor=actor, now=now)
-    return VoteResult(market, choice, count, needed, decided)
+        decision = resolver_decision_locked(market, outcome=outcome, count=count, needed=needed)
+        if decision.decided:
+            _decide_locked(
+                market,
+                outcome=outcome,
+                actor=actor,
+                now=now,
+                decided_by=decided_by_locked(market, outcome=outcome),
+            )
+    return VoteResult(
+        market, choice, count, needed, decision.decided, decision.waiting_for_moderator
+    )
 
 
 def _staff_user_linked_to(voter: str) -> int | None:
@@ -404,13 +442,23 @@ def _votes_follow_staff_links_locked(market: Market) -> None:
         )
 
 
-def _decide_locked(market: Market, *, outcome: Outcome | None, actor: str, now: datetime) -> None:
+def _decide_locked(
+    market: Market,
+    *,
+    outcome: Outcome | None,
+    actor: str,
+    now: datetime,
+    decided_by: list[dict[str, str]] | None = None,
+) -> None:
     market.status = MarketStatus.RESOLVED if outcome else MarketStatus.CANCELLED
     market.winning_outcome = outcome
     market.resolved_at = now
     market.save(update_fields=["status", "winning_outcome", "resolved_at", "updated_at"])
     action = "market.resolved" if outcome else "market.cancelled"
-    data = {"winning_outcome": outcome.label if outcome else None}
+    data: dict[str, object] = {"winning_outcome": outcome.label if outcome else None}
+    if decided_by is not None:
+        # Who decided, for the announcement ("resolved by …") and the audit log.
+        data["decided_by"] = decided_by
     audit_record(actor=actor, action=action, guild_id=market.guild_id, target=market, data=data)
     outbox_append(
         kind=action,

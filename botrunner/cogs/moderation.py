@@ -9,10 +9,14 @@ Server, so Discord hides them from members; a server manager lets the
 moderator role see them under Server Settings → Integrations (``/config show``
 says how). Discord honours that field on top-level commands only, which is why
 close and cancel are ``/moderate …`` rather than subcommands of the members'
-``/market``. Hiding is a courtesy, not the check: ``require_moderator`` is.
+``/market``. Hiding is a courtesy, not the check: ``require_moderator`` is (and,
+for votes, ``markets.resolvers``).
 
 ``/market cancel`` stays with the members' commands for a market's creator:
 the service decides (it allows the creator while nobody else has traded).
+So does ``/market resolve``: a market whose server lets its creator or a named
+arbitrator resolve it (``markets.resolvers``) is resolved by them with it, as
+they may not see ``/resolve``; the service decides who may vote.
 """
 
 from __future__ import annotations
@@ -35,10 +39,8 @@ from markets.voters import discord_voter
 from points.services import member_set_frozen, points_deduct, points_grant
 
 
-@handler("resolve")
-async def resolve_command(inv: Invocation, *, market: str, outcome: str) -> None:
+async def _resolve(inv: Invocation, *, market: str, outcome: str) -> None:
     actor = await inv.actor()
-    require_moderator(actor)
     market_id = parse_id(market)
     cancel = outcome.strip().lower() == "cancel"
     index = None
@@ -54,9 +56,16 @@ async def resolve_command(inv: Invocation, *, market: str, outcome: str) -> None
         outcome_index=index,
         cancel=cancel,
         guild_id=actor.guild_id,
+        # Not a moderator: the service lets them vote only as the market's resolver.
+        is_moderator=actor.is_moderator,
     )
     choice = "cancel (unwind)" if cancel else f"**{safe(vote.choice, 200)}**"
-    if vote.decided:
+    if vote.waiting_for_moderator:
+        text = (
+            f"🗳️ Your vote for {choice} on market #{market_id} is counted, but you hold shares "
+            "in this market: a moderator must agree before it is decided."
+        )
+    elif vote.decided:
         result = "all trades on it are being unwound" if cancel else "payouts are on their way"
         text = f"✅ Your vote for {choice} decided market #{market_id}: {result}."
     else:
@@ -67,6 +76,17 @@ async def resolve_command(inv: Invocation, *, market: str, outcome: str) -> None
             f"{remaining} more moderator vote{'s' if remaining != 1 else ''} needed."
         )
     await inv.reply(text)
+
+
+@handler("resolve")
+async def resolve_command(inv: Invocation, *, market: str, outcome: str) -> None:
+    await _resolve(inv, market=market, outcome=outcome)
+
+
+@handler("market resolve")
+async def own_market_resolve_command(inv: Invocation, *, market: str, outcome: str) -> None:
+    """A member's ``/market resolve``: as the market's creator or arbitrator (or a moderator)."""
+    await _resolve(inv, market=market, outcome=outcome)
 
 
 # Discord shows these commands only to members with Manage Server, until a
