@@ -9,7 +9,9 @@ from django.views.decorators.http import require_GET
 
 from betting.charts_svg import chart_series
 from betting.selectors import market_top_holders, market_trades, worth_leaderboard
+from markets.descriptions import description_history
 from markets.models import Market
+from markets.resolvers import who_may_resolve
 from markets.selectors import market_detail, market_list, price_history
 from points.models import Guild
 from points.selectors import balance_leaderboard
@@ -54,6 +56,9 @@ def market_page(request: HttpRequest, guild_id: int, market_id: int) -> HttpResp
             "series": series,
             "trades": list(market_trades(market)[:25]),
             "holders": market_top_holders(market, limit=10),
+            "who_resolves": who_may_resolve(market),
+            # Newest first: the current text is shown above, the earlier ones below it.
+            "description_history": list(reversed(description_history(market))),
         },
     )
 
