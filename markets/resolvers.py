@@ -104,8 +104,7 @@ def resolver_vote_permitted_locked(market: Market, *, voter: str, is_moderator: 
         return
     if resolver is None:
         raise PermissionDenied(
-            "Only moderators can resolve this market (the server's moderator role or "
-            "Manage Server)."
+            "Only moderators can do that (the server's moderator role or Manage Server)."
         )
     raise PermissionDenied(
         f"Only moderators or this market's {resolver_role(market)} can resolve it."
