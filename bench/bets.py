@@ -1,18 +1,35 @@
-"""Bets per second on ONE hot market through ``bet_place``, against pgbench.
+"""Bets per second through ``bet_place``, closed and open loop, against pgbench.
 
-    .venv/bin/python bench/bets.py [--operations N] [--pgbench-seconds N]
+    .venv/bin/python bench/bets.py [--quick] [--operations N] [--pgbench-seconds N] ...
 
-1, 4 and 8 worker processes place bets through the service on a single market
-(the market row is the hot lock every bet takes), p50/p99 latency. A market
-with 10,000 winning positions is settled and timed. Then, on the same server,
-pgbench with 8 clients runs a hot-row transaction (one locked row updated, two
-account rows updated, one insert) and the ratio is printed; and pgbench runs
-the very statements one ``bet_place`` sent (recorded, parameters inlined,
-fresh keys): what a client with no work of its own would get for this
-transaction on this machine, the ceiling for the Python figures. The last
-line is machine-readable:
+In one run, on one server:
 
-    RESULT bets_per_s=<at 8 workers> pgbench_tps=<...> ratio=<...> p99_ms=<...> settle_10k_s=<...>
+1. Closed loop on ONE hot market (the market row is the lock every bet takes):
+   1, 4 and 8 worker processes place bets back to back; rate, p50/p99.
+2. pgbench with 8 clients runs a hot-row transaction (one locked row updated,
+   two account rows updated, one insert): ``ratio`` is the 8-worker rate
+   over it. And pgbench replays the very statements one ``bet_place`` sent
+   (recorded, parameters inlined, fresh keys): what a client with no work of
+   its own would get for this transaction on this machine, the ceiling for
+   the Python figures; ``replay_ratio`` is the 8-worker rate over it.
+3. Open loop on the hot market: bets OFFERED at 150 per second (Poisson
+   arrivals from a fixed seed) for 20 s, whatever the answers do. Enough
+   worker processes (each with its own connection) take the arrivals that
+   one waits for a free worker only when all are busy ("late to start");
+   latency is from the scheduled arrival to the answer, so queueing counts.
+4. Many markets: 8 workers trading across 100 markets for a fixed time,
+   against pgbench's TPC-B (``pgbench -i`` in a scratch database, scale 8 so
+   its 8 clients do not all queue on one branch row, same clients, same
+   time): ``many_ratio``.
+5. A market with 10,000 winning positions is settled and timed.
+
+Figures depend on the machine and on what else runs on it. ``--quick``
+shortens every phase for development; the default durations are the ones the
+targets are stated for. The last line is machine-readable:
+
+    RESULT bets_per_s=<8 workers, hot> ratio=<vs pgbench hot-row>
+      replay_ratio=<vs pgbench replaying the bet's statements> open_p99_ms=<...>
+      many_ratio=<vs TPC-B> settle_10k_s=<...>          (one line)
 """
 
 from __future__ import annotations
@@ -21,16 +38,28 @@ import argparse
 import random
 import sys
 import time
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import percentile, pgbench_tps, run_workers, setup_django
+from bench.common import (
+    drop_database,
+    percentile,
+    pgbench_tps,
+    poisson_arrivals,
+    run_open_loop,
+    run_workers,
+    run_workers_for,
+    scratch_database,
+    setup_django,
+)
 
 GUILD_ID = 900_000_000_000_000_002
 MEMBERS = 400
+LATE_MS = 1.0  # an arrival begun more than this after its time is "late to start"
 
 HOT_ROW_SCRIPT = """\\set aid random(1, 100000)
 \\set other random(1, 100000)
@@ -43,15 +72,34 @@ END;
 """
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--operations", type=int, default=2400, help="bets per run")
-    parser.add_argument("--pgbench-seconds", type=int, default=10)
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="short phases, for development")
+    parser.add_argument("--operations", type=int, help="bets per closed-loop run (2400)")
+    parser.add_argument("--pgbench-seconds", type=int, help="each pgbench run (10)")
+    parser.add_argument("--open-rate", type=float, default=150.0, help="offered bets/s (150)")
+    parser.add_argument("--open-seconds", type=float, help="open-loop duration (20)")
+    parser.add_argument("--open-workers", type=int, default=32, help="open-loop processes (32)")
+    parser.add_argument("--markets", type=int, default=100, help="many-markets run (100)")
+    parser.add_argument("--many-seconds", type=int, help="many-markets and TPC-B runs (10)")
+    parser.add_argument("--tpcb-scale", type=int, default=8, help="pgbench -i -s (8)")
     parser.add_argument("--settle-positions", type=int, default=10_000)
     args = parser.parse_args()
+    quick = {"operations": 400, "pgbench_seconds": 3, "open_seconds": 5, "many_seconds": 3}
+    full = {"operations": 2400, "pgbench_seconds": 10, "open_seconds": 20, "many_seconds": 10}
+    for name, value in (quick if args.quick else full).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    return args
 
+
+def main() -> None:
+    args = _arguments()
     url = setup_django("predictmarket_bench_bets")
-    from betting.services import bet_place
+    from django.db import connections
+
     from markets.services import market_create
     from points.models import Guild
     from points.services import guild_ensure, member_ensure
@@ -59,60 +107,48 @@ def main() -> None:
     guild_ensure(guild_id=GUILD_ID, name="bench")
     Guild.objects.filter(pk=GUILD_ID).update(starting_balance=10**9, default_liquidity=100_000)
     members = [member_ensure(guild_id=GUILD_ID, discord_id=10**17 + i) for i in range(MEMBERS)]
-    market = market_create(
-        creator=members[0],
-        question="Hot market",
-        options=["A", "B", "C", "D"],
-        duration=timedelta(days=1),
-        actor="bench",
-        bypass_rate_limit=True,
-    )
 
+    def new_market(question: str) -> int:
+        return market_create(
+            creator=members[0],
+            question=question,
+            options=["A", "B", "C", "D"],
+            duration=timedelta(days=1),
+            actor="bench",
+            bypass_rate_limit=True,
+        ).pk
+
+    hot = new_market("Hot market")
+
+    # 1. Closed loop, one hot market.
     results: dict[int, tuple[float, list[float]]] = {}
     for workers in (1, 4, 8):
-        rng = random.Random(workers)
-        plan = [
-            (rng.choice(members), rng.randrange(4), rng.randint(1, 50))
-            for _ in range(args.operations)
-        ]
-
-        def work(worker: int, i: int, workers: int = workers, plan: list = plan) -> None:
-            member, outcome, amount = plan[worker * (args.operations // workers) + i]
-            bet_place(
-                member=member,
-                market_id=market.pk,
-                outcome_index=outcome,
-                amount=amount,
-                idempotency_key=f"bench:{workers}:{worker}:{i}",
-                bypass_rate_limit=True,
-            )
-
-        rate, latencies = run_workers(work, workers=workers, operations=args.operations)
+        plan = _plan(random.Random(workers), members, [hot], args.operations)
+        per_worker = args.operations // workers
+        rate, latencies = run_workers(
+            _placer(plan, f"closed{workers}", lambda w, i, n=per_worker: w * n + i),
+            workers=workers,
+            operations=args.operations,
+        )
         results[workers] = (rate, latencies)
         print(
             f"bet_place on one market, {workers} worker(s): {rate:7.0f} bets/s  "
             f"p50 {percentile(latencies, 50) * 1000:.2f} ms  "
             f"p99 {percentile(latencies, 99) * 1000:.2f} ms"
         )
+    rate8 = results[8][0]
 
-    settle_seconds = bench_settlement(members[0], args.settle_positions)
-    print(f"settlement, {args.settle_positions} winning positions: {settle_seconds:.2f} s")
-
-    from django.db import connections
-
+    # 2. pgbench on the same server: the hot-row transaction, then the bet's own statements.
     connections.close_all()
     pgbench_tps(url, clients=1, seconds=1)  # initialises the pgbench tables
     pg = pgbench_tps(url, clients=8, seconds=args.pgbench_seconds, script=HOT_ROW_SCRIPT)
-    rate8, latencies8 = results[8]
-    ratio = rate8 / pg
-    p99 = percentile(latencies8, 99) * 1000
     print(f"pgbench hot-row transaction, 8 clients: {pg:7.0f} tps")
     ceiling_latencies: list[float] = []
     ceiling = pgbench_tps(
         url,
         clients=8,
         seconds=args.pgbench_seconds,
-        script=bet_replay_script(members[1], market.pk),
+        script=bet_replay_script(members[1], hot),
         prepared=True,
         latencies=ceiling_latencies,
     )
@@ -121,11 +157,107 @@ def main() -> None:
         f"{ceiling:7.0f} tps  p99 {percentile(ceiling_latencies, 99) * 1000:.2f} ms "
         f"({ceiling / pg:.1%} of the hot-row rate: the ceiling for any client on this machine)"
     )
-    print(f"ratio at 8 workers: {ratio:.2%} (target >= 25% or >= 1,000 bets/s; p99 < 25 ms)")
-    print(
-        f"RESULT bets_per_s={rate8:.0f} pgbench_tps={pg:.0f} ratio={ratio:.3f} "
-        f"p99_ms={p99:.1f} settle_10k_s={settle_seconds:.2f}"
+
+    # 3. Open loop, the hot market.
+    arrivals = poisson_arrivals(args.open_rate, args.open_seconds, seed=16)
+    open_plan = _plan(random.Random(150), members, [hot], len(arrivals))
+    connections.close_all()
+    open_run = run_open_loop(
+        _placer(open_plan, "open", lambda w, i: i),
+        arrivals=arrivals,
+        workers=args.open_workers,
+        warm_up=_warm_up,
     )
+    open_p99 = percentile(open_run.latencies, 99) * 1000
+    print(
+        f"open loop on one market, {args.open_rate:.0f} bets/s offered (Poisson) for "
+        f"{args.open_seconds:.0f} s on {args.open_workers} workers: "
+        f"{open_run.offered / args.open_seconds:.0f} offered/s, "
+        f"{open_run.achieved_per_s:.0f} answered/s  "
+        f"arrival to answer p50 {percentile(open_run.latencies, 50) * 1000:.2f} ms  "
+        f"p99 {open_p99:.2f} ms  late to start (> {LATE_MS:g} ms): "
+        f"{open_run.late(LATE_MS / 1000)} of {open_run.offered} "
+        f"(worst {max(open_run.start_delays, default=0) * 1000:.1f} ms; "
+        f"{open_run.waited_for_worker} found every worker busy)"
+    )
+
+    # 4. Many markets, closed loop for a fixed time, against TPC-B for the same time.
+    markets = [new_market(f"Market {n}") for n in range(args.markets)]
+    # Each worker walks its own slice of the plan (round again if it gets to the end).
+    slice_size = 20_000
+    many_plan = _plan(random.Random(100), members, markets, 8 * slice_size)
+    connections.close_all()
+    many_rate, many_latencies = run_workers_for(
+        _placer(many_plan, "many", lambda w, i: w * slice_size + i % slice_size),
+        workers=8,
+        seconds=args.many_seconds,
+    )
+    print(
+        f"bet_place across {args.markets} markets, 8 workers, {args.many_seconds} s: "
+        f"{many_rate:7.0f} bets/s  p50 {percentile(many_latencies, 50) * 1000:.2f} ms  "
+        f"p99 {percentile(many_latencies, 99) * 1000:.2f} ms"
+    )
+    tpcb_url = scratch_database("predictmarket_bench_tpcb")
+    try:
+        tpcb = pgbench_tps(tpcb_url, clients=8, seconds=args.many_seconds, scale=args.tpcb_scale)
+    finally:
+        drop_database(tpcb_url)
+    print(
+        f"pgbench TPC-B, scale {args.tpcb_scale}, 8 clients, {args.many_seconds} s: {tpcb:7.0f} tps"
+    )
+
+    # 5. Settlement.
+    settle_seconds = bench_settlement(members[0], args.settle_positions)
+    print(f"settlement, {args.settle_positions} winning positions: {settle_seconds:.2f} s")
+
+    ratio, replay_ratio, many_ratio = rate8 / pg, rate8 / ceiling, many_rate / tpcb
+    print(
+        f"hot market, 8 workers: {ratio:.1%} of pgbench's hot-row rate (target >= 22%), "
+        f"{replay_ratio:.1%} of the replay (>= 75%); open-loop p99 {open_p99:.1f} ms (< 50); "
+        f"many markets {many_ratio:.1%} of TPC-B (>= 30%); settlement {settle_seconds:.2f} s (< 3)"
+    )
+    print(
+        f"RESULT bets_per_s={rate8:.0f} ratio={ratio:.3f} replay_ratio={replay_ratio:.3f} "
+        f"open_p99_ms={open_p99:.1f} many_ratio={many_ratio:.3f} settle_10k_s={settle_seconds:.2f}"
+    )
+
+
+def _plan(
+    rng: random.Random, members: Sequence[object], markets: list[int], count: int
+) -> list[tuple[object, int, int, int]]:
+    """``count`` bets drawn in advance: (member, market, outcome, points)."""
+    return [
+        (rng.choice(members), rng.choice(markets), rng.randrange(4), rng.randint(1, 50))
+        for _ in range(count)
+    ]
+
+
+def _placer(
+    plan: list[tuple[object, int, int, int]], run: str, pick: Callable[[int, int], int]
+) -> Callable[[int, int], None]:
+    """``work(worker, i)`` placing the bet ``plan[pick(worker, i)]``, with a key of its own."""
+    from betting.services import bet_place
+
+    def work(worker: int, i: int) -> None:
+        member, market_id, outcome, amount = plan[pick(worker, i)]
+        bet_place(
+            member=member,  # type: ignore[arg-type]
+            market_id=market_id,
+            outcome_index=outcome,
+            amount=amount,
+            idempotency_key=f"bench:{run}:{worker}:{i}",
+            bypass_rate_limit=True,
+        )
+
+    return work
+
+
+def _warm_up() -> None:
+    """Open this process's connection before the first arrival (not on a bet's clock)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
 
 
 def bet_replay_script(member: object, market_id: int) -> str:

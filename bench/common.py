@@ -2,35 +2,54 @@
 
 Benchmarks print figures; they are not tests. Each runs against its own
 database (created fresh) on the server named by ``BENCH_DATABASE_URL`` or, by
-default, the local one CI uses.
+default, the local one CI uses. When that URL names a database other than
+``postgres`` (``…/pm_d``), its name prefixes the bench's own (``pm_d_bench_bets``),
+so people sharing a server never drop each other's bench database.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import random
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SERVER = "postgres://predictmarket@127.0.0.1:5432/postgres"
 
 
-def setup_django(db_name: str) -> str:
-    """Create a fresh database ``db_name``, point Django at it and migrate."""
-    server = os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER)
-    parts = urlsplit(server)
-    url = parts._replace(path=f"/{db_name}").geturl()
+def scratch_database(db_name: str) -> str:
+    """Create an empty database for ``db_name`` (dropping any left over); its URL."""
+    parts = urlsplit(os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER))
+    owner = parts.path.strip("/")
+    if owner and owner != "postgres":
+        db_name = f"{owner}_{db_name.removeprefix('predictmarket_')}"
     admin = parts._replace(path="/postgres").geturl()
     _psql(admin, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
     _psql(admin, f'CREATE DATABASE "{db_name}"')
+    return parts._replace(path=f"/{db_name}").geturl()
+
+
+def drop_database(url: str) -> None:
+    parts = urlsplit(url)
+    admin = parts._replace(path="/postgres").geturl()
+    _psql(admin, f'DROP DATABASE IF EXISTS "{parts.path.strip("/")}" WITH (FORCE)')
+
+
+def setup_django(db_name: str) -> str:
+    """Create a fresh database for ``db_name``, point Django at it and migrate."""
+    url = scratch_database(db_name)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "predictmarket.settings")
     os.environ["RATE_LIMITS_ENABLED"] = "false"  # measure the ledger, not the limiter
@@ -64,14 +83,19 @@ def pgbench_tps(
     script: str | None = None,
     prepared: bool = False,
     latencies: list[float] | None = None,
+    scale: int = 1,
 ) -> float:
     """The server's transactions per second for TPC-B-like or a custom script.
 
     ``latencies``, when given, receives every transaction's latency in seconds
-    (pgbench's per-transaction log).
+    (pgbench's per-transaction log). TPC-B (no ``script``) first initialises
+    pgbench's tables at ``scale`` (that many branches, the rows its
+    transactions contend on).
     """
     if script is None:
-        subprocess.run(["pgbench", "-i", "-q", "-s", "1", url], check=True, capture_output=True)
+        subprocess.run(
+            ["pgbench", "-i", "-q", "-s", str(scale), url], check=True, capture_output=True
+        )
         args = ["pgbench", "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds), url]
     else:
         path = ROOT / "bench" / "out" / "pgbench_script.sql"
@@ -147,6 +171,181 @@ def run_workers(
         elapsed = time.perf_counter() - started
     flat = [value for chunk in chunks for value in chunk]
     return len(flat) / elapsed, flat
+
+
+def _timed_loop(args: tuple[int, float]) -> list[float]:
+    """Call ``_WORK`` back to back until ``deadline`` (time.monotonic()); each call's latency."""
+    from django.db import connections
+
+    worker, deadline = args
+    connections.close_all()  # never share the parent's socket
+    latencies = []
+    try:
+        i = 0
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            assert _WORK is not None
+            _WORK(worker, i)
+            latencies.append(time.perf_counter() - started)
+            i += 1
+    finally:
+        connections.close_all()
+    return latencies
+
+
+def run_workers_for(
+    work: Callable[[int, int], None], *, workers: int, seconds: float
+) -> tuple[float, list[float]]:
+    """Like ``run_workers``, for ``seconds`` instead of a count (as pgbench -T runs).
+
+    The rate counts the calls finished over the time until the last one finished.
+    """
+    global _WORK
+    from django.db import connections
+
+    _WORK = work
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers) as pool:
+        started = time.monotonic()
+        deadline = started + seconds
+        chunks = pool.map(_timed_loop, [(w, deadline) for w in range(workers)])
+        elapsed = time.monotonic() - started
+    flat = [value for chunk in chunks for value in chunk]
+    return len(flat) / elapsed, flat
+
+
+def poisson_arrivals(rate: float, seconds: float, *, seed: int) -> list[float]:
+    """Arrival offsets (seconds from the start) of a Poisson process at ``rate`` per second."""
+    rng = random.Random(seed)
+    arrivals = []
+    at = rng.expovariate(rate)
+    while at < seconds:
+        arrivals.append(at)
+        at += rng.expovariate(rate)
+    return arrivals
+
+
+@dataclass(frozen=True)
+class OpenLoopResult:
+    offered: int  # arrivals scheduled
+    seconds: float  # from the first scheduled arrival's origin to the last answer
+    # Per arrival, seconds from its scheduled time until a worker began it, and until answered.
+    start_delays: list[float]
+    latencies: list[float]
+    # Arrivals no worker was free to take at their time (the others began late,
+    # if at all, only by the operating system's wake-up delay).
+    waited_for_worker: int
+
+    @property
+    def achieved_per_s(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def late(self, threshold: float) -> int:
+        return sum(1 for delay in self.start_delays if delay > threshold)
+
+
+_OPEN_SCHEDULE: Sequence[float] = ()
+
+
+def _open_loop_worker(
+    worker: int,
+    start: Any,
+    origin: Any,
+    claimed: Any,
+    results: Any,
+    warm_up: Callable[[], None],
+) -> None:
+    """Take the next unclaimed arrival, wait for its time, run it; until none is left.
+
+    The schedule is fixed before the run, so arrivals never depend on
+    completions; a free worker claims the earliest arrival not yet taken, so an
+    arrival waits only when every worker is busy (it is then "late to start").
+    """
+    from django.db import connections
+
+    connections.close_all()  # never share the parent's socket
+    rows: list[tuple[float, float, bool]] = []
+    error = ""
+    try:
+        warm_up()  # the connection is open before the first arrival
+        start.wait()  # every worker is ready, and the origin is set
+        zero = origin.value
+        while True:
+            with claimed.get_lock():
+                index = claimed.value
+                claimed.value += 1
+            if index >= len(_OPEN_SCHEDULE):
+                break
+            due = zero + _OPEN_SCHEDULE[index]
+            pause = due - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            started = time.monotonic()
+            assert _WORK is not None
+            _WORK(worker, index)
+            rows.append((started - due, time.monotonic() - due, pause < 0))
+    except Exception:  # reported to the parent, which fails the run
+        error = traceback.format_exc(limit=4)
+        start.abort()  # the others are not left waiting for this one
+        raise
+    finally:
+        connections.close_all()
+        results.put((rows, error, time.monotonic()))
+
+
+def run_open_loop(
+    work: Callable[[int, int], None],
+    *,
+    arrivals: Sequence[float],
+    workers: int,
+    warm_up: Callable[[], None],
+) -> OpenLoopResult:
+    """Run ``work(worker, i)`` for each arrival at its scheduled time, on ``workers`` processes.
+
+    Latency is measured from the scheduled arrival, not from when a worker got
+    to it: time spent waiting for a free worker counts (the coordinated-omission
+    trap a closed loop falls into).
+    """
+    global _WORK, _OPEN_SCHEDULE
+    from django.db import connections
+
+    _WORK, _OPEN_SCHEDULE = work, arrivals
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    claimed = context.Value("i", 0)
+    results = context.Queue()
+    # The clock starts once every process has forked, connected and warmed up
+    # (the barrier's action runs once, in the last process to arrive).
+    origin = context.Value("d", 0.0)
+
+    def set_origin() -> None:
+        origin.value = time.monotonic() + 0.1
+
+    start = context.Barrier(workers, action=set_origin)
+    processes = [
+        context.Process(
+            target=_open_loop_worker, args=(w, start, origin, claimed, results, warm_up)
+        )
+        for w in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    outcomes = [results.get() for _ in processes]
+    for process in processes:
+        process.join()
+    errors = [error for _, error, _ in outcomes if error]
+    if errors:
+        raise RuntimeError(f"open-loop workers failed: {errors[:3]}")
+    rows = [row for chunk, _, _ in outcomes for row in chunk]
+    finished = max(end for _, _, end in outcomes)
+    return OpenLoopResult(
+        offered=len(arrivals),
+        seconds=finished - origin.value,
+        start_delays=[delay for delay, _, _ in rows],
+        latencies=[latency for _, latency, _ in rows],
+        waited_for_worker=sum(1 for _, _, waited in rows if waited),
+    )
 
 
 def percentile(values: Sequence[float], pct: float) -> float:

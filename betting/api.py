@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from betting.leaderboards import PERIOD_CHOICES, period_start
 from betting.selectors import market_trades, member_portfolio, worth_leaderboard
 from betting.services import TradeResult, bet_place, bet_quote, shares_sell
 from markets.services import market_get
@@ -281,6 +282,7 @@ class LeaderboardRowOutput(serializers.Serializer):
 
 class LeaderboardOutput(serializers.Serializer):
     by = serializers.CharField()
+    period = serializers.CharField()
     rows = LeaderboardRowOutput(many=True)
     me = LeaderboardRowOutput(allow_null=True)
 
@@ -289,6 +291,16 @@ class LeaderboardView(APIView):
     class Params(serializers.Serializer):
         by = serializers.ChoiceField(choices=["balance", "net_worth", "profit"], default="balance")
         limit = serializers.IntegerField(min_value=1, max_value=100, default=10)
+        period = serializers.ChoiceField(
+            choices=list(PERIOD_CHOICES),
+            default="all",
+            help_text="Profit over the markets settled in the last week or month (by=profit)",
+        )
+
+        def validate(self, attrs: dict) -> dict:
+            if attrs["period"] != "all" and attrs["by"] != "profit":
+                raise serializers.ValidationError({"period": "Only the profit board has periods."})
+            return attrs
 
     @extend_schema(
         operation_id="leaderboard",
@@ -300,6 +312,7 @@ class LeaderboardView(APIView):
         params = self.Params(data=request.query_params)
         params.is_valid(raise_exception=True)
         by, limit = params.validated_data["by"], params.validated_data["limit"]
+        period = params.validated_data["period"]
         guild_id = request_guild_id(request)
         member = getattr(request.user, "member", None)
         if by == "balance":
@@ -316,7 +329,9 @@ class LeaderboardView(APIView):
                 board.own.balance,
             )
         else:
-            ranked, mine = worth_leaderboard(guild_id, by=by, limit=limit, member=member)
+            ranked, mine = worth_leaderboard(
+                guild_id, by=by, limit=limit, member=member, since=period_start(period)
+            )
             rows = [
                 _row(
                     r.rank,
@@ -334,7 +349,8 @@ class LeaderboardView(APIView):
                 mine.display_name,
                 mine.net_worth if by == "net_worth" else mine.profit,
             )
-        return Response(LeaderboardOutput({"by": by, "rows": rows, "me": own or None}).data)
+        body = {"by": by, "period": period, "rows": rows, "me": own or None}
+        return Response(LeaderboardOutput(body).data)
 
 
 def _row(rank: int, member_id: int, discord_id: int, name: str, score: object) -> dict:

@@ -10,9 +10,10 @@ class BettingConfig(AppConfig):
     verbose_name = "Betting"
 
     def ready(self) -> None:
-        from markets.signals import market_decided
+        from markets.signals import market_corrected, market_decided
 
         market_decided.connect(_schedule_settlement, dispatch_uid="betting.schedule_settlement")
+        market_corrected.connect(_schedule_correction, dispatch_uid="betting.schedule_correction")
 
     def load_demo_data(self) -> str:
         from betting.demo import load_demo_data
@@ -27,3 +28,10 @@ def _schedule_settlement(sender: Any, *, market_id: int, status: str, **kwargs: 
 
     task = tasks.settle_market if status == MarketStatus.RESOLVED else tasks.refund_cancelled_market
     task.delay_on_commit(market_id)
+
+
+def _schedule_correction(sender: Any, *, correction_id: int, **kwargs: Any) -> None:
+    """Reverse and re-pay a corrected market once the correction commits; the sweep backs it up."""
+    from betting import tasks
+
+    tasks.apply_market_correction.delay_on_commit(correction_id)

@@ -73,7 +73,16 @@ class Position(models.Model):
                 name="position_points_gte_0",
             ),
         ]
-        indexes = [models.Index(fields=["market", "outcome", "-shares"])]
+        indexes = [
+            models.Index(fields=["market", "outcome", "-shares"]),
+            # Period leaderboards (betting.leaderboards): the points per member of the
+            # markets settled in a period, read from the index alone.
+            models.Index(
+                fields=["market"],
+                include=["member", "points_spent", "points_received"],
+                name="position_flows_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.member} holds {self.shares} of {self.outcome}"

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 
 from betting.charts_svg import chart_series
 from betting.selectors import market_top_holders, market_trades, worth_leaderboard
+from markets.corrections import history_sentence
 from markets.descriptions import description_history
 from markets.models import Market
 from markets.resolvers import who_may_resolve
@@ -59,6 +60,8 @@ def market_page(request: HttpRequest, guild_id: int, market_id: int) -> HttpResp
             "who_resolves": who_may_resolve(market),
             # Newest first: the current text is shown above, the earlier ones below it.
             "description_history": list(reversed(description_history(market))),
+            # "resolved Yes, corrected to resolved No by …", once it was corrected.
+            "history": history_sentence(market) if market.correction_count else "",
         },
     )
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import QuerySet
 
+from betting.leaderboards import WorthRow, ranked_board
 from betting.models import Position, Trade
 from markets import amm
 from markets.models import Market, MarketStatus, Outcome
-from points.models import Account, AccountKind, Member
+from points.models import Member
 
 CENT = Decimal("0.01")
 _LIVE = (MarketStatus.OPEN, MarketStatus.CLOSED)
@@ -113,93 +115,19 @@ def market_trades(market: Market) -> QuerySet[Trade]:
     return market.trades.select_related("member", "outcome").order_by("-id")
 
 
-@dataclass(frozen=True)
-class WorthRow:
-    rank: int
-    member_id: int
-    discord_id: int
-    display_name: str
-    balance: int
-    value: Decimal
-    profit: Decimal
-
-    @property
-    def net_worth(self) -> Decimal:
-        return self.balance + self.value
-
-
-def _open_values(guild_id: int) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
-    """Per member: mark-to-market value of live positions, and profit over all positions."""
-    positions = list(
-        Position.objects.filter(market__guild_id=guild_id).values(
-            "member_id",
-            "outcome_id",
-            "market_id",
-            "market__status",
-            "shares",
-            "points_spent",
-            "points_received",
-        )
-    )
-    live_markets = {p["market_id"] for p in positions if p["market__status"] in _LIVE}
-    prices = _probabilities(live_markets)
-    value: dict[int, Decimal] = {}
-    profit: dict[int, Decimal] = {}
-    for p in positions:
-        mark = p["shares"] * prices.get(p["outcome_id"], Decimal(0))
-        if p["market__status"] not in _LIVE:
-            mark = Decimal(0)
-        value[p["member_id"]] = value.get(p["member_id"], Decimal(0)) + mark
-        profit[p["member_id"]] = (
-            profit.get(p["member_id"], Decimal(0)) + mark + p["points_received"] - p["points_spent"]
-        )
-    return value, profit
-
-
 def worth_leaderboard(
-    guild_id: int, *, by: str = "net_worth", limit: int = 10, member: Member | None = None
+    guild_id: int,
+    *,
+    by: str = "net_worth",
+    limit: int = 10,
+    member: Member | None = None,
+    since: datetime | None = None,
 ) -> tuple[list[WorthRow], WorthRow | None]:
-    """Members ranked by net worth (balance + open positions) or by trading profit."""
+    """Members ranked by net worth (balance + open positions) or by trading profit.
+
+    ``since`` (profit only) ranks the profit of the markets settled since then:
+    a week's, a month's or a season's board. See ``betting.leaderboards``.
+    """
     if by not in {"net_worth", "profit"}:
         raise ValueError(by)
-    value, profit = _open_values(guild_id)
-    balances = Account.objects.filter(guild_id=guild_id, kind=AccountKind.MEMBER).values_list(
-        "member_id", "balance", "member__discord_id", "member__display_name"
-    )
-    rows = []
-    for member_id, balance, discord_id, name in balances:
-        rows.append(
-            WorthRow(
-                0,
-                member_id,
-                discord_id,
-                name,
-                balance,
-                value.get(member_id, Decimal(0)).quantize(CENT),
-                profit.get(member_id, Decimal(0)).quantize(CENT),
-            )
-        )
-    key = (lambda r: r.net_worth) if by == "net_worth" else (lambda r: r.profit)
-    rows.sort(key=lambda r: (-key(r), r.member_id))
-    ranked: list[WorthRow] = []
-    for position, row in enumerate(rows, start=1):
-        previous = ranked[-1] if ranked else None
-        rank = previous.rank if previous and key(previous) == key(row) else position
-        ranked.append(
-            WorthRow(
-                rank,
-                *[
-                    getattr(row, f)
-                    for f in (
-                        "member_id",
-                        "discord_id",
-                        "display_name",
-                        "balance",
-                        "value",
-                        "profit",
-                    )
-                ],
-            )
-        )
-    own = next((r for r in ranked if member is not None and r.member_id == member.pk), None)
-    return ranked[:limit], own
+    return ranked_board(guild_id, board=by, limit=limit, member=member, since=since)

@@ -1,11 +1,12 @@
 """Trading: quotes, bets and sells through the market maker, atomic and idempotent.
 
-``bet_place`` and ``shares_sell`` run one database transaction each: lock the
-market row (which serialises trades on that market), check it is open, compute
-the trade with ``markets.amm``, move the points with ``ledger_post`` (member ↔
-the market's escrow), update the pools, the trade, the position, the price
-history, the audit log and the outbox. A retried request with the same
-idempotency key returns the original trade instead of trading twice.
+``bet_place`` and ``shares_sell`` run one database transaction each, top to
+bottom: check (``_precheck``), lock and read the market
+(``lock_market_with_outcomes``), compute the trade with ``markets.amm``,
+write it (``betting.trade_writes.write_trade``: the points between the member
+and the market's escrow, the pools, the market row, the trade, the position
+and the outbox event), answer. A retried request with the same idempotency
+key returns the original trade instead of trading twice.
 """
 
 from __future__ import annotations
@@ -284,12 +285,13 @@ def _record_trade(
     shares: Decimal,
     quote: amm.BuyQuote | amm.SellQuote,
     idempotency_key: str,
-    last_write: bool,
+    commit: bool,
 ) -> tuple[LedgerTransaction, Trade]:
     """Move the points and write the trade's rows (the market lock is held).
 
-    Raises ``_ConcurrentReplay`` when the same request committed while this one
-    waited for the lock.
+    ``commit``: nothing else is written in the transaction afterwards (see
+    ``write_trade``). Raises ``_ConcurrentReplay`` when the same request
+    committed while this one waited for the lock.
     """
     buying = side == TradeSide.BUY
     post = posting(
@@ -300,7 +302,7 @@ def _record_trade(
         memo=f"{'bet on' if buying else 'sold on'} market #{market.pk}: {outcome.label}"[:500],
         idempotency_key=trade_posting_key(idempotency_key),
     )
-    txn, trade = write_trade(
+    written = write_trade(
         TradeWrite(
             market=market,
             member=member,
@@ -316,12 +318,12 @@ def _record_trade(
             idempotency_key=idempotency_key,
             posting=post,
             now=post.created_at,
-            last_write=last_write,
-        )
+        ),
+        commit=commit,
     )
-    if txn.replayed:  # type: ignore[attr-defined]
+    if written is None:
         raise _ConcurrentReplay
-    return txn, trade
+    return written
 
 
 def bet_place(
@@ -389,7 +391,7 @@ def bet_place(
                 shares=quote.shares,
                 quote=quote,
                 idempotency_key=idempotency_key,
-                last_write=True,
+                commit=True,
             )
     except _ConcurrentReplay:
         return replay_original()
@@ -557,7 +559,7 @@ def shares_sell(
                 shares=amount,
                 quote=quote,
                 idempotency_key=idempotency_key,
-                last_write=not drip,
+                commit=not drip,  # a DRIP guild's proceeds are queued after it
             )
             if drip:
                 # Committed with the sale; the delivery task pays it out at DRIP.

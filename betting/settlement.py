@@ -68,6 +68,14 @@ class SettlementResult:
     lines: list[dict[str, object]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Payee:
+    """Who a payment went to, as ``finish_market`` names them in its lines."""
+
+    discord_id: int
+    display_name: str
+
+
 def _escrow_balance(market: Market) -> int:
     return Account.objects.values_list("balance", flat=True).get(pk=market.escrow_account_id)
 
@@ -110,24 +118,26 @@ def settle_resolved_market(*, market_id: int, actor: str = "system") -> Settleme
         if not claimed:
             return SettlementResult(market_id, performed=False)
         market = Market.objects.select_related("guild", "winning_outcome").get(pk=market_id)
+        # Plain rows, not model instances: with 10,000 winners, building the
+        # Position and Member objects took longer than the database's work.
         winners = list(
             Position.objects.filter(outcome_id=market.winning_outcome_id, shares__gte=1)
-            .select_related("member")
             .order_by("member_id")
+            .values_list("member_id", "shares", "member__discord_id", "member__display_name")
         )
         house = house_account(market.guild_id)
         escrow = _escrow_balance(market)
-        payouts: dict[int, int] = {}
-        account_of = payee_accounts(market, [p.member_id for p in winners])
-        for position in winners:
-            payouts[position.member_id] = int(
-                position.shares.to_integral_value(rounding=ROUND_FLOOR)
-            )
+        payouts = {
+            member_id: int(shares.to_integral_value(rounding=ROUND_FLOOR))
+            for member_id, shares, _, _ in winners
+        }
+        account_of = payee_accounts(market, list(payouts))
+        memo = f"market #{market.pk} paid out: {market.winning_outcome.label}"[:500]
         postings = [
             Posting(
                 legs=[Leg(market.escrow_account_id, -amount), Leg(account_of[member_id], amount)],
                 kind=TransactionKind.PAYOUT,
-                memo=f"market #{market.pk} paid out: {market.winning_outcome.label}"[:500],
+                memo=memo,
                 idempotency_key=f"payout:{market.pk}:{member_id}",
             )
             for member_id, amount in payouts.items()
@@ -144,7 +154,10 @@ def settle_resolved_market(*, market_id: int, actor: str = "system") -> Settleme
             market,
             kind="settled",
             payments=payouts,
-            winners={p.member_id: p.member for p in winners},
+            winners={
+                member_id: _Payee(discord_id=discord_id, display_name=display_name)
+                for member_id, _, discord_id, display_name in winners
+            },
             house_share=escrow - paid_total,
             actor=actor,
         )

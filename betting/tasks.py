@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 
+from betting.corrections import correction_apply, corrections_due
 from betting.settlement import markets_due_for_settlement, settle_resolved_market
 from betting.unwind import markets_due_for_auto_refund, refund_market
 from markets.models import MarketStatus
@@ -23,13 +24,19 @@ def refund_cancelled_market(market_id: int) -> bool:
     return refund_market(market_id=market_id).performed
 
 
+@shared_task(name="betting.apply_market_correction")
+def apply_market_correction(correction_id: int) -> bool:
+    return correction_apply(correction_id=correction_id).performed
+
+
 @shared_task(name="betting.settlement_sweep")
 def settlement_sweep() -> int:
     """Settle or refund any decided market whose on-commit task was lost, oldest first.
 
     Batch after batch until nothing is due; each market is tried once per run
     (one that fails is retried by the next sweep), so it can neither block the
-    others nor be retried in a loop.
+    others nor be retried in a loop. Corrections decided but not applied (a
+    lost task, a killed worker) are applied the same way.
     """
     done, tried = 0, set()
     while batch := markets_due_for_settlement(exclude=tried):
@@ -43,6 +50,14 @@ def settlement_sweep() -> int:
             except Exception:
                 # One broken market must not block the others; it is retried next sweep.
                 logger.exception("settling market %s failed", market_id)
+    tried_corrections: set[int] = set()
+    while batch := [c for c in corrections_due() if c not in tried_corrections]:
+        for correction_id in batch:
+            tried_corrections.add(correction_id)
+            try:
+                done += correction_apply(correction_id=correction_id).performed
+            except Exception:
+                logger.exception("applying correction %s failed", correction_id)
     return done
 
 

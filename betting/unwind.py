@@ -15,9 +15,10 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
-from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Q, Sum, Value
+from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Func, Q, Sum
 from django.utils import timezone
 
 from betting.models import Position
@@ -130,10 +131,22 @@ def _auto_refund_due(now: datetime) -> Q:
     return Q(closes_at__lte=now - timedelta(hours=1)) & Q(closes_at__lte=now - _refund_delay())
 
 
-def _refund_delay() -> ExpressionWrapper:
-    return ExpressionWrapper(
-        F("auto_refund_hours") * Value(timedelta(hours=1)), output_field=DurationField()
-    )
+class _Hours(Func):
+    """An integer column read as that many hours, on PostgreSQL and on SQLite.
+
+    ``F(...) * Value(timedelta)`` works only on PostgreSQL: SQLite keeps a
+    duration as integer microseconds, and Django refuses ``*`` on it.
+    """
+
+    output_field = DurationField()
+    template = "(%(expressions)s * INTERVAL '1 hour')"
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="(%(expressions)s * 3600000000)", **extra)
+
+
+def _refund_delay() -> _Hours:
+    return _Hours(F("auto_refund_hours"))
 
 
 def refund_market(

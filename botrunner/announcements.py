@@ -22,6 +22,8 @@ ANNOUNCED_KINDS = frozenset(
         "market.cancelled",
         "market.refunded",
         "market.auto_refunded",
+        "market.corrected",
+        "market.correction_settled",
         "market.reminder",
     }
 )
@@ -38,16 +40,18 @@ def _title(payload: dict[str, Any]) -> str:
     return clip(f"#{payload.get('market_id')} {safe(payload.get('question'), 240)}", 256)
 
 
-def _unwind_lines(payload: dict[str, Any]) -> str:
-    """Each member's line of an unwound market: what they got back or gave back."""
+def _unwind_lines(
+    payload: dict[str, Any], *, paid: str = "got back", given: str = "gave back"
+) -> str:
+    """Each member's line of an unwound (or corrected) market: what they got or gave back."""
     lines = []
     for row in (payload.get("top") or [])[:10]:
         amount = int(row.get("amount", 0))
         name = safe(row.get("display_name") or "a member", 80)
         if amount >= 0:
-            lines.append(f"{name} — got back {points(amount)} points")
+            lines.append(f"{name} — {paid} {points(amount)} points")
         else:
-            lines.append(f"{name} — gave back {points(-amount)} points")
+            lines.append(f"{name} — {given} {points(-amount)} points")
     return "\n".join(lines)
 
 
@@ -137,6 +141,45 @@ def build_announcement(
             title=f"Refunded: {title}"[:256],
             description=clip(description, 4096),
             colour=nextcord.Colour.light_grey(),
+        )
+    elif kind == "market.corrected":
+        deciders = [safe(name, 80) for name in payload.get("voter_names") or []]
+        by = f" by {' and '.join(deciders)}" if deciders else ""
+        embed = nextcord.Embed(
+            title=f"Corrected: {title}"[:256],
+            description=clip(
+                f"This market was {safe(payload.get('from'), 200)}; it is corrected to "
+                f"**{safe(payload.get('to'), 200)}**{by}. The earlier payouts or refunds are "
+                "being reversed and the market pays as if this had been its result.",
+                4096,
+            ),
+            colour=nextcord.Colour.orange(),
+        )
+    elif kind == "market.correction_settled":
+        description = (
+            f"Corrected from {safe(payload.get('from'), 200)} to "
+            f"**{safe(payload.get('to'), 200)}**: {paid} points paid to {members} members"
+        )
+        taken_back = int(payload.get("taken_back_total") or 0)
+        if taken_back:
+            description += f"; {points(taken_back)} points given back"
+        description += "."
+        if payload.get("not_taken_back"):
+            description += (
+                f" {points(int(payload['not_taken_back']))} points had already been spent and "
+                "could not be taken back"
+                + (
+                    "; the house gave up its share first, then payments were cut in proportion."
+                    if payload.get("payments_cut")
+                    else "; the house absorbed them."
+                )
+            )
+        if payload.get("top"):
+            description += "\n\n" + _unwind_lines(payload, paid="got", given="gave back")
+        embed = nextcord.Embed(
+            title=f"Correction paid: {title}"[:256],
+            description=clip(description, 4096),
+            colour=nextcord.Colour.orange(),
         )
     elif kind == "market.reminder":
         closes = payload.get("closes_at")

@@ -12,6 +12,7 @@ from typing import Any
 from botrunner.calls import call
 from botrunner.parsing import parse_id
 from botrunner.reads import (
+    DECIDED,
     UNDECIDED,
     MarketChoice,
     category_choices,
@@ -104,6 +105,7 @@ async def suggest_outcomes(
 
 __all__ = [
     "ANY_STATUS",
+    "DECIDED",
     "OPEN_ONLY",
     "UNDECIDED",
     "suggest_categories",

@@ -60,6 +60,8 @@ def market_embed(card: MarketCard, *, image_filename: str | None = None) -> next
     embed.add_field(name="Status", value=card.status_label)
     embed.add_field(name="Category", value=safe(card.category, 120) or "—")
     embed.add_field(name="Created by", value=safe(card.creator_name, 220) or "—")
+    if card.result_history:
+        embed.add_field(name="History", value=safe(card.result_history, 1000), inline=False)
     embed.add_field(name="Rules", value=market_rules(card), inline=False)
     if card.description_history:
         embed.add_field(

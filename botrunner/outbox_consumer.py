@@ -55,6 +55,8 @@ EDITED_KINDS = frozenset(
         "market.refunded",
         "market.auto_refunded",
         "market.description_edited",
+        "market.corrected",
+        "market.correction_settled",
     }
 )
 DEFAULT_RETRY_AFTER = 5.0

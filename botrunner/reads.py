@@ -20,6 +20,7 @@ from betting.selectors import member_portfolio
 from betting.services import bet_quote, sell_quote
 from botrunner.text import safe
 from markets.amm import BuyQuote, SellQuote
+from markets.corrections import history_sentence
 from markets.descriptions import description_history
 from markets.models import Market, MarketStatus, Outcome
 from markets.resolvers import market_resolver, resolver_role
@@ -29,6 +30,7 @@ from points.models import Guild, Member
 from predictmarket.errors import ValidationFailed
 
 UNDECIDED = (MarketStatus.OPEN, MarketStatus.CLOSED)
+DECIDED = (MarketStatus.RESOLVED, MarketStatus.CANCELLED, MarketStatus.REFUNDED)
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ class MarketCard:
     resolver_role: str = ""
     # Every version of the description, oldest first; empty when never edited.
     description_history: tuple[DescriptionLine, ...] = ()
+    # "resolved Yes, corrected to No by alice and bob", once the result was corrected.
+    result_history: str = ""
 
 
 def market_card(market_id: int, *, guild_id: int | None = None) -> MarketCard:
@@ -115,6 +119,7 @@ def market_card(market_id: int, *, guild_id: int | None = None) -> MarketCard:
         description_history=tuple(
             DescriptionLine(v.number, v.text, v.by, v.at) for v in description_history(market)
         ),
+        result_history=history_sentence(market) if market.correction_count else "",
     )
 
 

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
+from markets.corrections import correction_deadline, history_sentence
 from markets.descriptions import market_description_edit
 from markets.models import DescriptionVersion, Market, MarketStatus, Outcome, ResolutionVote
 from markets.resolvers import who_may_resolve
@@ -20,10 +21,11 @@ from markets.validation import clean_market_input
 from markets.voters import discord_voter, staff_identity_sentence, staff_voter, voter_describe
 from points.models import Member
 from predictmarket.admin_actions import admin_actor, form_action
+from predictmarket.console.scoping import GuildScopedAdmin, GuildScopedInline
 from predictmarket.errors import DomainError, ValidationFailed
 
 
-class OutcomeInline(admin.TabularInline):
+class OutcomeInline(GuildScopedInline, admin.TabularInline):
     model = Outcome
     fields = ["index", "label", "pool", "probability"]
     readonly_fields = fields
@@ -39,14 +41,17 @@ class OutcomeInline(admin.TabularInline):
         return False
 
 
-class VoteInline(admin.TabularInline):
+class VoteInline(GuildScopedInline, admin.TabularInline):
     model = ResolutionVote
-    fields = ["cast_as", "outcome", "updated_at"]
+    fields = ["round", "cast_as", "outcome", "updated_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
     verbose_name = "resolution vote (one per person)"
-    verbose_name_plural = "resolution votes (one per person, whichever way it was cast)"
+    verbose_name_plural = (
+        "resolution votes (one per person and round, whichever way it was cast; round 0 "
+        "decided the market, round N its N-th correction)"
+    )
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         # The names to show, looked up once for the page rather than once per vote.
@@ -61,8 +66,11 @@ class VoteInline(admin.TabularInline):
         return False
 
 
-class DescriptionVersionInline(admin.TabularInline):
-    """Every version of the description, oldest first (empty when never edited)."""
+class DescriptionVersionInline(GuildScopedInline, admin.TabularInline):
+    """Every version of the description, oldest first (empty when never edited).
+
+    Scoped with its market: a moderator sees it, read-only, on their guilds' markets.
+    """
 
     model = DescriptionVersion
     fields = ["number", "text", "edited_by", "edited_by_name", "created_at"]
@@ -194,7 +202,9 @@ def _vote_form(queryset: QuerySet, request: HttpRequest) -> type[forms.Form]:
     return VoteForm
 
 
-def _vote(request: HttpRequest, market: Model, data: dict[str, Any]) -> str:
+def _vote(
+    request: HttpRequest, market: Model, data: dict[str, Any], *, correct: bool = False
+) -> str:
     cancel = data["choice"] == "cancel"
     voter = staff_voter(request.user)
     result = resolution_vote(
@@ -204,16 +214,45 @@ def _vote(request: HttpRequest, market: Model, data: dict[str, Any]) -> str:
         outcome_index=None if cancel else int(data["choice"]),
         cancel=cancel,
         cast_by_user_id=request.user.pk,
+        correct=correct,
     )
     names = {voter: request.user.get_username()} if voter.startswith("user:") else {}
-    recorded = f"vote for {result.choice!r} recorded as {voter_describe(voter, names=names)}"
+    what = "correction vote" if correct else "vote"
+    recorded = f"{what} for {result.choice!r} recorded as {voter_describe(voter, names=names)}"
+    if result.decided and correct:
+        return f"{recorded}; the market is corrected: the earlier result is reversed and paid anew"
     if result.decided:
         return f"{recorded}; the market is decided and is being settled"
     return f"{recorded} ({result.votes_for_choice} of {result.votes_needed} needed)"
 
 
+def _correct(request: HttpRequest, market: Model, data: dict[str, Any]) -> str:
+    return _vote(request, market, data, correct=True)
+
+
+def _correction_form(queryset: QuerySet, request: HttpRequest) -> type[forms.Form]:
+    vote_form = _vote_form(queryset, request)
+
+    class CorrectionForm(vote_form):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.fields["choice"].help_text = (
+                "Correct a resolved, cancelled or refunded market to the right answer, or to "
+                "cancel, within its correction window (counted from its first decision). As "
+                "many moderators must agree as to resolve it; the earlier payouts or refunds "
+                "are then reversed, as far as each member's balance holds, and the new result "
+                "is paid. " + staff_identity_sentence(request.user)
+            )
+
+    return CorrectionForm
+
+
 @admin.register(Market)
-class MarketAdmin(admin.ModelAdmin):
+class MarketAdmin(GuildScopedAdmin):
+    """Markets; a moderator creates and runs their own guilds' (the creator is one of theirs)."""
+
+    guild_lookup = "guild_id"
+    moderator_permissions = frozenset({"view", "change", "add"})
     list_display = [
         "id",
         "question",
@@ -248,6 +287,13 @@ class MarketAdmin(admin.ModelAdmin):
             submit_label="Vote",
         ),
         form_action(
+            name="vote_correction",
+            description="Vote to correct the result as…",
+            form_class=_correction_form,
+            perform=_correct,
+            submit_label="Vote to correct",
+        ),
+        form_action(
             name="edit_description",
             description="Clarify the description (kept with its history)",
             form_class=DescriptionForm,
@@ -262,6 +308,15 @@ class MarketAdmin(admin.ModelAdmin):
             submit_label="Cancel and unwind all trades",
         ),
     ]
+
+    @admin.display(description="history")
+    def result_history(self, market: Market) -> str:
+        """ "resolved Yes, corrected to resolved No by alice and bob" (empty until decided)."""
+        text = history_sentence(market)
+        deadline = correction_deadline(market)
+        if deadline is not None:
+            text += f" (correctable until {deadline:%Y-%m-%d %H:%M} UTC)"
+        return text or "—"
 
     @admin.display(description="probabilities")
     def probabilities(self, market: Market) -> str:
@@ -294,6 +349,22 @@ class MarketAdmin(admin.ModelAdmin):
             ]
         return super().get_fieldsets(request, obj)
 
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> Any:
+        # The chart and the holders are read after the scoped lookup: another guild's
+        # market is a 404 before anything of it is read.
+        market = self.get_object(request, object_id)
+        if market is not None:
+            from betting.admin_market_page import market_admin_chart, market_holders
+
+            extra_context = {
+                **(extra_context or {}),
+                "chart": market_admin_chart(market),
+                "holders": market_holders(market),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
         return self.inlines if obj is not None else []
 
@@ -302,7 +373,12 @@ class MarketAdmin(admin.ModelAdmin):
             return []
         # Markets change only through the lifecycle actions (services), never by editing:
         # the question and answers never, the description with "Clarify the description".
-        return [*(f.name for f in Market._meta.fields), "who_resolves", "description_edited"]
+        return [
+            *(f.name for f in Market._meta.fields),
+            "who_resolves",
+            "description_edited",
+            "result_history",
+        ]
 
     @admin.display(description="who may resolve")
     def who_resolves(self, market: Market) -> str:

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from markets.corrections import correction_deadline, history_sentence, market_history
 from markets.descriptions import description_history, market_description_edit
 from markets.models import Market, MarketStatus
 from markets.resolvers import market_resolver
@@ -84,6 +85,14 @@ class ResolverOutput(serializers.Serializer):
     discord_id = serializers.CharField(allow_null=True)
 
 
+class HistoryStepOutput(serializers.Serializer):
+    text = serializers.CharField(help_text='"resolved Yes", then "corrected to resolved No", …')
+    at = serializers.DateTimeField(allow_null=True)
+    by = serializers.ListField(
+        child=serializers.CharField(), help_text="The people whose votes decided it"
+    )
+
+
 class MarketOutput(MarketSummary):
     description = serializers.CharField()
     description_edited = serializers.BooleanField()
@@ -101,6 +110,15 @@ class MarketOutput(MarketSummary):
     accepting_bets = serializers.BooleanField()
     seconds_left = serializers.IntegerField(allow_null=True)
     outcomes = OutcomeOutput(many=True)
+    history = HistoryStepOutput(
+        many=True, help_text="The market's decisions, first to last (corrections included)"
+    )
+    history_text = serializers.CharField(
+        help_text='The history in one line: "resolved Yes, corrected to resolved No by …"'
+    )
+    correctable_until = serializers.DateTimeField(
+        allow_null=True, help_text="Until when moderators may still correct the result"
+    )
 
 
 def market_output(market: Market) -> dict[str, object]:
@@ -144,6 +162,11 @@ def market_output(market: Market) -> dict[str, object]:
                 }
                 for o in detail.outcomes
             ],
+            "history": [
+                {"text": step.text, "at": step.at, "by": step.by} for step in market_history(market)
+            ],
+            "history_text": history_sentence(market),
+            "correctable_until": correction_deadline(market),
         }
     ).data
 
@@ -356,6 +379,8 @@ class MarketDescriptionView(APIView):
 class MarketVoteView(APIView):
     """Moderators vote; so may the market's creator or arbitrator when its rule names them."""
 
+    correct = False
+
     @extend_schema(
         operation_id="markets_vote",
         request=VoteInput,
@@ -384,6 +409,7 @@ class MarketVoteView(APIView):
             cancel=data.validated_data["cancel"],
             guild_id=guild_id,
             is_moderator=moderator,
+            correct=self.correct,
         )
         return Response(
             VoteOutput(
@@ -397,6 +423,27 @@ class MarketVoteView(APIView):
                 }
             ).data
         )
+
+
+class MarketCorrectionVoteView(MarketVoteView):
+    """A vote to correct a decided market: the same body, and the same who-may-decide rule."""
+
+    correct = True
+
+    @extend_schema(
+        operation_id="markets_correct",
+        summary="Vote to correct a decided market's result",
+        description="Within the market's correction window, vote to change a resolved, "
+        "cancelled or refunded market to another answer, or to cancel. The same number of "
+        "agreeing votes as resolving decides it; the earlier payouts are then reversed and "
+        "the new result paid. The market's creator or arbitrator may vote when its rule names "
+        "them; one holding shares needs a moderator to agree.",
+        request=VoteInput,
+        responses={200: VoteOutput, **WRITE_ERRORS},
+        tags=["moderation"],
+    )
+    def post(self, request: Request, market_id: int) -> Response:
+        return super().post(request, market_id)
 
 
 class MarketCloseView(APIView):

@@ -65,6 +65,12 @@ class Market(models.Model):
         on_delete=models.PROTECT,
         related_name="arbitrated_markets",
     )
+    correction_window_hours = models.PositiveIntegerField(
+        default=7 * 24,
+        help_text="Hours after the decision during which moderators may correct it (0 = never)",
+    )
+    # Corrections decided so far: votes of round N (N >= 1) decide the N-th correction.
+    correction_count = models.PositiveIntegerField(default=0)
     winning_outcome = models.ForeignKey(
         "Outcome", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -86,6 +92,8 @@ class Market(models.Model):
             models.Index(fields=["guild", "status", "volume", "id"], name="market_list_volume"),
             models.Index(fields=["guild", "status", "created_at", "id"], name="market_list_newest"),
             models.Index(fields=["guild", "category"], name="market_guild_category"),
+            # Profit over a period: the markets of a guild settled since a moment.
+            models.Index(fields=["guild", "settled_at"], name="market_guild_settled"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(liquidity__gte=1), name="market_liquidity_gte_1"),
@@ -144,6 +152,9 @@ class ResolutionVote(models.Model):
     """
 
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="votes")
+    # 0 for the votes on the first decision, N for the votes on the N-th correction:
+    # earlier rounds' votes are kept as the record of who decided.
+    round = models.PositiveIntegerField(default=0)
     voter = models.CharField(
         max_length=100,
         help_text="The person: discord:<user id> (from Discord, an API key, or a staff user "
@@ -164,7 +175,9 @@ class ResolutionVote(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["market", "voter"], name="vote_one_per_person"),
+            models.UniqueConstraint(
+                fields=["market", "round", "voter"], name="vote_one_per_person_per_round"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -201,15 +214,54 @@ class DescriptionVersion(models.Model):
         return f"#{self.market_id} v{self.number}"
 
 
-class PricePoint(models.Model):
-    """The market's probabilities after a trade (or at creation), for charts."""
+class MarketCorrection(models.Model):
+    """A decided market's result changed by a correction vote: from one ending to another.
 
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="price_points")
-    created_at = models.DateTimeField()
-    probabilities = models.JSONField(help_text="One probability per outcome, as strings")
+    Rows are appended, never edited (apart from ``applied_at``, the claim that
+    makes the reversal and the new settlement run once); together they are the
+    market's history: "resolved Yes, corrected to No by …".
+    """
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="corrections")
+    number = models.PositiveIntegerField(help_text="1 for the market's first correction")
+    from_status = models.CharField(max_length=16, choices=MarketStatus.choices)
+    from_outcome = models.ForeignKey(
+        Outcome, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_status = models.CharField(max_length=16, choices=MarketStatus.choices)
+    to_outcome = models.ForeignKey(
+        Outcome, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_by = models.CharField(max_length=100, help_text="The actor whose vote decided it")
+    voters = models.JSONField(default=list, help_text="The people whose votes decided it")
+    decided_at = models.DateTimeField()
+    # Set when the earlier ending was reversed and the new one paid, in one transaction.
+    applied_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["market", "created_at"])]
+        ordering = ["market", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["market", "number"], name="correction_unique_number"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="correction_number_gte_1"),
+            models.CheckConstraint(
+                condition=~Q(to_status=MarketStatus.RESOLVED) | Q(to_outcome__isnull=False),
+                name="correction_resolved_has_winner",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["decided_at"],
+                name="correction_unapplied",
+                condition=Q(applied_at__isnull=True),
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.market_id} @ {self.created_at:%Y-%m-%d %H:%M}"
+        return f"market #{self.market_id} correction {self.number}"
+
+    @staticmethod
+    def ending_label(status: str, outcome: Outcome | None) -> str:
+        """How one ending reads in the history: ``resolved Yes``, ``cancelled``."""
+        if status == MarketStatus.RESOLVED and outcome is not None:
+            return f"resolved {outcome.label}"
+        return MarketStatus(status).label.lower()

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import QuerySet
+
 from markets.models import Market, Outcome, ResolutionVote
 from markets.voters import discord_voter
 from points.models import Guild, Member, ResolverRule
@@ -125,22 +127,26 @@ class Decision:
 
 
 def resolver_decision_locked(
-    market: Market, *, outcome: Outcome | None, count: int, needed: int
+    market: Market,
+    *,
+    votes: QuerySet[ResolutionVote],
+    outcome: Outcome | None,
+    count: int,
+    needed: int,
 ) -> Decision:
     """Whether the votes for this choice decide the market, under its resolver rule.
 
-    ``count`` and ``needed`` are the moderators' rule (agreeing votes, Discord
-    users and unlinked staff users counted apart); the resolver's vote adds to it.
+    ``votes`` are the round being counted (``markets.services._round_votes``: the
+    first decision's, or the next correction's — a correction is a decision, by
+    the same rule). ``count`` and ``needed`` are the moderators' rule (agreeing
+    votes, Discord users and unlinked staff users counted apart); the resolver's
+    vote adds to it.
     """
     resolver = market_resolver(market)
     if resolver is None:
         return Decision(count >= needed)
     person = discord_voter(resolver.discord_id)
-    agreeing = set(
-        ResolutionVote.objects.filter(market=market, outcome=outcome).values_list(
-            "voter", flat=True
-        )
-    )
+    agreeing = set(votes.filter(outcome=outcome).values_list("voter", flat=True))
     if person not in agreeing:
         return Decision(count >= needed)
     if not resolver_holds_position(market, resolver):
@@ -154,12 +160,12 @@ def resolver_decision_locked(
     return Decision(decided, waiting_for_moderator=not decided)
 
 
-def decided_by_locked(market: Market, *, outcome: Outcome | None) -> list[dict[str, str]]:
-    """Who decided: each agreeing voter's name and role, the resolver first."""
+def decided_by_locked(
+    market: Market, *, votes: QuerySet[ResolutionVote], outcome: Outcome | None
+) -> list[dict[str, str]]:
+    """Who decided: each agreeing voter of this round (``votes``), the resolver first."""
     voters = list(
-        ResolutionVote.objects.filter(market=market, outcome=outcome)
-        .order_by("updated_at", "pk")
-        .values_list("voter", flat=True)
+        votes.filter(outcome=outcome).order_by("updated_at", "pk").values_list("voter", flat=True)
     )
     resolver = market_resolver(market)
     resolver_person = discord_voter(resolver.discord_id) if resolver else None

@@ -10,7 +10,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from markets import amm
-from markets.models import Market, MarketStatus, Outcome, PricePoint
+from markets.models import Market, MarketStatus, Outcome
 
 
 def market_list(
@@ -94,13 +94,23 @@ class PriceHistoryPoint:
     probabilities: list[Decimal]
 
 
+def opening_probabilities(outcomes: int) -> list[Decimal]:
+    """A new market's probabilities: its pools start equal (``amm.initial_pools``)."""
+    return [p.quantize(amm.SHARE_QUANTUM) for p in amm.prices([Decimal(1)] * outcomes)]
+
+
 def price_history(market: Market, *, limit: int = 500) -> list[PriceHistoryPoint]:
-    """The market's probabilities over time, oldest first, thinned to at most ``limit``."""
-    points = list(
-        PricePoint.objects.filter(market=market)
-        .order_by("created_at", "id")
-        .values_list("created_at", "probabilities")
+    """The market's probabilities over time, oldest first, thinned to at most ``limit``.
+
+    Read from where each fact is stored once: the opening prices from the
+    market (when it opened, every outcome equally likely), then each trade's
+    probabilities after it.
+    """
+    trades = market.trades.order_by("created_at", "id").values_list(
+        "created_at", "probabilities_after"
     )
+    opening = (market.opens_at, opening_probabilities(market.outcomes.count()))
+    points = [opening, *trades]
     if len(points) > limit:
         # Keep the first and last points and an even spread between them.
         step = (len(points) - 1) / (limit - 1)

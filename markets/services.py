@@ -13,10 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from markets import amm
-from markets.models import Market, MarketStatus, Outcome, PricePoint, ResolutionVote
+from markets.corrections import (
+    correction_check_locked,
+    correction_choice_check,
+    correction_decide_locked,
+    vote_round,
+)
+from markets.models import Market, MarketStatus, Outcome, ResolutionVote
 from markets.resolvers import (
     decided_by_locked,
     market_resolver_rules_check,
@@ -148,6 +155,7 @@ def market_create(
                 auto_refund_hours=guild.auto_refund_hours,
                 resolver_rule=resolver_rule,
                 arbitrator=arbitrator,
+                correction_window_hours=guild.correction_window_hours,
                 escrow_account=escrow,
                 idempotency_key=idempotency_key or None,
             )
@@ -163,9 +171,6 @@ def market_create(
                 actor=actor,
                 memo=f"liquidity for market #{market.pk}",
                 idempotency_key=f"market:{market.pk}:subsidy",
-            )
-            PricePoint.objects.create(
-                market=market, created_at=now, probabilities=probabilities_payload(pools)
             )
             audit_record(
                 actor=actor,
@@ -255,6 +260,8 @@ class VoteResult:
     decided: bool
     # The market's creator or arbitrator voted but holds shares: a moderator must agree.
     waiting_for_moderator: bool = False
+    # A vote to correct the decided market's result (round 1 and on), not to decide it.
+    correction: bool = False
 
 
 def resolution_vote(
@@ -267,6 +274,7 @@ def resolution_vote(
     guild_id: int | None = None,
     cast_by_user_id: int | None = None,
     is_moderator: bool = True,
+    correct: bool | None = False,
 ) -> VoteResult:
     """A moderator's vote for an outcome or for cancel; decides at the market's threshold.
 
@@ -288,6 +296,14 @@ def resolution_vote(
     now; a voter who does not may vote only as the market's creator or
     arbitrator, when its resolver rule names them (``markets.resolvers``, which
     also decides when their vote settles the market).
+
+    ``correct`` votes to correct a decided market's result instead (see
+    ``markets.corrections``): the same rule, counted in the market's next round
+    of votes, within its correction window. A correction is a decision, so the
+    resolver rule applies to it as to the first one: the creator or arbitrator
+    may vote, and one who holds shares is never the sole deciding vote.
+    ``correct=None`` takes the market as it is under its lock: a correction vote
+    once it is decided, a resolution vote before (``/market resolve``).
     """
     voter_check(voter)
     actor = actor or voter
@@ -296,10 +312,18 @@ def resolution_vote(
     now = timezone.now()
     with transaction.atomic():
         market = market_lock(market_id, guild_id=guild_id)
+        if correct is None:
+            correct = market.is_final
         resolver_vote_permitted_locked(market, voter=voter, is_moderator=is_moderator)
-        if market.is_final:
-            raise InvalidState(f"The market is already {market.get_status_display().lower()}.")
-        if market.status == MarketStatus.OPEN:
+        if market.is_final and not correct:
+            raise InvalidState(
+                f"The market is already {market.get_status_display().lower()}. To change "
+                "its result, vote for a correction (/moderate correct; a market's creator "
+                "or arbitrator uses /market resolve)."
+            )
+        if correct:
+            correction_check_locked(market, now=now)
+        elif market.status == MarketStatus.OPEN:
             if market.closes_at > now:
                 raise InvalidState("Betting is still open: close the market before resolving it.")
             _close_locked(market, actor="system", now=now, early=False)
@@ -310,6 +334,8 @@ def resolution_vote(
                 raise ValidationFailed(
                     f"This market has no option {outcome_index}.", field="outcome"
                 )
+        if correct:
+            correction_choice_check(market, outcome=outcome)
         # Before counting: a staff user linked to Discord since voting is that person now.
         _votes_follow_staff_links_locked(market)
         # The staff user behind this vote: the one voting in the admin, or the one
@@ -317,12 +343,16 @@ def resolution_vote(
         cast_by_user_id = cast_by_user_id or _staff_user_linked_to(voter)
         if cast_by_user_id is not None:
             _votes_follow_the_staff_user_locked(market, user_id=cast_by_user_id, voter=voter)
-        vote = ResolutionVote.objects.filter(market=market, voter=voter).first()
+        vote = _round_votes(market).filter(voter=voter).first()
         if vote is not None and vote.outcome_id == (outcome.pk if outcome else None):
             raise Conflict("You already voted for that.")
         if vote is None:
             ResolutionVote.objects.create(
-                market=market, voter=voter, outcome=outcome, cast_by_user_id=cast_by_user_id
+                market=market,
+                round=vote_round(market),
+                voter=voter,
+                outcome=outcome,
+                cast_by_user_id=cast_by_user_id,
             )
         else:
             vote.outcome = outcome
@@ -342,6 +372,7 @@ def resolution_vote(
                 "needed": needed,
                 "voter": voter,
                 "via": vote_channel(actor),
+                "correction": market.correction_count + 1 if correct else None,
             },
         )
         outbox_append(
@@ -349,19 +380,30 @@ def resolution_vote(
             guild_id=market.guild_id,
             aggregate_type="market",
             aggregate_id=market.pk,
-            payload=market_event_payload(market, choice=choice, votes=count, needed=needed),
+            payload=market_event_payload(
+                market, choice=choice, votes=count, needed=needed, correction=correct
+            ),
         )
-        decision = resolver_decision_locked(market, outcome=outcome, count=count, needed=needed)
+        votes = _round_votes(market)  # this round's, before deciding moves the round on
+        decision = resolver_decision_locked(
+            market, votes=votes, outcome=outcome, count=count, needed=needed
+        )
         if decision.decided:
-            _decide_locked(
-                market,
-                outcome=outcome,
-                actor=actor,
-                now=now,
-                decided_by=decided_by_locked(market, outcome=outcome),
-            )
+            decided_by = decided_by_locked(market, votes=votes, outcome=outcome)
+            if correct:
+                correction_decide_locked(
+                    market, outcome=outcome, actor=actor, now=now, decided_by=decided_by
+                )
+            else:
+                _decide_locked(market, outcome=outcome, actor=actor, now=now, decided_by=decided_by)
     return VoteResult(
-        market, choice, count, needed, decision.decided, decision.waiting_for_moderator
+        market,
+        choice,
+        count,
+        needed,
+        decision.decided,
+        decision.waiting_for_moderator,
+        correction=correct,
     )
 
 
@@ -376,11 +418,14 @@ def _staff_user_linked_to(voter: str) -> int | None:
     )
 
 
+def _round_votes(market: Market) -> QuerySet[ResolutionVote]:
+    """The votes being counted now: the first decision's, or the next correction's."""
+    return ResolutionVote.objects.filter(market=market, round=vote_round(market))
+
+
 def _agreeing_votes(market: Market, outcome: Outcome | None) -> int:
     """Votes for this choice, counting Discord users and unlinked staff users apart."""
-    voters = ResolutionVote.objects.filter(market=market, outcome=outcome).values_list(
-        "voter", flat=True
-    )
+    voters = _round_votes(market).filter(outcome=outcome).values_list("voter", flat=True)
     discord = sum(1 for voter in voters if voter.startswith("discord:"))
     return max(discord, len(voters) - discord)
 
@@ -391,9 +436,7 @@ def _votes_follow_the_staff_user_locked(market: Market, *, user_id: int, voter: 
     Their link changed since (a superuser linked them to another Discord user,
     or removed the link): that vote was theirs, and this one replaces it.
     """
-    earlier = ResolutionVote.objects.filter(market=market, cast_by_user_id=user_id).exclude(
-        voter=voter
-    )
+    earlier = _round_votes(market).filter(cast_by_user_id=user_id).exclude(voter=voter)
     for vote in earlier:
         audit_record(
             actor="system",
@@ -412,7 +455,7 @@ def _votes_follow_staff_links_locked(market: Market) -> None:
     twice: once as ``user:<pk>`` and once as the Discord user. Runs under the
     market's lock, so no vote on the market changes meanwhile.
     """
-    staff_votes = list(ResolutionVote.objects.filter(market=market, voter__startswith="user:"))
+    staff_votes = list(_round_votes(market).filter(voter__startswith="user:"))
     if not staff_votes:
         return
     links = dict(
@@ -425,7 +468,7 @@ def _votes_follow_staff_links_locked(market: Market) -> None:
         if discord_id is None:
             continue
         person = discord_voter(discord_id)
-        existing = ResolutionVote.objects.filter(market=market, voter=person).first()
+        existing = _round_votes(market).filter(voter=person).first()
         if existing is not None and existing.updated_at >= vote.updated_at:
             vote.delete()
         else:

@@ -10,3 +10,8 @@ from django.dispatch import Signal
 
 # kwargs: market_id (int), status (MarketStatus value)
 market_decided = Signal()
+
+# Sent inside the transaction that decided a correction of a decided market;
+# kwargs: market_id (int), correction_id (int). The betting app reverses the
+# earlier ending and pays the new one on commit.
+market_corrected = Signal()

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.http import HttpRequest
 from django.shortcuts import redirect
@@ -34,6 +35,8 @@ from points.services import (
 )
 from predictmarket.admin import ReadOnlyAdmin
 from predictmarket.admin_actions import admin_actor, form_action
+from predictmarket.console.csv_export import CsvExportMixin
+from predictmarket.console.scoping import GuildScopedAdmin, GuildScopedInline, console_scope
 from predictmarket.errors import DomainError
 
 
@@ -61,13 +64,22 @@ class GuildForm(forms.ModelForm):
             "Copied onto each new market: a change affects new markets only.",
             "auto_refund_hours": "Hours after closing before an undecided market is unwound "
             "automatically. Copied onto each new market: a change affects new markets only.",
+            "correction_window_hours": "Hours after a market is decided during which "
+            "moderators may correct its result (to another answer, or to cancel) by the same "
+            "votes; 0 turns corrections off. Copied onto each new market.",
         }
 
 
 @admin.register(Guild)
-class GuildAdmin(admin.ModelAdmin):
-    """Guild settings. Saving goes through the services (validated and audited)."""
+class GuildAdmin(GuildScopedAdmin):
+    """Guild settings. Saving goes through the services (validated and audited).
 
+    A moderator configures their own guilds; only operators add one (a guild
+    appears when the bot is first used in it).
+    """
+
+    guild_lookup = "pk"
+    moderator_permissions = frozenset({"view", "change"})
     form = GuildForm
     list_display = [
         "id",
@@ -96,6 +108,7 @@ class GuildAdmin(admin.ModelAdmin):
                     "fee_bps",
                     "min_resolution_votes",
                     "auto_refund_hours",
+                    "correction_window_hours",
                     "public_pages",
                 ],
                 "description": "A new market copies its fee, liquidity, resolution votes and "
@@ -228,7 +241,9 @@ def _unfreeze(request: HttpRequest, member: Model, data: dict[str, Any]) -> str:
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(GuildScopedAdmin):
+    guild_lookup = "guild_id"
+    moderator_permissions = frozenset({"view", "change"})  # the actions need "change"
     list_display = ["display_name", "discord_id", "guild", "balance", "is_frozen", "created_at"]
     list_filter = ["is_frozen", "guild"]
     search_fields = ["display_name", "=discord_id"]
@@ -298,7 +313,7 @@ class MemberAdmin(admin.ModelAdmin):
         return False
 
 
-class EntryInline(admin.TabularInline):
+class EntryInline(GuildScopedInline, admin.TabularInline):
     model = LedgerEntry
     fields = ["account", "amount", "balance_after"]
     readonly_fields = fields
@@ -313,25 +328,55 @@ class EntryInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(ReadOnlyAdmin):
+class AccountAdmin(ReadOnlyAdmin, GuildScopedAdmin):
+    guild_lookup = "guild_id"
     list_display = ["id", "kind", "label", "guild", "member", "balance"]
     list_filter = ["kind", "guild"]
     search_fields = ["label", "=member__discord_id", "=id"]
     list_select_related = ["guild", "member"]
 
 
+def _member_discord_id(account: Account) -> str:
+    return str(account.member.discord_id) if account.member else ""
+
+
 @admin.register(LedgerTransaction)
-class LedgerTransactionAdmin(ReadOnlyAdmin):
+class LedgerTransactionAdmin(CsvExportMixin, ReadOnlyAdmin, GuildScopedAdmin):
+    """The ledger; its CSV export has one line per entry (a transaction's legs)."""
+
+    guild_lookup = "guild_id"
+    ordering = ["-id"]  # newest first, and a stable order for pages and autocomplete
     list_display = ["id", "created_at", "kind", "guild", "actor", "memo"]
     list_filter = ["kind", "guild"]
     search_fields = ["idempotency_key", "actor", "memo"]
     date_hierarchy = "created_at"
     inlines = [EntryInline]
     list_select_related = ["guild"]
+    csv_columns = [
+        ("transaction_id", lambda e: e.transaction_id),
+        ("created_at", lambda e: e.transaction.created_at),
+        ("guild_id", lambda e: str(e.transaction.guild_id)),
+        ("kind", lambda e: e.transaction.kind),
+        ("actor", lambda e: e.transaction.actor),
+        ("memo", lambda e: e.transaction.memo),
+        ("account_id", lambda e: e.account_id),
+        ("account", lambda e: str(e.account)),
+        ("member_discord_id", lambda e: _member_discord_id(e.account)),
+        ("amount", lambda e: e.amount),
+        ("balance_after", lambda e: e.balance_after),
+    ]
+
+    def csv_rows(self, queryset: Any) -> Any:
+        return (
+            LedgerEntry.objects.filter(transaction__in=queryset.order_by().values("pk"))
+            .select_related("transaction", "account", "account__member")
+            .order_by("transaction_id", "id")
+            .iterator(chunk_size=500)
+        )
 
 
 @admin.register(DripTransfer)
-class DripTransferAdmin(ReadOnlyAdmin):
+class DripTransferAdmin(ReadOnlyAdmin, GuildScopedAdmin):
     """Every change asked of DRIP; ambiguous ones need a person (see the reconciliation).
 
     *Sending* means the request was sent and its outcome not recorded yet: the
@@ -352,6 +397,7 @@ class DripTransferAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["status", "purpose", "guild"]
     search_fields = ["idempotency_key", "=member__discord_id", "member__display_name"]
+    guild_lookup = "guild_id"
     list_select_related = ["guild", "member"]
     change_list_template = "admin/points/driptransfer/change_list.html"
 
@@ -360,13 +406,24 @@ class DripTransferAdmin(ReadOnlyAdmin):
         return [path("reconcile/", view, name="points_drip_reconcile"), *super().get_urls()]
 
     def reconciliation_view(self, request: HttpRequest) -> Any:
-        """Runs the DRIP reconciliation now and shows drift (nothing is changed)."""
-        from points.drip.reconciliation import drip_reconcile_all
+        """Runs the DRIP reconciliation now and shows drift (nothing is changed).
 
+        A moderator reconciles their own guilds only.
+        """
+        from points.drip.reconciliation import drip_reconcile_all, drip_reconcile_guild
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        scope = console_scope(request)
+        if scope is None:
+            reports = drip_reconcile_all()
+        else:
+            guilds = Guild.objects.filter(pk__in=scope, points_backend=PointsBackend.DRIP)
+            reports = [drip_reconcile_guild(guild) for guild in guilds.order_by("pk")]
         context = {
             **self.admin_site.each_context(request),
             "title": "DRIP reconciliation",
             "opts": self.model._meta,
-            "reports": drip_reconcile_all(),
+            "reports": reports,
         }
         return TemplateResponse(request, "admin/points/drip_reconciliation.html", context)

@@ -25,7 +25,7 @@ from points.models import (
     LedgerTransaction,
     TransactionKind,
 )
-from predictmarket.db import fetch_all_prepared
+from predictmarket.db import fetch_all_prepared, writes_in_sql
 from predictmarket.errors import (
     Conflict,
     IdempotencyConflict,
@@ -92,10 +92,10 @@ def trade_posting_key(trade_key: str) -> str:
 class Posting:
     """A validated transaction, ready to be written.
 
-    ``ledger_post`` writes it on its own; on PostgreSQL a caller holding a hot
-    lock (a trade) may instead embed ``posting_ctes`` in its own statement, so
-    the points and the rest of its rows move in one round trip. Either way the
-    same SQL moves the points and ``posting_result`` checks the outcome.
+    ``ledger_post`` writes it on its own; on PostgreSQL a trade hands its
+    ``arguments()`` to ``betting_trade_write``, which posts it with the same
+    SQL function (``points_ledger_post``, points 0008) in the trade's one
+    round trip. Either way ``posting_result`` checks the outcome.
     """
 
     guild_id: int
@@ -117,6 +117,20 @@ class Posting:
             self.fingerprint,
             self.created_at,
         ]
+
+    def arguments(self, *, key: str = "p_idempotency_key") -> dict[str, object]:
+        """``points_ledger_post``'s named arguments (``key``: the key's argument name)."""
+        return {
+            "p_guild_id": self.guild_id,
+            "p_kind": self.kind,
+            "p_actor": self.actor,
+            "p_memo": self.memo,
+            key: self.idempotency_key,
+            "p_fingerprint": self.fingerprint,
+            "p_created_at": self.created_at,
+            "p_accounts": [leg.account_id for leg in self.legs],
+            "p_amounts": [leg.amount for leg in self.legs],
+        }
 
 
 def posting(
@@ -191,15 +205,11 @@ def posting_write(post: Posting) -> LedgerTransaction:
     # No savepoint: inside a caller's transaction an error here must roll back
     # the caller's work too, and it saves two round trips per post.
     with transaction.atomic(savepoint=False):
-        if connection.vendor == "postgresql":
-            ctes, params = posting_ctes(post)
-            rows = fetch_all_prepared(
-                f"WITH {ctes} SELECT t.id, e.account_id, e.balance_after"
-                " FROM (SELECT id FROM txn) t LEFT JOIN entries e ON true",
-                params,
+        if writes_in_sql():
+            [(txn_id, accounts, balances_after)] = fetch_all_prepared(
+                _LEDGER_POST_CALL, post.arguments(), prepare=True
             )
-            txn_id = rows[0][0] if rows else None
-            balances = {row[1]: row[2] for row in rows if row[1] is not None}
+            balances = dict(zip(accounts, balances_after, strict=True))
         else:
             with connection.cursor() as cursor:
                 txn_id, balances = _post_portable(cursor, post)
@@ -242,64 +252,20 @@ _ACCOUNT_TABLE = Account._meta.db_table
 _ENTRY_TABLE = LedgerEntry._meta.db_table
 
 
-def posting_ctes(post: Posting) -> tuple[str, list[object]]:
-    """PostgreSQL: the posting as the CTEs ``txn``, ``legs``, ``locked``, ``moved``, ``entries``.
-
-    One statement claims the key, locks, moves and writes the entries.
-    ``txn`` inserts nothing when the key is taken (``ON CONFLICT DO NOTHING``:
-    a concurrent post with the same key waits for the first to commit), and
-    then nothing else moves. ``locked`` takes the row locks in primary-key
-    order before ``moved`` updates (its count is an InitPlan, evaluated first),
-    so posts cannot deadlock. A leg that would overdraw, or an account outside
-    the guild, matches no row in ``moved``: ``posting_result`` sees it missing
-    and raises, rolling everything back. A statement embedding these CTEs may
-    reference ``txn`` (the new transaction's id) and ``entries``.
-    """
-    legs = post.legs
-    values = ", ".join(["(%s::bigint, %s::bigint)"] * len(legs))
-    ids = [leg.account_id for leg in legs]
-    sql = f"""
-        txn AS (
-            INSERT INTO {_TXN_TABLE}
-                (guild_id, kind, actor, memo, idempotency_key, fingerprint, created_at)
-            VALUES (%s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (idempotency_key) DO NOTHING RETURNING id
-        ),
-        legs (account_id, amount) AS (VALUES {values}),
-        locked AS (
-            SELECT a.id, a.guild_id FROM {_ACCOUNT_TABLE} a
-            WHERE a.id = ANY(%s::bigint[]) AND EXISTS (SELECT 1 FROM txn)
-            ORDER BY a.id FOR UPDATE
-        ),
-        moved AS (
-            UPDATE {_ACCOUNT_TABLE} a SET balance = a.balance + legs.amount
-            FROM legs
-            WHERE a.id = ANY(%s::bigint[]) AND a.id = legs.account_id
-              AND (a.kind IN (%s, %s) OR a.balance + legs.amount >= 0)
-              AND (SELECT count(*) FROM locked WHERE locked.guild_id = %s) = %s
-            RETURNING a.id, a.balance, legs.amount
-        ),
-        entries AS (
-            INSERT INTO {_ENTRY_TABLE} (transaction_id, account_id, amount, balance_after)
-            SELECT txn.id, moved.id, moved.amount, moved.balance FROM txn, moved
-            RETURNING account_id, balance_after
-        )"""
-    params: list[object] = [
-        *post.header(),
-        *[value for leg in legs for value in (leg.account_id, leg.amount)],
-        # Primary-key lookups by array: a join against the VALUES list lets the
-        # planner scan the whole guild's accounts instead.
-        ids,
-        ids,
-        *MAY_GO_NEGATIVE,
-        post.guild_id,
-        len(legs),
-    ]
-    return sql, params
+_LEDGER_POST_CALL = """
+    SELECT transaction_id, accounts, balances FROM points_ledger_post(
+        p_guild_id => %(p_guild_id)s, p_kind => %(p_kind)s, p_actor => %(p_actor)s,
+        p_memo => %(p_memo)s, p_idempotency_key => %(p_idempotency_key)s,
+        p_fingerprint => %(p_fingerprint)s, p_created_at => %(p_created_at)s,
+        p_accounts => %(p_accounts)s, p_amounts => %(p_amounts)s)
+"""
 
 
 def _post_portable(cursor: Any, post: Posting) -> tuple[int | None, dict[int, int]]:
-    """The same post as several statements, for SQLite (the embedded default)."""
+    """The same post as several statements, for SQLite (the embedded default).
+
+    The executable specification of ``points_ledger_post`` (points 0008).
+    """
     guild_id = post.guild_id
     cursor.execute(
         f"INSERT INTO {_TXN_TABLE} "

@@ -60,6 +60,10 @@ def default_auto_refund_hours() -> int:
     return settings.AUTO_REFUND_HOURS
 
 
+def default_correction_window_hours() -> int:
+    return settings.CORRECTION_WINDOW_HOURS
+
+
 # Every amount a guild sets is at most MAX_AMOUNT: a starting balance, daily
 # amount or liquidity near the BIGINT limit would overflow the house's balance
 # on the second member, claim or market (a 500 for the whole guild).
@@ -135,6 +139,12 @@ class Guild(models.Model):
         max_length=16,
         choices=ResolverRule.choices,
         default=ResolverRule.MODERATORS,
+    )
+    # How long after a market is decided moderators may still correct its result
+    # (vote it to another answer or to cancel); 0 turns corrections off.
+    correction_window_hours = models.PositiveIntegerField(
+        default=default_correction_window_hours,
+        validators=[MaxValueValidator(24 * 365)],
     )
     public_pages = models.BooleanField(default=False)
     transfers_enabled = models.BooleanField(default=True)

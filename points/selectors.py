@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import QuerySet
+
+from points.leaderboard_cache import cached_board
 from points.models import Account, AccountKind, Guild, LedgerEntry, Member, PointsBackend
 from predictmarket.errors import InvalidState
 
@@ -53,7 +56,9 @@ def balance_leaderboard(
     """Top members by balance and the caller's own rank (ties share a rank).
 
     Both queries walk ``account_leaderboard_idx`` (guild, kind, balance desc), so
-    they stay fast with 100,000 members.
+    they stay fast with 100,000 members. The top rows are cached for a few
+    seconds per guild (``points.leaderboard_cache``); the caller's own balance
+    and rank are always counted live (an index-only count, a few ms).
     """
     if Guild.objects.filter(pk=guild_id, points_backend=PointsBackend.DRIP).exists():
         # Balances live in DRIP; ranking them would take a DRIP call per member.
@@ -61,14 +66,31 @@ def balance_leaderboard(
             "This server keeps its points in DRIP: see DRIP for balances, or rank by profit here."
         )
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    accounts = Account.objects.filter(guild_id=guild_id, kind=AccountKind.MEMBER)
-    top = list(
-        accounts.order_by("-balance", "id").values(
-            "balance", "member_id", "member__discord_id", "member__display_name"
-        )[:limit]
-    )
+    top = cached_board(guild_id, "balance", "all", lambda: _balance_top(guild_id))
+    own = None
+    if member is not None and member.guild_id == guild_id:
+        balance = member_balance(member)
+        rank = _member_accounts(guild_id).filter(balance__gt=balance).count() + 1
+        own = LeaderboardRow(
+            rank=rank,
+            member_id=member.pk,
+            discord_id=member.discord_id,
+            display_name=member.display_name,
+            balance=balance,
+        )
+    return Leaderboard(rows=top[:limit], own=own)
+
+
+def _member_accounts(guild_id: int) -> QuerySet[Account]:
+    return Account.objects.filter(guild_id=guild_id, kind=AccountKind.MEMBER)
+
+
+def _balance_top(guild_id: int) -> list[LeaderboardRow]:
+    """The first ``MAX_PAGE_SIZE`` members by balance, ranked (what any ``limit`` cuts)."""
+    top = _member_accounts(guild_id).order_by("-balance", "id")
+    values = top.values("balance", "member_id", "member__discord_id", "member__display_name")
     rows: list[LeaderboardRow] = []
-    for position, row in enumerate(top, start=1):
+    for position, row in enumerate(values[:MAX_PAGE_SIZE], start=1):
         previous = rows[-1] if rows else None
         rank = previous.rank if previous and previous.balance == row["balance"] else position
         rows.append(
@@ -80,18 +102,7 @@ def balance_leaderboard(
                 balance=row["balance"],
             )
         )
-    own = None
-    if member is not None:
-        balance = member_balance(member)
-        rank = accounts.filter(balance__gt=balance).count() + 1
-        own = LeaderboardRow(
-            rank=rank,
-            member_id=member.pk,
-            discord_id=member.discord_id,
-            display_name=member.display_name,
-            balance=balance,
-        )
-    return Leaderboard(rows=rows, own=own)
+    return rows
 
 
 def member_display_balance(member: Member) -> int:

@@ -439,6 +439,7 @@ GUILD_SETTINGS = (
     "auto_refund_hours",
     "resolvers_binary",
     "resolvers_multiple",
+    "correction_window_hours",
     "public_pages",
     "transfers_enabled",
 )

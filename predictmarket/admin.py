@@ -1,7 +1,12 @@
-"""Admin for the core records: the audit log and the outbox (read-only), staff identities."""
+"""Admin for the core records: the audit log and the outbox (read-only), staff identities.
+
+The audit log is guild-scoped (moderators see their guilds' entries, and export
+them); the outbox and the users are for operators only (see predictmarket.console).
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import admin
@@ -9,6 +14,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 
+from predictmarket.console.csv_export import CsvExportMixin
+from predictmarket.console.scoping import GuildScopedAdmin
 from predictmarket.models import AuditLogEntry, OutboxCursor, OutboxEvent, StaffDiscordLink
 
 
@@ -26,11 +33,23 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditLogEntry)
-class AuditLogEntryAdmin(ReadOnlyAdmin):
+class AuditLogEntryAdmin(CsvExportMixin, ReadOnlyAdmin, GuildScopedAdmin):
+    guild_lookup = "guild_id"  # entries without a guild (sign-in links) are operators' only
     list_display = ["created_at", "actor", "action", "guild_id", "target_type", "target_id"]
     list_filter = ["action", "target_type"]
     search_fields = ["actor", "action", "target_id", "request_id", "=guild_id"]
     date_hierarchy = "created_at"
+    csv_columns = [
+        ("id", lambda e: e.pk),
+        ("created_at", lambda e: e.created_at),
+        ("guild_id", lambda e: str(e.guild_id) if e.guild_id else ""),
+        ("actor", lambda e: e.actor),
+        ("action", lambda e: e.action),
+        ("target_type", lambda e: e.target_type),
+        ("target_id", lambda e: e.target_id),
+        ("data", lambda e: json.dumps(e.data, sort_keys=True, default=str)),
+        ("request_id", lambda e: e.request_id),
+    ]
 
 
 @admin.register(OutboxEvent)

@@ -43,6 +43,16 @@ def form_action(
     def action(
         modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
     ) -> HttpResponse | None:
+        if not queryset.exists():
+            # The selection is read through the admin's (guild-scoped) queryset: ids of
+            # another guild's objects posted into the form select nothing, and say so.
+            modeladmin.message_user(
+                request,
+                "Nothing was done: none of the selected items is one you may change "
+                "(another server's items are not yours to change).",
+                messages.ERROR,
+            )
+            return None
         factory = form_class
         if not (isinstance(factory, type) and issubclass(factory, forms.Form)):
             factory = factory(queryset, request)

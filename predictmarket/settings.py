@@ -41,7 +41,8 @@ CSRF_TRUSTED_ORIGINS = cfg.list("CSRF_TRUSTED_ORIGINS", [])
 PUBLIC_BASE_URL = cfg.str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with the moderators' console as admin.site (predictmarket/console).
+    "predictmarket.console.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -54,6 +55,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
+    # htmx, vendored as a static file (the members' web app polls live odds with it).
+    "django_htmx",
     "predictmarket.apps.CoreConfig",
     # Sign in with Discord: allauth's Discord provider with URLs from settings.
     "predictmarket.discord_login",
@@ -61,6 +64,7 @@ INSTALLED_APPS = [
     "markets",
     "betting",
     "botrunner",
+    "webapp",
 ]
 
 MIDDLEWARE = [
@@ -187,6 +191,11 @@ else:
             "TIMEOUT": CACHE_TTL,
         }
     }
+# Cached reads (market snapshots, leaderboards); false reads the database every time.
+READ_CACHE_ENABLED = cfg.bool("READ_CACHE_ENABLED", True)
+# A leaderboard (top rows and every member's score, per guild, board and period)
+# is recomputed at most this often; a member's own figures are always read live.
+LEADERBOARD_CACHE_SECONDS = cfg.int("LEADERBOARD_CACHE_SECONDS", 5, min_value=1)
 
 # ------------------------------------------------------------------------------
 # Celery (configured from these settings by predictmarket/celery.py)
@@ -249,6 +258,10 @@ if MAX_BET_AMOUNT < MIN_BET_AMOUNT:
     raise ConfigError("MAX_BET_AMOUNT", f"must not be below MIN_BET_AMOUNT ({MIN_BET_AMOUNT})")
 AUTO_REFUND_HOURS = cfg.int("AUTO_REFUND_HOURS", 120, min_value=1, max_value=24 * 365)
 MIN_RESOLUTION_VOTES = cfg.int("MIN_RESOLUTION_VOTES", 2, min_value=1, max_value=25)
+# Default hours after a decision during which moderators may correct it (0 = never).
+CORRECTION_WINDOW_HOURS = cfg.int(
+    "CORRECTION_WINDOW_HOURS", 7 * 24, min_value=0, max_value=24 * 365
+)
 # New guilds start from these; a guild amount is at most MAX_AMOUNT (a CHECK in points).
 DEFAULT_LIQUIDITY = cfg.int("DEFAULT_LIQUIDITY", 1000, min_value=1, max_value=MAX_AMOUNT)
 STARTING_BALANCE = cfg.int("STARTING_BALANCE", 1000, min_value=0, max_value=MAX_AMOUNT)
@@ -310,11 +323,20 @@ ACCOUNT_LOGIN_METHODS = {"username"}
 ACCOUNT_SIGNUP_FIELDS = ["username*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 SOCIALACCOUNT_AUTO_SIGNUP = True
-SOCIALACCOUNT_STORE_TOKENS = False
+# Kept (allauth's SocialToken, updated at each sign-in): Discord is asked with the
+# person's own token which servers they are in (the members' web app) and which they
+# moderate (the moderators' console, GET /users/@me/guilds/{id}/member).
+SOCIALACCOUNT_STORE_TOKENS = True
 SOCIALACCOUNT_REQUESTS_TIMEOUT = DISCORD_API_TIMEOUT_SECONDS
 # The OAuth client comes from DISCORD_OAUTH_CLIENT_ID/SECRET, read on each request by
 # predictmarket.discord_login.adapter (no SocialApp row, no admin step).
 SOCIALACCOUNT_PROVIDERS = {"discord": {"SCOPE": DISCORD_OAUTH_SCOPES}}
+# How old Discord's answer "this person moderates these servers" may be before the
+# moderators' console asks again (every POST asks anyway). At most 5 minutes: a
+# moderator who loses the role loses the console within this window.
+MODERATOR_CONSOLE_REFRESH_SECONDS = cfg.int(
+    "MODERATOR_CONSOLE_REFRESH_SECONDS", 300, min_value=1, max_value=300
+)
 
 # ------------------------------------------------------------------------------
 # DRIP (external points service, for guilds that choose it)

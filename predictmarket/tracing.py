@@ -23,7 +23,7 @@ Where each process calls it, and why there:
 psycopg is instrumented by wrapping ``psycopg.connect`` and
 ``psycopg.Connection.connect`` (the pool's way in), so only connections opened
 afterwards are traced: nothing here opens one before. The hot-path statements
-of ``predictmarket.db`` run on a ``RawCursor`` of their own, which the
+of ``predictmarket.db`` run on a ``HotCursor`` (a ``RawCursor``) of their own, which the
 instrumentation's cursor factory never sees: they get a traced ``RawCursor``.
 
 A database, Redis or HTTP call made outside any request, task or interaction
@@ -182,16 +182,15 @@ def uninstrument_libraries() -> None:
 
 
 def _trace_raw_cursors() -> None:
-    """``predictmarket.db``'s ``RawCursor`` statements as spans like every other query's.
+    """``predictmarket.db``'s ``HotCursor`` statements as spans like every other query's.
 
     ``_new_cursor_factory`` is how the psycopg instrumentation itself builds the
     traced cursor class of each connection it opens (requirements.txt pins the
     version this is written against; ``tests/api/test_a_bet_is_one_trace.py``
     fails if the bet's own statements stop appearing).
     """
-    import psycopg
     from opentelemetry.instrumentation.psycopg import _new_cursor_factory
 
     from predictmarket import db
 
-    db.use_raw_cursor_class(_new_cursor_factory(base_factory=psycopg.RawCursor))
+    db.use_raw_cursor_class(_new_cursor_factory(base_factory=db.HotCursor))

@@ -16,6 +16,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include((v1, "api"), namespace="v1")),
     path("api/", include("predictmarket.api.urls")),
+    # The members' web app (signed in with Discord): their servers' markets and trading.
+    path("app/", include("webapp.urls")),
     path("g/<int:guild_id>/", public_views.guild_markets, name="public-markets"),
     path(
         "g/<int:guild_id>/markets/<int:market_id>/",

@@ -95,6 +95,12 @@ def _describe(guild: Guild, discord_guild: Any = None) -> list[tuple[str, str]]:
         ("Who resolves two-answer markets", resolver_rule_text(guild.resolvers_binary)),
         ("Who resolves 3+ answer markets", resolver_rule_text(guild.resolvers_multiple)),
         ("Auto-refund after", f"{guild.auto_refund_hours} hours"),
+        (
+            "Corrections",
+            f"within {guild.correction_window_hours} hours of a decision"
+            if guild.correction_window_hours
+            else "off",
+        ),
         ("Public pages", "on" if guild.public_pages else "off"),
         ("Transfers (/tip)", "on" if guild.transfers_enabled else "off"),
         ("Points kept in", guild.get_points_backend_display()),
@@ -249,6 +255,9 @@ class ConfigCog(commands.Cog, name="Config"):
             choices=RESOLVER_CHOICES,
             required=False,
         ),
+        correction_window_hours: int | None = _int(
+            "Hours after a decision moderators may correct it (0 = off)", 0, 8760
+        ),
         public_pages: bool | None = nextcord.SlashOption(
             description="Show markets on the public web pages", required=False
         ),
@@ -272,6 +281,7 @@ class ConfigCog(commands.Cog, name="Config"):
             auto_refund_hours=auto_refund_hours,
             resolvers_binary=resolvers_binary,
             resolvers_multiple=resolvers_multiple,
+            correction_window_hours=correction_window_hours,
             public_pages=public_pages,
             transfers_enabled=transfers,
         )

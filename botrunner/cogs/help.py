@@ -27,11 +27,13 @@ HELP_ROWS = [
     ("/bet · /sell", "Buy shares of an answer (you see a quote first) or sell them back."),
     ("/portfolio · /balance · /history", "Your shares, points and movements (only you see them)."),
     ("/daily · /tip", "Claim daily points; give points to another member."),
-    ("/leaderboard", "Top members by balance, net worth or profit."),
+    ("/leaderboard", "Top members by balance, net worth or profit (all time, last week or month)."),
     ("/apikey", "Your personal key for the REST API (shown once, only to you)."),
     (
         "Moderators",
         "/resolve (vote the winning answer, or cancel), /moderate close, /moderate cancel, "
+        "/moderate correct (vote to change a decided market's result, within the server's "
+        "correction window), "
         "/points grant|deduct|freeze|unfreeze with a reason. Discord hides these from members "
         "until a server manager adds the moderator role to them (Server Settings → "
         "Integrations → this bot).",
@@ -50,6 +52,14 @@ HELP_ROWS = [
         "If a market is cancelled (or nobody resolves it within its refund delay after "
         "closing), all trades on it are unwound: members who are down get their loss back, "
         "members who are up give their gain back, as far as their balance holds then.",
+    ),
+    (
+        "Corrections",
+        "Moderators may correct a decided market to another answer, or to cancel, within the "
+        "server's correction window (7 days unless changed; 0 turns it off), with the same "
+        "votes as resolving it. The earlier payouts or refunds are reversed, as far as each "
+        "member's balance holds, and the market pays as if the new result had been the first. "
+        "The market's card shows its history.",
     ),
     (
         "Who decides",

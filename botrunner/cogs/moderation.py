@@ -1,4 +1,4 @@
-"""Moderator commands: ``/resolve``, ``/moderate close|cancel``, ``/points …``.
+"""Moderator commands: ``/resolve``, ``/moderate close|cancel|correct``, ``/points …``.
 
 Moderators are members with the guild's configured moderator role, or with
 Discord's Manage Server permission. The check is made here, on every call,
@@ -26,7 +26,7 @@ from typing import Any
 import nextcord
 from nextcord.ext import commands
 
-from botrunner.autocomplete import UNDECIDED, suggest_markets, suggest_outcomes
+from botrunner.autocomplete import DECIDED, UNDECIDED, suggest_markets, suggest_outcomes
 from botrunner.calls import call
 from botrunner.cogs.points import member_of
 from botrunner.context import require_moderator
@@ -34,12 +34,23 @@ from botrunner.invocation import Invocation, handler
 from botrunner.parsing import parse_id
 from botrunner.reads import outcome_index
 from botrunner.text import points, safe
-from markets.services import market_cancel, market_close, resolution_vote
+from markets.services import VoteResult, market_cancel, market_close, resolution_vote
 from markets.voters import discord_voter
 from points.services import member_set_frozen, points_deduct, points_grant
 
 
-async def _resolve(inv: Invocation, *, market: str, outcome: str) -> None:
+@handler("resolve")
+async def resolve_command(inv: Invocation, *, market: str, outcome: str) -> None:
+    await _vote(inv, market=market, outcome=outcome, correct=False)
+
+
+@handler("moderate correct")
+async def market_correct_command(inv: Invocation, *, market: str, outcome: str) -> None:
+    """A vote to correct a decided market to another answer, or to cancel (same rule)."""
+    await _vote(inv, market=market, outcome=outcome, correct=True)
+
+
+async def _vote(inv: Invocation, *, market: str, outcome: str, correct: bool | None) -> None:
     actor = await inv.actor()
     market_id = parse_id(market)
     cancel = outcome.strip().lower() == "cancel"
@@ -58,9 +69,12 @@ async def _resolve(inv: Invocation, *, market: str, outcome: str) -> None:
         guild_id=actor.guild_id,
         # Not a moderator: the service lets them vote only as the market's resolver.
         is_moderator=actor.is_moderator,
+        correct=correct,
     )
     choice = "cancel (unwind)" if cancel else f"**{safe(vote.choice, 200)}**"
-    if vote.waiting_for_moderator:
+    if vote.correction:
+        text = _correction_reply(vote, market_id=market_id, choice=choice)
+    elif vote.waiting_for_moderator:
         text = (
             f"🗳️ Your vote for {choice} on market #{market_id} is counted, but you hold shares "
             "in this market: a moderator must agree before it is decided."
@@ -78,15 +92,33 @@ async def _resolve(inv: Invocation, *, market: str, outcome: str) -> None:
     await inv.reply(text)
 
 
-@handler("resolve")
-async def resolve_command(inv: Invocation, *, market: str, outcome: str) -> None:
-    await _resolve(inv, market=market, outcome=outcome)
-
-
 @handler("market resolve")
 async def own_market_resolve_command(inv: Invocation, *, market: str, outcome: str) -> None:
-    """A member's ``/market resolve``: as the market's creator or arbitrator (or a moderator)."""
-    await _resolve(inv, market=market, outcome=outcome)
+    """A member's ``/market resolve``: as the market's creator or arbitrator (or a moderator).
+
+    They may not see ``/moderate correct``, so on a market already decided this
+    is their vote to correct it (the service tells which, under the market's lock).
+    """
+    await _vote(inv, market=market, outcome=outcome, correct=None)
+
+
+def _correction_reply(vote: VoteResult, *, market_id: int, choice: str) -> str:
+    if vote.decided:
+        return (
+            f"✅ Your vote corrected market #{market_id} to {choice}: the earlier result is "
+            "being reversed and the new one paid, and the server is told."
+        )
+    if vote.waiting_for_moderator:
+        return (
+            f"🗳️ Your vote to correct market #{market_id} to {choice} is counted, but you hold "
+            "shares in this market: a moderator must agree before it is corrected."
+        )
+    remaining = vote.votes_needed - vote.votes_for_choice
+    return (
+        f"🗳️ Your vote to correct market #{market_id} to {choice} is counted: "
+        f"{vote.votes_for_choice} of {vote.votes_needed} votes. "
+        f"{remaining} more moderator vote{'s' if remaining != 1 else ''} needed."
+    )
 
 
 # Discord shows these commands only to members with Manage Server, until a
@@ -217,7 +249,7 @@ class ModerationCog(commands.Cog, name="Moderation"):
 
     @nextcord.slash_command(
         name="moderate",
-        description="Moderators: close a market early, or cancel it",
+        description="Moderators: close a market early, cancel it, or correct its result",
         dm_permission=False,
         default_member_permissions=MODERATORS_ONLY,
     )
@@ -247,6 +279,29 @@ class ModerationCog(commands.Cog, name="Moderation"):
     @cancel.on_autocomplete("market")
     async def _cancel_market(self, interaction: nextcord.Interaction, market: str) -> None:
         await suggest_markets(interaction, market, UNDECIDED)
+
+    @moderate.subcommand(
+        name="correct", description="Vote to change a decided market's result (within its window)"
+    )
+    async def correct(
+        self,
+        interaction: nextcord.Interaction,
+        market: str = nextcord.SlashOption(description="The decided market", autocomplete=True),
+        outcome: str = nextcord.SlashOption(
+            description="The right answer, or cancel", autocomplete=True
+        ),
+    ) -> None:
+        await market_correct_command(interaction, market=market, outcome=outcome)
+
+    @correct.on_autocomplete("market")
+    async def _correct_market(self, interaction: nextcord.Interaction, market: str) -> None:
+        await suggest_markets(interaction, market, DECIDED)
+
+    @correct.on_autocomplete("outcome")
+    async def _correct_outcome(
+        self, interaction: nextcord.Interaction, outcome: str, market: str | None = None
+    ) -> None:
+        await suggest_outcomes(interaction, outcome, market, with_cancel=True)
 
     @nextcord.slash_command(
         name="points",

@@ -11,6 +11,7 @@ import nextcord
 from django.conf import settings
 from nextcord.ext import commands
 
+from betting.leaderboards import PERIOD_CHOICES, period_start
 from betting.selectors import worth_leaderboard
 from botrunner.calls import call
 from botrunner.components import history_view
@@ -27,6 +28,11 @@ BOARDS = {
     "Balance": "balance",
     "Net worth (balance + open positions)": "net_worth",
     "Profit": "profit",
+}
+PERIODS = {
+    "All time": "all",
+    "Last week (markets settled in it)": "week",
+    "Last month (markets settled in it)": "month",
 }
 
 
@@ -82,7 +88,9 @@ async def tip_command(
 
 
 @handler("leaderboard")
-async def leaderboard_command(inv: Invocation, *, by: str = "balance") -> None:
+async def leaderboard_command(inv: Invocation, *, by: str = "balance", period: str = "all") -> None:
+    if period not in PERIOD_CHOICES or (period != "all" and by != "profit"):
+        raise ValidationFailed("Only the profit board has periods: all, week or month.")
     actor = await inv.actor()
     if by == "balance":
         board = await call(balance_leaderboard, actor.guild_id, limit=10, member=actor.member)
@@ -90,7 +98,12 @@ async def leaderboard_command(inv: Invocation, *, by: str = "balance") -> None:
         own = board.own and (board.own.rank, f"{points(board.own.balance)} points")
     elif by in {"net_worth", "profit"}:
         ranked, mine = await call(
-            worth_leaderboard, actor.guild_id, by=by, limit=10, member=actor.member
+            worth_leaderboard,
+            actor.guild_id,
+            by=by,
+            limit=10,
+            member=actor.member,
+            since=period_start(period),
         )
         value = (lambda r: r.net_worth) if by == "net_worth" else (lambda r: r.profit)
         rows = [(r.rank, r.display_name, f"{points(value(r))} points") for r in ranked]
@@ -98,6 +111,7 @@ async def leaderboard_command(inv: Invocation, *, by: str = "balance") -> None:
     else:
         raise ValidationFailed("Rank by balance, net worth or profit.")
     title = {"balance": "Balance", "net_worth": "Net worth", "profit": "Profit"}[by]
+    title += {"all": "", "week": ", last week", "month": ", last month"}[period]
     lines = [f"**{rank}.** {safe(name, 80) or '—'} — {value}" for rank, name, value in rows]
     embed = nextcord.Embed(
         title=f"Leaderboard: {title}",
@@ -197,8 +211,11 @@ class PointsCog(commands.Cog, name="Points"):
         by: str = nextcord.SlashOption(
             description="Rank by", choices=BOARDS, default="balance", required=False
         ),
+        period: str = nextcord.SlashOption(
+            description="Profit over a period", choices=PERIODS, default="all", required=False
+        ),
     ) -> None:
-        await leaderboard_command(interaction, by=by or "balance")
+        await leaderboard_command(interaction, by=by or "balance", period=period or "all")
 
     @nextcord.slash_command(
         name="apikey", description="Get (or revoke) your personal API key", dm_permission=False

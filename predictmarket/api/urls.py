@@ -35,6 +35,11 @@ v1 = [
         name="market-description",
     ),
     path(
+        "markets/<int:market_id>/corrections/",
+        markets_api.MarketCorrectionVoteView.as_view(),
+        name="market-corrections",
+    ),
+    path(
         "markets/<int:market_id>/close/", markets_api.MarketCloseView.as_view(), name="market-close"
     ),
     path(

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.test import APIClient
 
 from betting.models import Position, Trade
-from markets.models import Market, Outcome, PricePoint, ResolutionVote
+from markets.models import Market, Outcome, ResolutionVote
 from markets.services import market_create
 from points.api_tokens import api_token_issue
 from points.models import Account, ApiToken, Guild, Member
@@ -109,7 +109,6 @@ def api_state() -> dict[str, Any]:
         "markets": dict(Market.objects.values_list("pk", "status")),
         "volumes": dict(Market.objects.values_list("pk", "volume")),
         "pools": dict(Outcome.objects.values_list("pk", "pool")),
-        "price_points": PricePoint.objects.count(),
         "trades": Trade.objects.count(),
         "positions": sorted(Position.objects.values_list("pk", "shares", "points_spent")),
         "votes": sorted(ResolutionVote.objects.values_list("market_id", "voter", "outcome_id")),

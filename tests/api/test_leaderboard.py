@@ -97,3 +97,27 @@ def test_a_staff_session_reads_the_named_guild(
 
 def test_it_needs_a_key(anonymous: APIClient) -> None:
     assert_unauthenticated(anonymous.get(url("leaderboard")))
+
+
+def test_profit_over_the_last_week_counts_the_markets_settled_in_it(
+    alice: APIClient, member: Member, market: Market, alice_bet: None
+) -> None:
+    body = alice.get(url("leaderboard"), {"by": "profit", "period": "week"}).json()
+
+    assert body["period"] == "week"
+    # Alice's bet is on a market still open: it is no week's result yet.
+    assert body["me"]["score"] == "0.00"
+    all_time = alice.get(url("leaderboard"), {"by": "profit"}).json()
+    assert all_time["period"] == "all"
+    assert all_time["me"]["score"] != "0.00"  # all time marks the open position
+
+
+def test_only_the_profit_board_has_periods(alice: APIClient) -> None:
+    response = alice.get(url("leaderboard"), {"by": "balance", "period": "month"})
+    assert_error(response, 400, "validation_failed", field="period")
+    assert_error(
+        alice.get(url("leaderboard"), {"by": "profit", "period": "year"}),
+        400,
+        "validation_failed",
+        field="period",
+    )

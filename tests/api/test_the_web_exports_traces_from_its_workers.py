@@ -64,6 +64,6 @@ def test_a_bet_arrives_at_the_collector_as_one_trace(tmp_path: Path) -> None:
                 for a in s.attributes
                 if a.key == "db.statement"
             ]
-            assert any("INSERT INTO betting_trade" in sql for sql in statements), statements
+            assert any("betting_trade_write(" in sql for sql in statements), statements
     finally:
         drop_database(database_url)

@@ -54,10 +54,10 @@ def test_a_freeze_made_while_a_bet_is_between_its_statements_waits_for_the_bet(
     freezes: list[Background] = []
     write_trade = services.write_trade
 
-    def write_after_a_moderator_froze(write: Any) -> Any:
+    def write_after_a_moderator_froze(write: Any, **options: Any) -> Any:
         # The market and the member's account are locked now (the lock read ran).
         freezes.append(start_until_blocked(_freeze(member)))
-        return write_trade(write)
+        return write_trade(write, **options)
 
     monkeypatch.setattr(services, "write_trade", write_after_a_moderator_froze)
     result = bet(member, market, 0, 40)

@@ -69,8 +69,14 @@ def test_a_bet_holds_the_market_lock_for_two_round_trips_and_no_orm_query() -> N
     with CaptureQueriesContext(connection) as orm, statements_recorded() as statements:
         bet(member, market, 1, 20)
 
-    # Django logs its transaction control too; the COMMIT it logs finds nothing to do.
-    assert [q["sql"] for q in orm.captured_queries] == ["BEGIN", "COMMIT"]
+    # Django's cursor sees the hand-written statements (and logs its transaction
+    # control; the COMMIT it logs finds nothing to do), and no ORM query.
+    assert [q["sql"] for q in orm.captured_queries] == [
+        statements[0].sql_sent,
+        "BEGIN",
+        *(s.sql_sent for s in statements[1:]),
+        "COMMIT",
+    ]
     locking = next(i for i, s in enumerate(statements) if "FOR UPDATE" in s.sql)
     lock_read, write = statements[locking:]  # nothing else while the market is locked
     assert write.committed and not lock_read.committed

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from betting.models import Position, Trade, TradeSide
 from betting.services import bet_quote
-from markets.models import Market, PricePoint
+from markets.models import Market
+from markets.selectors import price_history
 from points.models import LedgerTransaction, Member, TransactionKind
 from predictmarket.models import AuditLogEntry, OutboxEvent
 from tests.betting.helpers import bet
@@ -53,16 +54,17 @@ def test_it_gives_the_quoted_shares_and_moves_the_points(creator: Member, bettor
     )
     market.refresh_from_db()
     assert market.volume == 150
-    latest = PricePoint.objects.filter(market=market).latest("id")
-    assert latest.probabilities == result.probabilities_after
+    assert trade.probabilities_after == result.probabilities_after
+    latest = price_history(market)[-1]  # the chart's last point is the trade's
+    assert (latest.at, [str(p) for p in latest.probabilities]) == (
+        trade.created_at,
+        result.probabilities_after,
+    )
     assert float(latest.probabilities[2]) > 1 / 3 > float(latest.probabilities[0])
     event = OutboxEvent.objects.get(kind="market.trade")
-    assert (event.aggregate_id, event.payload["points"], event.payload["side"]) == (
-        str(market.pk),
-        150,
-        "buy",
-    )
-    assert AuditLogEntry.objects.filter(action="trade.buy").count() == 1
+    assert (event.aggregate_id, event.payload["trade_id"]) == (str(market.pk), trade.pk)
+    # The trade is its own record: no audit entry repeats it.
+    assert not AuditLogEntry.objects.filter(action__startswith="trade.").exists()
     assert_ledger_sound()
 
 

@@ -79,6 +79,7 @@ def test_every_capability_has_a_command() -> None:
         "market describe",
         "moderate close",
         "moderate cancel",
+        "moderate correct",
         "bet",
         "sell",
         "portfolio",

@@ -37,6 +37,7 @@ def test_show_lists_every_setting(slash, guild, admin) -> None:
         "Who resolves two-answer markets",
         "Who resolves 3+ answer markets",
         "Auto-refund after",
+        "Corrections",
         "Public pages",
         "Transfers (/tip)",
         "Points kept in",
@@ -59,6 +60,7 @@ def test_an_admin_changes_every_setting(slash, guild, admin) -> None:
             default_liquidity=2000,
             min_resolution_votes=3,
             auto_refund_hours=48,
+            correction_window_hours=0,
             public_pages=True,
             transfers_enabled=False,
             resolvers_binary="creator",
@@ -83,6 +85,7 @@ def test_an_admin_changes_every_setting(slash, guild, admin) -> None:
         True,
         False,
     )
+    assert guild.correction_window_hours == 0  # corrections off
     assert "Settings saved" in interaction.last.text and "1.5%" in interaction.last.text
     assert "moderators, or the market's creator (/market resolve)" in interaction.last.text
     entry = AuditLogEntry.objects.get(action="guild.settings")

@@ -213,6 +213,12 @@ def test_the_other_embeds_fit_with_the_longest_texts() -> None:
         "closes_at": _now().isoformat(),
         "votes_needed": 25,
         "decided_by": [{"name": "*" * 100, "role": "arbitrator"}] * 25,
+        "from": "resolved " + OPTIONS[0],
+        "to": "resolved " + OPTIONS[1],
+        "voter_names": ["*" * 100] * 25,
+        "taken_back_total": 10**15,
+        "not_taken_back": 10**15,
+        "payments_cut": True,
     }
     for kind in (
         "market.resolved",
@@ -220,6 +226,8 @@ def test_the_other_embeds_fit_with_the_longest_texts() -> None:
         "market.cancelled",
         "market.refunded",
         "market.auto_refunded",
+        "market.corrected",
+        "market.correction_settled",
         "market.reminder",
     ):
         announcement = build_announcement(kind, payload, moderator_role_id=BIG_ID)

@@ -113,6 +113,21 @@ def test_leaderboard_ranks_members(slash, guild, alice, bob, by) -> None:
         assert "You: #1" in text
 
 
+def test_the_profit_leaderboard_ranks_a_period(slash, guild, alice) -> None:
+    member_for(alice, guild)
+    interaction = slash(alice)
+    run(leaderboard_command(interaction, by="profit", period="week"))
+    assert "Leaderboard: Profit, last week" in interaction.last.text
+    assert "You: #1 with 0 points" in interaction.last.text
+
+
+def test_only_the_profit_leaderboard_has_periods(slash, guild, alice) -> None:
+    interaction = slash(alice)
+    run(leaderboard_command(interaction, by="balance", period="week"))
+    assert interaction.last.ephemeral
+    assert "Only the profit board has periods" in interaction.last.text
+
+
 def test_history_lists_movements_and_pages_older_ones(slash, guild, alice, bob) -> None:
     receiver, sender = member_for(alice, guild), member_for(bob, guild)
     for amount in range(1, 12):

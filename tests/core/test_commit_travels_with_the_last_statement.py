@@ -9,7 +9,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.transaction import TransactionManagementError
 
 from predictmarket.db import fetch_all_prepared
 from predictmarket.models import OutboxCursor
@@ -54,15 +55,39 @@ def test_it_leaves_the_commit_to_the_outer_transaction() -> None:
 
 
 def test_a_failing_statement_commits_nothing_and_the_connection_recovers() -> None:
-    with pytest.raises(psycopg.errors.CheckViolation) as failure, transaction.atomic():
+    with pytest.raises(IntegrityError) as failure, transaction.atomic():
         fetch_all_prepared(INSERT, ["written-first"], commit=False)
         fetch_all_prepared(
             "SELECT predictmarket_require(count(*) = 2, 'two_cursors') FROM core_outboxcursor",
             [],
             commit=True,
         )
-    assert failure.value.diag.constraint_name == "two_cursors"
+    assert isinstance(failure.value.__cause__, psycopg.errors.CheckViolation)
+    assert failure.value.__cause__.diag.constraint_name == "two_cursors"
     assert committed_consumers() == set()
     with transaction.atomic():
         fetch_all_prepared(INSERT, ["afterwards"], commit=True)
     assert committed_consumers() == {"afterwards"}
+
+
+def test_a_write_after_the_commit_in_the_same_block_fails_loudly() -> None:
+    """Once the COMMIT went with a statement, the block can no longer be atomic: refuse."""
+    with (
+        pytest.raises(TransactionManagementError, match="already committed"),
+        transaction.atomic(),
+    ):
+        fetch_all_prepared(INSERT, ["committed-early"], commit=True)
+        OutboxCursor.objects.create(consumer="written-after")  # would be a new transaction
+    assert committed_consumers() == {"committed-early"}  # the late write never ran
+    # A savepoint, a hand-written statement: every statement is refused, not only the ORM's.
+    with pytest.raises(TransactionManagementError), transaction.atomic():
+        fetch_all_prepared(INSERT, ["early-again"], commit=True)
+        with transaction.atomic():
+            pass
+    with pytest.raises(TransactionManagementError), transaction.atomic():
+        fetch_all_prepared(INSERT, ["and-again"], commit=True)
+        fetch_all_prepared(INSERT, ["late-statement"], commit=False)
+    assert committed_consumers() == {"committed-early", "early-again", "and-again"}
+    # After the block the connection is free again.
+    OutboxCursor.objects.create(consumer="next-request")
+    assert "next-request" in committed_consumers()

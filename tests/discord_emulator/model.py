@@ -60,6 +60,15 @@ class Persona:
             "bot": False,
         }
 
+    def private_member_payload(self) -> dict[str, Any]:
+        """The member object ``GET /users/@me/guilds/{id}/member`` answers (no permissions)."""
+        member = self.member_payload()
+        member.pop("permissions")
+        # Discord's UserResponse, with the fields its OpenAPI document requires.
+        user = {**member["user"], "public_flags": 0, "flags": 0, "primary_guild": None}
+        user.pop("bot")
+        return {**member, "user": user, "banner": None, "communication_disabled_until": None}
+
     def member_payload(self) -> dict[str, Any]:
         return {
             "user": self.user_payload(),
@@ -97,12 +106,21 @@ class GuildSetup:
     members: dict[int, Persona] = field(default_factory=dict)
 
     def member(
-        self, username: str, *, moderator: bool = False, manage_guild: bool = False
+        self,
+        username: str,
+        *,
+        moderator: bool = False,
+        manage_guild: bool = False,
+        user_id: int | None = None,
     ) -> Persona:
-        """Add a member (a moderator carries the moderator role) and return them."""
+        """Add a member (a moderator carries the moderator role) and return them.
+
+        ``user_id`` makes an existing Discord user (a persona of another guild) a
+        member here too; each guild keeps its own roles for them.
+        """
         permissions = MEMBER_PERMISSIONS | (MANAGE_GUILD if manage_guild else 0)
         persona = Persona(
-            user_id=snowflake(),
+            user_id=user_id or snowflake(),
             username=username,
             role_ids=(self.moderator_role_id,) if moderator else (),
             permissions=permissions,

@@ -6,7 +6,8 @@ application (a redirect back with ``code`` and ``state``) or denies it
 (``deny_next``: ``error=access_denied``). ``POST /api/v10/oauth2/token``
 exchanges a code once, for the redirect URI it was issued to and with the
 client's secret, as Discord does; ``GET /api/v10/users/@me`` and
-``/users/@me/guilds`` answer to that user's Bearer token (never to the bot's).
+``/users/@me/guilds`` (and ``/users/@me/guilds/{guild_id}/member``) answer to
+that user's Bearer token (never to the bot's).
 """
 
 from __future__ import annotations
@@ -65,6 +66,12 @@ class OAuth:
             return None
         grant = self._tokens.get(authorization.removeprefix("Bearer "))
         return grant.persona if grant else None
+
+    def scopes_for(self, authorization: str | None) -> set[str]:
+        """The scopes the person granted with the token in ``authorization``."""
+        token = (authorization or "").removeprefix("Bearer ")
+        grant = self._tokens.get(token)
+        return set(grant.scope.split()) if grant else set()
 
     # -- GET /oauth2/authorize (Discord's web page, not its API) ----------------
     async def authorize(self, request: web.Request) -> web.Response:

@@ -144,6 +144,12 @@ class Rest:
             # The bot's token gets the bot user; a signed-in person's Bearer token, them.
             route("GET", r"/users/@me", self.me, authorized=False),
             route("GET", r"/users/@me/guilds", self.my_guilds, authorized=False),
+            route(
+                "GET",
+                r"/users/@me/guilds/(?P<guild>\d+)/member",
+                self.my_guild_member,
+                authorized=False,
+            ),
             # Discord's OAuth2 token endpoint (form-encoded; not in the OpenAPI document).
             route("POST", r"/oauth2/token", self.oauth_token, authorized=False),
             route("GET", r"/gateway/bot", self.gateway_bot),
@@ -318,6 +324,28 @@ class Rest:
             # The bot's token lists the bot's guilds on Discord; nothing here asks for them.
             return error(401, 0, "401: Unauthorized")
         return json_response(self.emu.oauth.my_guilds(persona))
+
+    async def my_guild_member(
+        self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
+    ) -> web.Response:
+        """``GET /users/@me/guilds/{guild_id}/member``: the person's own member object.
+
+        Needs a user's Bearer token granted ``guilds.members.read``; a guild they
+        are not in is Discord's 404 Unknown Guild (10004).
+        """
+        oauth = self.emu.oauth
+        authorization = request.headers.get("Authorization")
+        persona = oauth.persona_for(authorization)
+        if persona is None:
+            return error(401, 0, "401: Unauthorized")
+        if "guilds.members.read" not in oauth.scopes_for(authorization):
+            return error(403, 50001, "Missing Access")
+        with self.emu.lock:
+            guild = self.emu.guild_by_id(int(args["guild"]))
+            member = guild.members.get(persona.user_id) if guild else None
+            if member is None:
+                return error(404, 10004, "Unknown Guild")
+            return json_response(member.private_member_payload())
 
     async def oauth_token(
         self, request: web.Request, rec: RecordedRequest, args: dict[str, str]

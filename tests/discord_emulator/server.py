@@ -24,7 +24,7 @@ from aiohttp import web
 
 from tests.discord_emulator import interactions as ix
 from tests.discord_emulator.gateway import Gateway
-from tests.discord_emulator.model import GuildSetup, Persona, iso_now, snowflake
+from tests.discord_emulator.model import MANAGE_GUILD, GuildSetup, Persona, iso_now, snowflake
 from tests.discord_emulator.oauth import OAuth
 from tests.discord_emulator.rest import Failure, RecordedRequest, Rest
 from tests.discord_emulator.spec import DiscordSpec
@@ -308,6 +308,30 @@ class DiscordEmulator:
             await self.gateway.dispatch(guild.guild_id, "GUILD_ROLE_UPDATE", data)
 
         self.run(send())
+
+    def set_roles(
+        self,
+        persona: Persona,
+        role_ids: Iterable[int],
+        *,
+        guild: GuildSetup | None = None,
+        manage_guild: bool | None = None,
+    ) -> Persona:
+        """A server manager changes a member's roles (and Manage Server) while the test runs.
+
+        Every later answer says so: the bot token's ``/guilds/{id}/members/{user}``,
+        the person's ``/users/@me/guilds`` (permissions) and
+        ``/users/@me/guilds/{id}/member`` (roles). Returns the guild's persona.
+        """
+        guild = guild or self.guild
+        with self.lock:
+            member = guild.members[persona.user_id]
+            member.role_ids = tuple(role_ids)
+            if manage_guild is not None:
+                member.permissions = (member.permissions & ~MANAGE_GUILD) | (
+                    MANAGE_GUILD if manage_guild else 0
+                )
+            return member
 
     def delete_message(self, message_id: int) -> None:
         """A moderator deletes a message: later edits of it get 404 Unknown Message."""

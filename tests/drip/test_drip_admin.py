@@ -24,6 +24,7 @@ def _form(guild: Guild, **changes: object) -> dict[str, object]:
             "fee_bps",
             "min_resolution_votes",
             "auto_refund_hours",
+            "correction_window_hours",
             "drip_realm_id",
             "drip_currency_id",
         ]

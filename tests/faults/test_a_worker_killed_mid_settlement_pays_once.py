@@ -85,10 +85,12 @@ def _resolved_market_with_winners(count: int) -> Market:
     return market
 
 
-# The statements of ``ledger_post_batch``: locking the payees' accounts, inserting
-# the transactions and entries, writing the balances. The claim came before them.
+# The statements of ``ledger_post_batch``: locking the payees' accounts, then
+# inserting the transactions and entries and writing the balances (one statement
+# on PostgreSQL, several through the ORM). The claim came before them.
 PAYING = (
     r'^(SELECT .*FROM "points_account" .*FOR UPDATE'
+    r'|WITH txn AS \(\s*INSERT INTO "points_ledgertransaction"'
     r'|INSERT INTO "points_ledger(transaction|entry)"'
     r"|UPDATE points_account )"
 )

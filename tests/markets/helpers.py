@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from django.db.models import Sum
 
-from markets.models import Market, Outcome, PricePoint, ResolutionVote
+from markets.models import Market, Outcome, ResolutionVote
 from markets.services import market_close, market_create, resolution_vote
 from points.models import MAY_GO_NEGATIVE, Account, Guild, LedgerEntry, LedgerTransaction, Member
 from points.reconciliation import ledger_reconcile
@@ -113,7 +113,6 @@ def money_state() -> dict[str, Any]:
         "outcomes": Outcome.objects.count(),
         "pools": dict(Outcome.objects.values_list("pk", "pool")),
         "votes": dict(ResolutionVote.objects.values_list("pk", "outcome_id")),
-        "price_points": PricePoint.objects.count(),
         "accounts": Account.objects.count(),
         "balances": dict(Account.objects.values_list("pk", "balance")),
         "transactions": LedgerTransaction.objects.count(),

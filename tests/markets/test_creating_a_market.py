@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from markets.models import MarketStatus, PricePoint
+from markets.models import MarketStatus
+from markets.selectors import price_history
 from points.models import Guild, LedgerTransaction, Member, TransactionKind
 from predictmarket.models import AuditLogEntry, OutboxEvent
 from tests.markets.helpers import (
@@ -42,8 +43,8 @@ def test_it_funds_the_market_from_the_house_with_equal_pools(creator: Member) ->
 
     subsidy = LedgerTransaction.objects.get(idempotency_key=f"market:{market.pk}:subsidy")
     assert subsidy.kind == TransactionKind.SUBSIDY
-    prices = PricePoint.objects.get(market=market).probabilities
-    assert prices == ["0.333333"] * 3
+    [opening] = price_history(market)  # no trade yet: the opening prices
+    assert [str(p) for p in opening.probabilities] == ["0.333333"] * 3
     audit = AuditLogEntry.objects.get(action="market.create", target_id=str(market.pk))
     assert audit.actor == f"discord:{creator.discord_id}"
     assert audit.data["options"] == ["Dust", "Inferno", "Nuke"]

@@ -52,7 +52,7 @@ def test_only_moderator_and_manager_commands_need_manage_server(
     # close and cancel for moderators left the members' /market.
     market_subcommands = {o["name"] for o in commands["market"]["options"]}
     assert "close" not in market_subcommands
-    assert {o["name"] for o in commands["moderate"]["options"]} == {"close", "cancel"}
+    assert {o["name"] for o in commands["moderate"]["options"]} == {"close", "cancel", "correct"}
 
 
 def test_the_moderator_role_without_manage_server_still_moderates(

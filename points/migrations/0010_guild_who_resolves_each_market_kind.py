@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('points', '0007_bound_guild_amounts'),
+        ('points', '0009_ledger_post_function'),
     ]
 
     operations = [

@@ -7,8 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('markets', '0005_market_list_indexes'),
-        ('points', '0008_guild_who_resolves_each_market_kind'),
+        ('markets', '0008_price_history_from_trades'),
+        ('points', '0010_guild_who_resolves_each_market_kind'),
     ]
 
     operations = [

@@ -1,0 +1,248 @@
+"""The members' read pages: their servers, markets, a market with live odds, portfolio,
+history and leaderboards. Trading is in ``webapp.trading``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from betting.models import Position
+from betting.selectors import market_trades, member_portfolio, worth_leaderboard
+from markets.models import Market, MarketStatus
+from markets.selectors import market_categories, market_detail, market_list, price_history
+from points.selectors import balance_leaderboard, member_display_balance, member_history
+from predictmarket.errors import DomainError, InvalidState, RateLimited
+from webapp.access import (
+    MemberContext,
+    as_domain_error,
+    error_page,
+    guild_market,
+    member_page,
+    sign_in_first,
+)
+from webapp.charts import price_chart
+from webapp.forms import BuyForm, MarketSearchForm, SellForm
+from webapp.membership import member_guilds
+
+# Live odds are fetched again this often (htmx polling of the odds fragment).
+ODDS_POLL_SECONDS = 2
+MARKETS_PER_PAGE = 20
+BOARDS = {"balance": "Balance", "net_worth": "Net worth", "profit": "Profit"}
+
+
+def shown_balance(ctx: MemberContext) -> int | None:
+    try:
+        return member_display_balance(ctx.member)
+    except DomainError:
+        return None  # DRIP briefly unreachable: the page still shows, without the balance
+
+
+def page(request: HttpRequest, ctx: MemberContext, template: str, **context: Any) -> HttpResponse:
+    status = context.pop("status", 200)
+    return render(
+        request,
+        template,
+        {"guild": ctx.guild, "member": ctx.member, "balance": shown_balance(ctx), **context},
+        status=status,
+    )
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The servers the person is in that the bot serves."""
+    if not request.user.is_authenticated:
+        return sign_in_first(request)
+    try:
+        guilds = member_guilds(request.user)
+    except Exception as exc:
+        error = as_domain_error(exc)
+        if error is None:
+            raise
+        return error_page(request, error)
+    return render(request, "webapp/home.html", {"guilds": guilds})
+
+
+def _ordered(markets: QuerySet[Market]) -> QuerySet[Market]:
+    """Open markets first, the soonest to close first; then the rest, newest first."""
+    taking_bets = Q(status=MarketStatus.OPEN, closes_at__gt=timezone.now())
+    return markets.annotate(
+        live_rank=Case(When(taking_bets, then=Value(0)), default=Value(1)),
+        live_close=Case(When(taking_bets, then=F("closes_at")), default=None),
+    ).order_by("live_rank", "live_close", "-created_at", "-id")
+
+
+@require_GET
+@member_page
+def markets(request: HttpRequest, ctx: MemberContext) -> HttpResponse:
+    form = MarketSearchForm(request.GET)
+    filters = form.cleaned_data if form.is_valid() else {}
+    found = _ordered(
+        market_list(
+            guild_id=ctx.guild.pk,
+            status=filters.get("status") or None,
+            category=filters.get("category") or None,
+            search=filters.get("q") or None,
+        )
+    )
+    listing = Paginator(found, MARKETS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = [(m, market_detail(m)) for m in listing.object_list]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return page(
+        request,
+        ctx,
+        "webapp/markets.html",
+        form=form,
+        rows=rows,
+        listing=listing,
+        categories=market_categories(ctx.guild.pk),
+        query=query.urlencode(),
+        invalid=not form.is_valid(),
+    )
+
+
+def _holdings(ctx: MemberContext, market: Market) -> list[Position]:
+    return list(
+        Position.objects.filter(member=ctx.member, market=market, shares__gt=0)
+        .select_related("outcome")
+        .order_by("outcome__index")
+    )
+
+
+def live_parts(market: Market) -> dict[str, Any]:
+    """What changes with every trade: the odds, the chart and the recent trades."""
+    detail = market_detail(market)
+    until = min(timezone.now(), market.resolved_at or market.closes_at)
+    return {
+        "detail": detail,
+        "chart": price_chart(
+            [o.label for o in detail.outcomes], price_history(market), until=until
+        ),
+        "trades": list(market_trades(market)[:20]),
+    }
+
+
+def market_page_response(
+    request: HttpRequest,
+    ctx: MemberContext,
+    market: Market,
+    *,
+    buy_form: BuyForm | None = None,
+    sell_form: SellForm | None = None,
+    error: DomainError | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The market page, also re-shown with a refused quote's message and the form as typed."""
+    live = live_parts(market)
+    detail = live["detail"]
+    holdings = _holdings(ctx, market)
+    held = [o for o in detail.outcomes if any(p.outcome.index == o.index for p in holdings)]
+    response = page(
+        request,
+        ctx,
+        "webapp/market.html",
+        market=market,
+        holdings=holdings,
+        **live,
+        buy_form=buy_form or BuyForm(outcomes=detail.outcomes),
+        sell_form=sell_form or (SellForm(outcomes=held) if held else None),
+        error=error,
+        poll_seconds=ODDS_POLL_SECONDS,
+        status=error.http_status if error is not None and status == 200 else status,
+    )
+    if isinstance(error, RateLimited):
+        response["Retry-After"] = str(error.retry_after)
+    return response
+
+
+@require_GET
+@member_page
+def market(request: HttpRequest, ctx: MemberContext, market_id: int) -> HttpResponse:
+    return market_page_response(request, ctx, guild_market(ctx, market_id))
+
+
+@require_GET
+@member_page
+def odds(request: HttpRequest, ctx: MemberContext, market_id: int) -> HttpResponse:
+    """The odds, with the chart and the trades out of band: the market page polls it (htmx)."""
+    found = guild_market(ctx, market_id)
+    return render(
+        request,
+        "webapp/_live_update.html",
+        {
+            "guild": ctx.guild,
+            "market": found,
+            "poll_seconds": ODDS_POLL_SECONDS,
+            **live_parts(found),
+        },
+    )
+
+
+@require_GET
+@member_page
+def portfolio(request: HttpRequest, ctx: MemberContext) -> HttpResponse:
+    return page(request, ctx, "webapp/portfolio.html", portfolio=member_portfolio(ctx.member))
+
+
+@require_GET
+@member_page
+def history(request: HttpRequest, ctx: MemberContext) -> HttpResponse:
+    before = request.GET.get("before", "")
+    older_than = int(before) if before.isascii() and before.isdigit() and len(before) < 19 else None
+    return page(
+        request,
+        ctx,
+        "webapp/history.html",
+        history=member_history(ctx.member, limit=25, before=older_than),
+    )
+
+
+@require_GET
+@member_page
+def leaderboard(request: HttpRequest, ctx: MemberContext) -> HttpResponse:
+    by = request.GET.get("by", "balance")
+    if by not in BOARDS:
+        by = "balance"
+    rows: list[tuple[int, int, str, Any]] = []
+    own = None
+    refused = None
+    if by == "balance":
+        try:
+            board = balance_leaderboard(ctx.guild.pk, limit=25, member=ctx.member)
+        except InvalidState as error:  # a DRIP guild: its balances live in DRIP
+            refused = error
+        else:
+            rows = [(r.rank, r.member_id, r.display_name, r.balance) for r in board.rows]
+            if board.own:
+                own = (
+                    board.own.rank,
+                    board.own.member_id,
+                    board.own.display_name,
+                    board.own.balance,
+                )
+    else:
+        ranked, mine = worth_leaderboard(ctx.guild.pk, by=by, limit=25, member=ctx.member)
+
+        def score(r: Any) -> Any:
+            return r.net_worth if by == "net_worth" else r.profit
+
+        rows = [(r.rank, r.member_id, r.display_name, score(r)) for r in ranked]
+        if mine:
+            own = (mine.rank, mine.member_id, mine.display_name, score(mine))
+    return page(
+        request,
+        ctx,
+        "webapp/leaderboard.html",
+        rows=rows,
+        own=own,
+        error=refused,
+        by=by,
+        by_name=BOARDS[by],
+        boards=BOARDS,
+    )
