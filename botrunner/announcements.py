@@ -80,6 +80,17 @@ def decided_by_line(payload: dict[str, Any]) -> str:
     return f"{verb} by {people[0]} with {', '.join(people[1:])}."
 
 
+def _correction_deciders(payload: dict[str, Any]) -> list[str]:
+    """Who corrected it: names, with each one's role once a creator or arbitrator is among them."""
+    people = [p for p in (payload.get("decided_by") or [])[:10] if isinstance(p, dict)]
+    if any(p.get("role") not in (None, "moderator") for p in people):
+        return [
+            f"{safe(p.get('name') or 'a member', 80)} ({safe(p.get('role') or 'moderator', 20)})"
+            for p in people
+        ]
+    return [safe(name, 80) for name in (payload.get("voter_names") or [])[:25]]
+
+
 def build_announcement(
     kind: str, payload: dict[str, Any], *, moderator_role_id: int | None = None
 ) -> Announcement | None:
@@ -143,7 +154,7 @@ def build_announcement(
             colour=nextcord.Colour.light_grey(),
         )
     elif kind == "market.corrected":
-        deciders = [safe(name, 80) for name in payload.get("voter_names") or []]
+        deciders = _correction_deciders(payload)
         by = f" by {' and '.join(deciders)}" if deciders else ""
         embed = nextcord.Embed(
             title=f"Corrected: {title}"[:256],

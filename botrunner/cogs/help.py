@@ -66,8 +66,9 @@ HELP_ROWS = [
         "Each market is resolved by the number of agreeing moderator votes shown on its card. "
         "A server may also let a market's creator, or an arbitrator named at creation, resolve "
         "it with /market resolve (two-answer and 3+ answer markets each have their own rule); "
-        "if they hold shares in it, a moderator must agree. One person, one vote: voting "
-        "through Discord, the API and the web counts once.",
+        "if they hold shares in it, a moderator must agree. A correction is decided the same "
+        "way (they vote for one with /market resolve on the decided market). One person, one "
+        "vote: voting through Discord, the API and the web counts once.",
     ),
 ]
 

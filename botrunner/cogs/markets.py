@@ -343,7 +343,7 @@ class MarketsCog(commands.Cog, name="Markets"):
 
     @market.subcommand(
         name="resolve",
-        description="Resolve a market you are the creator or arbitrator of (or as a moderator)",
+        description="Resolve a market you are the creator or arbitrator of, or vote to correct it",
     )
     async def resolve(
         self,
@@ -357,7 +357,8 @@ class MarketsCog(commands.Cog, name="Markets"):
 
     @resolve.on_autocomplete("market")
     async def _resolve_market(self, interaction: nextcord.Interaction, market: str) -> None:
-        await suggest_markets(interaction, market, UNDECIDED)
+        # Decided markets too: on one of them this is a vote to correct it.
+        await suggest_markets(interaction, market, ANY_STATUS)
 
     @resolve.on_autocomplete("outcome")
     async def _resolve_outcome(

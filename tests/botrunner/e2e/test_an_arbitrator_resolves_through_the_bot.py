@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from betting.services import bet_place
-from markets.models import Market, MarketStatus
+from markets.models import Market, MarketCorrection, MarketStatus
 from markets.services import market_close
 from points.models import Guild, ResolverRule
 from points.services import guild_update_settings
@@ -175,3 +175,56 @@ def test_the_creator_clarifies_the_description_and_the_live_message_shows_it(
     )
     assert "only moderators" in emulator.wait_for_reply(late, contains="traded")["content"]
     assert Market.objects.get(pk=market.pk).description == "Drawn at the summer fair, 3 pm."
+
+
+def test_a_holding_arbitrators_correction_waits_for_a_moderator(
+    emulator: DiscordEmulator, bot: BotProcess, people: Personas, discord_guild: GuildSetup
+) -> None:
+    """A correction is a decision: ``/market resolve`` on a decided market is the
+    arbitrator's correction vote, and holding shares it needs a moderator to agree."""
+    guild_update_settings(
+        guild_id=discord_guild.guild_id,
+        actor="system:e2e",
+        resolvers_binary="arbitrator",
+        min_resolution_votes=1,
+    )
+    market, _ = _create_with_arbitrator(emulator, people.alice, people.bob)
+    bet_place(
+        member=member_row(discord_guild, people.bob),
+        market_id=market.pk,
+        outcome_index=0,
+        amount=100,
+        idempotency_key=f"e2e:bob:correct:{market.pk}",
+        bypass_rate_limit=True,
+    )
+    market_close(market_id=market.pk, actor="system:e2e")
+    decided = emulator.slash(people.mod_one, "resolve", market=str(market.pk), outcome="No")
+    assert "decided" in emulator.wait_for_reply(decided, contains="decided")["content"]
+    emulator.wait_for(
+        lambda: Market.objects.filter(pk=market.pk, settled_at__isnull=False).exists(),
+        timeout=30,
+        what="the settlement",
+    )
+
+    sole = emulator.slash(people.bob, "market resolve", market=str(market.pk), outcome="Yes")
+    waiting = emulator.wait_for_reply(sole, contains="correct")["content"]
+    assert "you hold shares" in waiting and "a moderator must agree" in waiting, waiting
+    assert not MarketCorrection.objects.filter(market=market).exists()
+
+    agreed = emulator.slash(
+        people.mod_two, "moderate correct", market=str(market.pk), outcome="Yes"
+    )
+    assert "corrected" in emulator.wait_for_reply(agreed, contains="corrected")["content"]
+    assert Market.objects.get(pk=market.pk).winning_outcome.label == "Yes"
+
+    channel = str(discord_guild.announcement_channel_id)
+    announced = emulator.wait_for(
+        lambda: [
+            message_text(m)
+            for m in emulator.messages.values()
+            if m["channel_id"] == channel and "Corrected:" in message_text(m)
+        ],
+        timeout=30,
+        what="the correction announcement",
+    )
+    assert any("by bob (arbitrator) and mod two (moderator)" in t for t in announced), announced
