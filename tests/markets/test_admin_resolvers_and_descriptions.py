@@ -10,7 +10,7 @@ from django.test import Client
 from betting.services import bet_place
 from markets.models import DescriptionVersion, Market
 from points.models import Guild, ResolverRule
-from points.services import member_ensure
+from points.services import GUILD_SETTINGS, member_ensure
 from predictmarket.models import AuditLogEntry
 
 GUILD = 700_000_000_000_000_071
@@ -119,3 +119,32 @@ def test_the_question_and_answers_cannot_be_edited_after_a_trade() -> None:
     assert market.question == "Will the admin name a judge?"
     assert market.description == "As stated."
     assert [o.label for o in market.outcomes.order_by("index")] == ["Yes", "No"]
+
+
+def test_the_guild_admin_sets_who_resolves_each_market_kind() -> None:
+    """README: the rule is edited in the admin (Points ledger → Guilds) as well as /config set."""
+    member_ensure(guild_id=GUILD, discord_id=11, display_name="alice")
+    guild = Guild.objects.get(pk=GUILD)
+    data: dict[str, object] = {"id": guild.pk, "name": guild.name}
+    for name in GUILD_SETTINGS:
+        value = getattr(guild, name)
+        if isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        else:
+            data[name] = "" if value is None else value
+    data.update(
+        points_backend=guild.points_backend,
+        resolvers_binary=ResolverRule.CREATOR,
+        resolvers_multiple=ResolverRule.ARBITRATOR,
+    )
+
+    response = _staff().post(f"/admin/points/guild/{guild.pk}/change/", data)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    guild.refresh_from_db()
+    assert (guild.resolvers_binary, guild.resolvers_multiple) == (
+        ResolverRule.CREATOR,
+        ResolverRule.ARBITRATOR,
+    )
+    assert AuditLogEntry.objects.filter(guild_id=GUILD, action__startswith="guild.").exists()
