@@ -6,6 +6,7 @@ from __future__ import annotations
 from rest_framework.test import APIClient
 
 from betting.services import bet_place
+from betting.settlement import settle_resolved_market
 from markets.models import Market, MarketStatus
 from markets.services import market_close
 from points.models import Guild, Member, ResolverRule
@@ -119,6 +120,41 @@ def test_a_holding_arbitrators_sole_vote_waits_for_a_moderator(
     assert body["market"]["status"] == MarketStatus.CLOSED
     agreed = mod.post(url("votes", market), {"outcome": 0}, format="json")
     assert agreed.json()["decided"] is True
+
+
+def test_a_holding_arbitrators_correction_through_the_api_waits_for_a_moderator(
+    guild: Guild, member: Member, other_member: Member, mod: APIClient
+) -> None:
+    """A correction is a decision: the arbitrator may vote one, holding shares not alone."""
+    market = _arbitrated_market(guild, other_member, member)
+    bet_place(
+        member=member,
+        market_id=market.pk,
+        outcome_index=0,
+        amount=30,
+        idempotency_key="api-test-arbitrator-correction-bet",
+        bypass_rate_limit=True,
+    )
+    market_close(market_id=market.pk, actor="system:test")
+    assert mod.post(url("votes", market), {"outcome": 1}, format="json").json()["decided"]
+    assert settle_resolved_market(market_id=market.pk).performed
+    bob = client_with_key(issue_key(other_member))
+    before = snapshot()
+
+    assert_error(
+        bob.post(url("corrections", market), {"outcome": 0}, format="json"),
+        403,
+        "permission_denied",
+    )
+    assert snapshot() == before
+    voted = client_with_key(issue_key(member)).post(
+        url("corrections", market), {"outcome": 0}, format="json"
+    )
+
+    assert voted.status_code == 200, voted.content
+    body = voted.json()
+    assert (body["decided"], body["waiting_for_moderator"]) == (False, True)
+    assert body["market"]["history_text"] == "resolved No"
 
 
 def test_the_creator_edits_the_description_and_the_history_shows(
