@@ -83,6 +83,9 @@ def market_page(request: HttpRequest, guild_id: int, market_id: int) -> HttpResp
             "series": series,
             "trades": snapshot.recent_trades,
             "holders": snapshot.holders,
+            "who_resolves": snapshot.who_may_resolve,
+            # Newest first: the current text is shown above, the earlier ones below it.
+            "description_history": list(reversed(snapshot.description_history)),
             # "resolved Yes, corrected to resolved No by …", once it was corrected.
             "history": snapshot.history_text if len(snapshot.history) > 1 else "",
         },

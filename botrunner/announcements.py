@@ -65,6 +65,32 @@ def _top_lines(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def decided_by_line(payload: dict[str, Any]) -> str:
+    """``Resolved by alice (arbitrator) with mod one (moderator).`` from the decision's payload."""
+    people = [
+        f"{safe(p.get('name') or 'a member', 80)} ({safe(p.get('role') or 'moderator', 20)})"
+        for p in (payload.get("decided_by") or [])[:10]
+        if isinstance(p, dict)
+    ]
+    if not people:
+        return ""
+    verb = "Resolved" if payload.get("winning_outcome") else "Cancelled"
+    if len(people) == 1:
+        return f"{verb} by {people[0]}."
+    return f"{verb} by {people[0]} with {', '.join(people[1:])}."
+
+
+def _correction_deciders(payload: dict[str, Any]) -> list[str]:
+    """Who corrected it: names, with each one's role once a creator or arbitrator is among them."""
+    people = [p for p in (payload.get("decided_by") or [])[:10] if isinstance(p, dict)]
+    if any(p.get("role") not in (None, "moderator") for p in people):
+        return [
+            f"{safe(p.get('name') or 'a member', 80)} ({safe(p.get('role') or 'moderator', 20)})"
+            for p in people
+        ]
+    return [safe(name, 80) for name in (payload.get("voter_names") or [])[:25]]
+
+
 def build_announcement(
     kind: str, payload: dict[str, Any], *, moderator_role_id: int | None = None
 ) -> Announcement | None:
@@ -75,7 +101,14 @@ def build_announcement(
     if kind == "market.resolved":
         embed = nextcord.Embed(
             title=f"Resolved: {title}"[:256],
-            description=f"The winning answer is **{winner}**. Payouts are on their way.",
+            description=" ".join(
+                part
+                for part in (
+                    f"The winning answer is **{winner}**. Payouts are on their way.",
+                    decided_by_line(payload),
+                )
+                if part
+            ),
             colour=nextcord.Colour.blurple(),
         )
     elif kind == "market.settled":
@@ -92,8 +125,9 @@ def build_announcement(
             title=f"Cancelled: {title}"[:256],
             description=(
                 "The market was cancelled, so all trades on it are unwound: members who are "
-                "down get it back, members who are up give their gain back."
-            ),
+                "down get it back, members who are up give their gain back. "
+                + decided_by_line(payload)
+            ).strip(),
             colour=nextcord.Colour.light_grey(),
         )
     elif kind in {"market.refunded", "market.auto_refunded"}:
@@ -120,7 +154,7 @@ def build_announcement(
             colour=nextcord.Colour.light_grey(),
         )
     elif kind == "market.corrected":
-        deciders = [safe(name, 80) for name in payload.get("voter_names") or []]
+        deciders = _correction_deciders(payload)
         by = f" by {' and '.join(deciders)}" if deciders else ""
         embed = nextcord.Embed(
             title=f"Corrected: {title}"[:256],

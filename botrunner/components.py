@@ -175,8 +175,15 @@ def selected_label(interaction: Any, value: str, fallback: str) -> str:
     return fallback
 
 
-def create_market_modal() -> Modal:
-    modal = Modal(title="New market", custom_id=custom_id("create"), timeout=None, auto_defer=False)
+def create_market_modal(arbitrator: tuple[int, str] | None = None) -> Modal:
+    """The form; ``arbitrator`` (id, name) picked on the command rides in its custom id."""
+    parts: list[object] = []
+    if arbitrator is not None:
+        # ":" separates the custom id's parts; the name is only shown, never trusted.
+        parts = [arbitrator[0], clip(arbitrator[1].replace(":", " "), 40)]
+    modal = Modal(
+        title="New market", custom_id=custom_id("create", *parts), timeout=None, auto_defer=False
+    )
     modal.add_item(
         TextInput(
             label="Question",

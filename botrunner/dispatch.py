@@ -43,7 +43,7 @@ ROUTES: dict[str, Route] = {
     "mls": markets.market_list_page,
     "hist": points.history_page,
     # /market create's modal
-    "create": lambda interaction, parts: markets.market_create_submit(interaction),
+    "create": markets.market_create_submit,
 }
 
 

@@ -35,7 +35,8 @@ def market_embed(card: MarketCard, *, image_filename: str | None = None) -> next
         # The title was cut: the whole question opens the description.
         lines += [safe(card.question, 1000), ""]
     if card.description:
-        lines += [safe(card.description, 500), ""]
+        edited = " *(edited)*" if card.description_history else ""
+        lines += [safe(card.description, 500) + edited, ""]
     for outcome in card.outcomes:
         winner = " ✅ **winner**" if outcome.is_winner else ""
         lines.append(
@@ -62,6 +63,10 @@ def market_embed(card: MarketCard, *, image_filename: str | None = None) -> next
     if card.result_history:
         embed.add_field(name="History", value=safe(card.result_history, 1000), inline=False)
     embed.add_field(name="Rules", value=market_rules(card), inline=False)
+    if card.description_history:
+        embed.add_field(
+            name="Description history", value=description_history_text(card), inline=False
+        )
     if image_filename:
         embed.set_image(url=f"attachment://{image_filename}")
     action = f" · bet with /bet market:{card.market_id}" if card.accepting_bets else ""
@@ -72,6 +77,23 @@ def market_embed(card: MarketCard, *, image_filename: str | None = None) -> next
 UNWIND_NOTE = "If this market is cancelled, all trades on it are unwound."
 
 
+def description_history_text(card: MarketCard) -> str:
+    """The earlier versions, newest first, each clipped so the field fits 1,024 characters."""
+    earlier = list(reversed(card.description_history[:-1]))
+    latest = card.description_history[-1]
+    lines = [f"Edited {relative_time(latest.at)} by {safe(latest.by, 80)}. Earlier:"]
+    budget = FIELD_VALUE_MAX - len(lines[0]) - 40
+    for version in earlier:
+        text = safe(version.text, 200) or "(empty)"
+        line = f"v{version.number} ({absolute_time(version.at)}): {text}"
+        if len(line) + 1 > budget:
+            lines.append(f"…and {version.number} older")
+            break
+        budget -= len(line) + 1
+        lines.append(line)
+    return clip("\n".join(lines), FIELD_VALUE_MAX)
+
+
 def market_rules(card: MarketCard) -> str:
     """The rules the market was created under (a guild's later changes do not apply)."""
     votes = (
@@ -79,6 +101,11 @@ def market_rules(card: MarketCard) -> str:
         if card.votes_needed == 1
         else (f"{card.votes_needed} agreeing moderator votes")
     )
+    if card.resolver_name:
+        votes = (
+            f"its {card.resolver_role} {safe(card.resolver_name, 80)} (with a moderator "
+            f"agreeing if they hold shares), or {votes}"
+        )
     fee = f" · fee {card.fee_bps / 100:g}%" if card.fee_bps else ""
     return (
         f"Resolved by {votes}; refunded if still undecided "

@@ -54,6 +54,7 @@ EDITED_KINDS = frozenset(
         "market.settled",
         "market.refunded",
         "market.auto_refunded",
+        "market.description_edited",
         "market.corrected",
         "market.correction_settled",
     }

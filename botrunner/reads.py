@@ -21,7 +21,9 @@ from betting.services import bet_quote, sell_quote
 from botrunner.text import safe
 from markets.amm import BuyQuote, SellQuote
 from markets.corrections import history_sentence
+from markets.descriptions import description_history
 from markets.models import Market, MarketStatus, Outcome
+from markets.resolvers import market_resolver, resolver_role
 from markets.selectors import PriceHistoryPoint, market_list, price_history
 from markets.services import market_get
 from markets.snapshots import market_snapshot, version_cached
@@ -38,6 +40,14 @@ class OutcomeLine:
     label: str
     probability: Decimal
     is_winner: bool
+
+
+@dataclass(frozen=True)
+class DescriptionLine:
+    number: int
+    text: str
+    by: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,11 @@ class MarketCard:
     votes_needed: int = 2
     auto_refund_hours: int = 120
     fee_bps: int = 0
+    # Who may resolve it besides the moderators (its creator or arbitrator), if anyone.
+    resolver_name: str = ""
+    resolver_role: str = ""
+    # Every version of the description, oldest first; empty when never edited.
+    description_history: tuple[DescriptionLine, ...] = ()
     # "resolved Yes, corrected to No by alice and bob", once the result was corrected.
     result_history: str = ""
 
@@ -75,6 +90,7 @@ def market_card(market_id: int, *, guild_id: int | None = None) -> MarketCard:
     snapshot = market_snapshot(
         guild_id=market.guild_id, market_id=market.pk, min_version=market.version
     )
+    resolver = market_resolver(market)
     return MarketCard(
         market_id=market.pk,
         guild_id=market.guild_id,
@@ -104,6 +120,11 @@ def market_card(market_id: int, *, guild_id: int | None = None) -> MarketCard:
         votes_needed=market.min_resolution_votes,
         auto_refund_hours=market.auto_refund_hours,
         fee_bps=market.fee_bps,
+        resolver_name=(resolver.display_name or str(resolver.discord_id)) if resolver else "",
+        resolver_role=resolver_role(market) if resolver else "",
+        description_history=tuple(
+            DescriptionLine(v.number, v.text, v.by, v.at) for v in description_history(market)
+        ),
         result_history=history_sentence(market) if market.correction_count else "",
     )
 

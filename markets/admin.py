@@ -12,7 +12,9 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from markets.corrections import correction_deadline, history_sentence
-from markets.models import Market, MarketStatus, Outcome, ResolutionVote
+from markets.descriptions import market_description_edit
+from markets.models import DescriptionVersion, Market, MarketStatus, Outcome, ResolutionVote
+from markets.resolvers import who_may_resolve
 from markets.selectors import market_detail
 from markets.services import market_cancel, market_close, market_create, resolution_vote
 from markets.validation import clean_market_input
@@ -64,6 +66,24 @@ class VoteInline(GuildScopedInline, admin.TabularInline):
         return False
 
 
+class DescriptionVersionInline(GuildScopedInline, admin.TabularInline):
+    """Every version of the description, oldest first (empty when never edited).
+
+    Scoped with its market: a moderator sees it, read-only, on their guilds' markets.
+    """
+
+    model = DescriptionVersion
+    fields = ["number", "text", "edited_by", "edited_by_name", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name = "description version"
+    verbose_name_plural = "description history (edited: every version is kept)"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 def _voter_names(market: Market) -> dict[str, str]:
     """Display names for a market's voters: the guild's members and the staff users."""
     voters = list(market.votes.values_list("voter", flat=True))
@@ -98,6 +118,12 @@ class MarketCreateForm(forms.ModelForm):
         initial=24,
         help_text="How long betting stays open (1 minute to 30 days).",
     )
+    arbitrator = forms.ModelChoiceField(
+        queryset=Member.objects.select_related("guild").order_by("guild", "display_name"),
+        required=False,
+        help_text="Who resolves it, when the server's rule for this kind of market (two "
+        "answers, or three and more) is an arbitrator; a member of the creator's server.",
+    )
 
     class Meta:
         model = Market
@@ -130,6 +156,27 @@ def _close(request: HttpRequest, market: Model, data: dict[str, Any]) -> str:
 def _cancel(request: HttpRequest, market: Model, data: dict[str, Any]) -> str:
     market_cancel(market_id=market.pk, actor=admin_actor(request), is_moderator=True)
     return "cancelled; all trades on it are being unwound (losses returned, gains given back)"
+
+
+class DescriptionForm(forms.Form):
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}),
+        required=False,
+        max_length=2000,
+        help_text="The clarified description. Every earlier version is kept and shown; the "
+        "question and answers never change once anyone has traded (nor here at all).",
+    )
+
+
+def _describe(request: HttpRequest, market: Model, data: dict[str, Any]) -> str:
+    market_description_edit(
+        market_id=market.pk,
+        description=data["description"],
+        actor=admin_actor(request),
+        actor_name=request.user.get_username(),
+        is_moderator=True,
+    )
+    return "description updated; the earlier version is kept in its history"
 
 
 def _vote_form(queryset: QuerySet, request: HttpRequest) -> type[forms.Form]:
@@ -216,13 +263,14 @@ class MarketAdmin(GuildScopedAdmin):
         "volume",
         "min_resolution_votes",
         "auto_refund_hours",
+        "resolver_rule",
         "probabilities",
     ]
     list_filter = ["status", "category", "guild"]
     search_fields = ["question", "description", "category", "=id"]
     list_select_related = ["guild"]
     date_hierarchy = "created_at"
-    inlines = [OutcomeInline, VoteInline]
+    inlines = [OutcomeInline, VoteInline, DescriptionVersionInline]
     actions = [
         form_action(
             name="close_now",
@@ -244,6 +292,13 @@ class MarketAdmin(GuildScopedAdmin):
             form_class=_correction_form,
             perform=_correct,
             submit_label="Vote to correct",
+        ),
+        form_action(
+            name="edit_description",
+            description="Clarify the description (kept with its history)",
+            form_class=DescriptionForm,
+            perform=_describe,
+            submit_label="Save the new description",
         ),
         form_action(
             name="cancel_and_refund",
@@ -287,6 +342,7 @@ class MarketAdmin(GuildScopedAdmin):
                             "duration_hours",
                             "category",
                             "description",
+                            "arbitrator",
                         ]
                     },
                 )
@@ -315,8 +371,24 @@ class MarketAdmin(GuildScopedAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return []
-        # Markets change only through the lifecycle actions (services), never by editing.
-        return [f.name for f in Market._meta.fields] + ["result_history"]
+        # Markets change only through the lifecycle actions (services), never by editing:
+        # the question and answers never, the description with "Clarify the description".
+        return [
+            *(f.name for f in Market._meta.fields),
+            "who_resolves",
+            "description_edited",
+            "result_history",
+        ]
+
+    @admin.display(description="who may resolve")
+    def who_resolves(self, market: Market) -> str:
+        rule = market.get_resolver_rule_display()
+        return f"{who_may_resolve(market)} — rule: {rule} (a holder needs a moderator to agree)"
+
+    @admin.display(description="description", boolean=False)
+    def description_edited(self, market: Market) -> str:
+        versions = market.description_versions.count()
+        return f"edited ({versions} versions, below)" if versions else "as created"
 
     def save_model(self, request: HttpRequest, obj: Market, form: Any, change: bool) -> None:
         if change:
@@ -330,6 +402,7 @@ class MarketAdmin(GuildScopedAdmin):
                 duration=timedelta(hours=float(data["duration_hours"])),
                 category=data.get("category", ""),
                 description=data.get("description", ""),
+                arbitrator=data.get("arbitrator"),
                 actor=admin_actor(request),
                 bypass_rate_limit=True,
             )

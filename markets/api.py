@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from django.db import transaction
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from markets.models import MarketStatus
+from markets.descriptions import market_description_edit
+from markets.models import Market, MarketStatus
+from markets.resolvers import market_resolver
 from markets.selectors import market_list, price_history
 from markets.services import (
     market_cancel,
@@ -26,11 +29,17 @@ from markets.snapshots import (
     market_snapshot,
     market_snapshots,
 )
-from markets.validation import MAX_OPTIONS
+from markets.validation import DESCRIPTION_MAX, MAX_OPTIONS
+from markets.voters import discord_voter
+from points.models import Member, ResolverRule
+from points.services import member_ensure
+from points.snowflakes import parse_snowflake
+from predictmarket.api.auth import MemberPrincipal
 from predictmarket.api.context import (
     IsMember,
     IsModerator,
     existing_id,
+    is_moderator,
     may_bypass_rate_limits,
     request_actor,
     request_guild_id,
@@ -40,6 +49,7 @@ from predictmarket.api.context import (
 from predictmarket.api.idempotency import IDEMPOTENCY_HEADER, request_idempotency_key
 from predictmarket.api.pagination import PageParams, Pagination, page_of
 from predictmarket.api.schema import ERRORS, WRITE_ERRORS
+from predictmarket.discord_api import guild_member_name
 from predictmarket.errors import ValidationFailed
 from predictmarket.http_cache import combined_etag, mark_cacheable, not_modified
 
@@ -66,6 +76,25 @@ class MarketSummary(serializers.Serializer):
     )
 
 
+class DescriptionVersionOutput(serializers.Serializer):
+    version = serializers.IntegerField()
+    text = serializers.CharField(allow_blank=True)
+    by = serializers.CharField(help_text="Who wrote this version")
+    at = serializers.DateTimeField()
+
+
+class ResolverOutput(serializers.Serializer):
+    rule = serializers.ChoiceField(
+        choices=ResolverRule.choices,
+        help_text="Who may resolve it besides moderators (copied from the server at creation)",
+    )
+    member = serializers.CharField(
+        allow_null=True,
+        help_text="The creator's or arbitrator's display name, when the rule names one",
+    )
+    discord_id = serializers.CharField(allow_null=True)
+
+
 class HistoryStepOutput(serializers.Serializer):
     text = serializers.CharField(help_text='"resolved Yes", then "corrected to resolved No", …')
     at = serializers.DateTimeField(allow_null=True)
@@ -76,6 +105,11 @@ class HistoryStepOutput(serializers.Serializer):
 
 class MarketOutput(MarketSummary):
     description = serializers.CharField()
+    description_edited = serializers.BooleanField()
+    description_history = DescriptionVersionOutput(
+        many=True, help_text="Every version, oldest first; empty when never edited"
+    )
+    resolver = ResolverOutput()
     creator = serializers.CharField(help_text="The creator's display name")
     resolved_at = serializers.DateTimeField(allow_null=True)
     settled_at = serializers.DateTimeField(allow_null=True)
@@ -116,6 +150,18 @@ def market_output(snapshot: MarketSnapshot) -> dict[str, object]:
         {
             **_summary(snapshot),
             "description": snapshot.description,
+            "description_edited": bool(snapshot.description_history),
+            "description_history": [
+                {"version": v.number, "text": v.text, "by": v.by, "at": v.at}
+                for v in snapshot.description_history
+            ],
+            "resolver": {
+                "rule": snapshot.resolver_rule,
+                "member": snapshot.resolver_name,
+                "discord_id": (
+                    str(snapshot.resolver_discord_id) if snapshot.resolver_discord_id else None
+                ),
+            },
             "creator": snapshot.creator_name,
             "resolved_at": snapshot.resolved_at,
             "settled_at": snapshot.settled_at,
@@ -184,6 +230,12 @@ class MarketListView(APIView):
         duration_minutes = serializers.IntegerField(min_value=1, max_value=30 * 24 * 60)
         category = serializers.CharField(max_length=50, required=False, allow_blank=True)
         description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+        arbitrator = serializers.CharField(
+            required=False,
+            max_length=20,
+            help_text="Discord user id of the member who resolves it, when the server's rule "
+            "for this kind of market (two answers, or three and more) is an arbitrator",
+        )
 
     def get_permissions(self) -> list:
         if self.request.method == "POST":
@@ -247,21 +299,36 @@ class MarketListView(APIView):
         data.is_valid(raise_exception=True)
         member = request_member(request)
         key = request_idempotency_key(request)
-        market = market_create(
-            creator=member,
-            question=data.validated_data["question"],
-            options=data.validated_data["options"],
-            duration=timedelta(minutes=data.validated_data["duration_minutes"]),
-            category=data.validated_data.get("category", ""),
-            description=data.validated_data.get("description", ""),
-            actor=request_actor(request),
-            idempotency_key=f"api:{member.pk}:{key}" if key else None,
-            bypass_rate_limit=may_bypass_rate_limits(request),
-        )
+        # One transaction: a refused market leaves no arbitrator member behind either.
+        with transaction.atomic():
+            arbitrator = _arbitrator(member, data.validated_data.get("arbitrator"))
+            market = market_create(
+                creator=member,
+                question=data.validated_data["question"],
+                options=data.validated_data["options"],
+                duration=timedelta(minutes=data.validated_data["duration_minutes"]),
+                category=data.validated_data.get("category", ""),
+                description=data.validated_data.get("description", ""),
+                arbitrator=arbitrator,
+                actor=request_actor(request),
+                idempotency_key=f"api:{member.pk}:{key}" if key else None,
+                bypass_rate_limit=may_bypass_rate_limits(request),
+            )
         return Response(
             market_output_after(market.guild_id, market.pk, market.version),
             status=status.HTTP_201_CREATED,
         )
+
+
+def _arbitrator(creator: Member, raw: str | None) -> Member | None:
+    """The member named as arbitrator: Discord must say they are in the creator's server."""
+    if raw is None:
+        return None
+    discord_id = parse_snowflake(raw.strip(), field="arbitrator")
+    name = guild_member_name(guild_id=creator.guild_id, user_id=discord_id)
+    if name is None:
+        raise ValidationFailed("The arbitrator is not a member of this server.", field="arbitrator")
+    return member_ensure(guild_id=creator.guild_id, discord_id=discord_id, display_name=name)
 
 
 class MarketDetailView(APIView):
@@ -315,6 +382,15 @@ class MarketHistoryView(APIView):
         )
 
 
+def _market_or_none(market_id: int, guild_id: int) -> Market | None:
+    """The guild's market, to tell whether the caller is its creator or resolver."""
+    return (
+        Market.objects.select_related("creator", "arbitrator")
+        .filter(pk=market_id, guild_id=guild_id)
+        .first()
+    )
+
+
 class VoteInput(serializers.Serializer):
     outcome = serializers.IntegerField(
         min_value=0,
@@ -335,11 +411,57 @@ class VoteOutput(serializers.Serializer):
     votes_for_choice = serializers.IntegerField()
     votes_needed = serializers.IntegerField()
     decided = serializers.BooleanField()
+    waiting_for_moderator = serializers.BooleanField(
+        help_text="The market's creator or arbitrator voted but holds shares: a moderator "
+        "must agree before it is decided"
+    )
     market = MarketOutput()
 
 
+class DescriptionInput(serializers.Serializer):
+    description = serializers.CharField(
+        max_length=DESCRIPTION_MAX, allow_blank=True, trim_whitespace=True
+    )
+
+
+class MarketDescriptionView(APIView):
+    """Clarify the description: the creator until anyone else trades, moderators until decided."""
+
+    @extend_schema(
+        operation_id="markets_describe",
+        request=DescriptionInput,
+        responses={200: MarketOutput, **WRITE_ERRORS},
+        tags=["markets"],
+    )
+    def post(self, request: Request, market_id: int) -> Response:
+        guild_id = request_guild_id(request)
+        market = _market_or_none(market_id, guild_id)
+        member = request.user.member if isinstance(request.user, MemberPrincipal) else None
+        own = market is not None and member is not None and market.creator_id == member.pk
+        # The creator's own edit needs no moderator rights; anyone else's is asked about now.
+        moderator = not own and is_moderator(request)
+        if not (own or moderator):
+            raise exceptions.PermissionDenied(
+                "Only moderators or the market's creator can edit its description."
+            )
+        market_get(market_id, guild_id=guild_id)  # 404
+        data = DescriptionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        edited = market_description_edit(
+            market_id=market_id,
+            description=data.validated_data["description"],
+            actor=request_actor(request),
+            actor_name=member.display_name if member else request.user.get_username(),
+            is_moderator=moderator,
+            member=member,
+            guild_id=guild_id,
+        )
+        return Response(market_output_after(guild_id, edited.pk, edited.version))
+
+
 class MarketVoteView(APIView):
-    permission_classes = [IsModerator]
+    """Moderators vote; so may the market's creator or arbitrator when its rule names them."""
+
     correct = False
 
     @extend_schema(
@@ -349,17 +471,27 @@ class MarketVoteView(APIView):
         tags=["moderation"],
     )
     def post(self, request: Request, market_id: int) -> Response:
+        guild_id = request_guild_id(request)
+        market = _market_or_none(market_id, guild_id)
+        voter = request_voter(request)
+        resolver = market_resolver(market) if market is not None else None
+        as_resolver = resolver is not None and voter == discord_voter(resolver.discord_id)
+        # The market's resolver needs no moderator rights; everyone else is asked about now,
+        # and learns whether the market exists only if they moderate.
+        moderator = not as_resolver and is_moderator(request)
+        if not (as_resolver or moderator):
+            raise exceptions.PermissionDenied(IsModerator.message)
+        market_get(market_id, guild_id=guild_id)  # 404
         data = VoteInput(data=request.data)
         data.is_valid(raise_exception=True)
-        guild_id = request_guild_id(request)
-        market_get(market_id, guild_id=guild_id)  # 404 before anything else
         result = resolution_vote(
             market_id=market_id,
-            voter=request_voter(request),
+            voter=voter,
             actor=request_actor(request),
             outcome_index=data.validated_data.get("outcome"),
             cancel=data.validated_data["cancel"],
             guild_id=guild_id,
+            is_moderator=moderator,
             correct=self.correct,
         )
         return Response(
@@ -369,6 +501,7 @@ class MarketVoteView(APIView):
                     "votes_for_choice": result.votes_for_choice,
                     "votes_needed": result.votes_needed,
                     "decided": result.decided,
+                    "waiting_for_moderator": result.waiting_for_moderator,
                     "market": market_output_after(guild_id, market_id, result.market.version),
                 }
             ).data
@@ -376,7 +509,7 @@ class MarketVoteView(APIView):
 
 
 class MarketCorrectionVoteView(MarketVoteView):
-    """A moderator's vote to correct a decided market (the same body and rule as a vote)."""
+    """A vote to correct a decided market: the same body, and the same who-may-decide rule."""
 
     correct = True
 
@@ -386,7 +519,8 @@ class MarketCorrectionVoteView(MarketVoteView):
         description="Within the market's correction window, vote to change a resolved, "
         "cancelled or refunded market to another answer, or to cancel. The same number of "
         "agreeing votes as resolving decides it; the earlier payouts are then reversed and "
-        "the new result paid.",
+        "the new result paid. The market's creator or arbitrator may vote when its rule names "
+        "them; one holding shares needs a moderator to agree.",
         request=VoteInput,
         responses={200: VoteOutput, **WRITE_ERRORS},
         tags=["moderation"],

@@ -81,9 +81,18 @@ def correction_choice_check(market: Market, *, outcome: Outcome | None) -> None:
 
 
 def correction_decide_locked(
-    market: Market, *, outcome: Outcome | None, actor: str, now: datetime
+    market: Market,
+    *,
+    outcome: Outcome | None,
+    actor: str,
+    now: datetime,
+    decided_by: list[dict[str, str]] | None = None,
 ) -> MarketCorrection:
-    """Record the correction that this round's votes decided, and change the market's result."""
+    """Record the correction that this round's votes decided, and change the market's result.
+
+    ``decided_by`` (``markets.resolvers.decided_by_locked``) names each agreeing
+    voter with their role, for the announcement and the audit log.
+    """
     from markets.services import market_event_payload  # markets.services imports this module
     from markets.snapshots import market_changed  # markets.snapshots imports this module
 
@@ -122,6 +131,8 @@ def correction_decide_locked(
     }
     names = voter_names(market, voters)
     data["voter_names"] = [names.get(voter, voter) for voter in voters]
+    if decided_by is not None:
+        data["decided_by"] = decided_by
     audit_record(
         actor=actor, action="market.corrected", guild_id=market.guild_id, target=market, data=data
     )

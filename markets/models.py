@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from points.models import Account, Guild, Member
+from points.models import Account, Guild, Member, ResolverRule
 
 # Pools and shares live on the AMM's 6-decimal grid (markets.amm.SHARE_QUANTUM).
 SHARES_MAX_DIGITS = 36
@@ -52,6 +52,18 @@ class Market(models.Model):
     )
     auto_refund_hours = models.PositiveIntegerField(
         default=120, help_text="Hours after closing before this market is refunded if undecided"
+    )
+    # Who may resolve besides the moderators: copied from the guild's rule for the
+    # market's kind at creation; ``arbitrator`` is the member named then.
+    resolver_rule = models.CharField(
+        max_length=16, choices=ResolverRule.choices, default=ResolverRule.MODERATORS
+    )
+    arbitrator = models.ForeignKey(
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="arbitrated_markets",
     )
     correction_window_hours = models.PositiveIntegerField(
         default=7 * 24,
@@ -102,6 +114,12 @@ class Market(models.Model):
             models.CheckConstraint(
                 condition=~Q(status=MarketStatus.RESOLVED) | Q(winning_outcome__isnull=False),
                 name="market_resolved_has_winner",
+            ),
+            # An arbitrator exactly when the rule names one.
+            models.CheckConstraint(
+                condition=Q(resolver_rule=ResolverRule.ARBITRATOR, arbitrator__isnull=False)
+                | (~Q(resolver_rule=ResolverRule.ARBITRATOR) & Q(arbitrator__isnull=True)),
+                name="market_arbitrator_iff_rule",
             ),
         ]
 
@@ -168,6 +186,36 @@ class ResolutionVote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.voter}: {self.outcome or 'cancel'}"
+
+
+class DescriptionVersion(models.Model):
+    """One version of a market's description; every clarification adds one, none is changed.
+
+    The first edit also stores the description the market was created with as
+    version 1, so a market never edited has no rows and reads its description
+    from ``Market.description`` (which always holds the latest version).
+    """
+
+    market = models.ForeignKey(
+        Market, on_delete=models.PROTECT, related_name="description_versions"
+    )
+    number = models.PositiveIntegerField()
+    text = models.TextField(blank=True, max_length=2000)
+    edited_by = models.CharField(
+        max_length=100, help_text="Who wrote this version (the audit log's actor)"
+    )
+    edited_by_name = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["market", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["market", "number"], name="description_version_unique"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="description_version_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.market_id} v{self.number}"
 
 
 class MarketCorrection(models.Model):

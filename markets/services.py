@@ -24,6 +24,12 @@ from markets.corrections import (
     vote_round,
 )
 from markets.models import Market, MarketStatus, Outcome, ResolutionVote
+from markets.resolvers import (
+    decided_by_locked,
+    market_resolver_rules_check,
+    resolver_decision_locked,
+    resolver_vote_permitted_locked,
+)
 from markets.signals import market_decided
 from markets.snapshots import market_changed
 from markets.validation import clean_market_input
@@ -94,11 +100,16 @@ def market_create(
     duration: timedelta,
     category: str = "",
     description: str = "",
+    arbitrator: Member | None = None,
     actor: str,
     idempotency_key: str | None = None,
     bypass_rate_limit: bool = False,
 ) -> Market:
-    """Open a market; the house pays its liquidity into the market's escrow."""
+    """Open a market; the house pays its liquidity into the market's escrow.
+
+    ``arbitrator`` is the member who may resolve it, when the guild's rule for
+    this kind of market asks for one (``markets.resolvers``).
+    """
     if idempotency_key:
         earlier = Market.objects.filter(idempotency_key=idempotency_key).first()
         if earlier is not None:
@@ -122,6 +133,9 @@ def market_create(
     if Member.objects.filter(pk=creator.pk, is_frozen=True).exists():
         raise AccountFrozen()
     guild = creator.guild
+    resolver_rule, arbitrator = market_resolver_rules_check(
+        guild=guild, creator=creator, option_count=len(data.options), arbitrator=arbitrator
+    )
     rate_limit_hit("market_create", guild.pk, bypass=bypass_rate_limit)
     now = timezone.now()
     liquidity = guild.default_liquidity
@@ -140,6 +154,8 @@ def market_create(
                 fee_bps=guild.fee_bps,
                 min_resolution_votes=guild.min_resolution_votes,
                 auto_refund_hours=guild.auto_refund_hours,
+                resolver_rule=resolver_rule,
+                arbitrator=arbitrator,
                 correction_window_hours=guild.correction_window_hours,
                 escrow_account=escrow,
                 idempotency_key=idempotency_key or None,
@@ -162,7 +178,12 @@ def market_create(
                 action="market.create",
                 guild_id=guild.pk,
                 target=market,
-                data={"question": data.question, "options": list(data.options)},
+                data={
+                    "question": data.question,
+                    "options": list(data.options),
+                    "resolver_rule": resolver_rule,
+                    "arbitrator": arbitrator.discord_id if arbitrator else None,
+                },
             )
             outbox_append(
                 kind="market.created",
@@ -241,6 +262,10 @@ class VoteResult:
     votes_for_choice: int
     votes_needed: int
     decided: bool
+    # The market's creator or arbitrator voted but holds shares: a moderator must agree.
+    waiting_for_moderator: bool = False
+    # A vote to correct the decided market's result (round 1 and on), not to decide it.
+    correction: bool = False
 
 
 def resolution_vote(
@@ -252,7 +277,8 @@ def resolution_vote(
     cancel: bool = False,
     guild_id: int | None = None,
     cast_by_user_id: int | None = None,
-    correct: bool = False,
+    is_moderator: bool = True,
+    correct: bool | None = False,
 ) -> VoteResult:
     """A moderator's vote for an outcome or for cancel; decides at the market's threshold.
 
@@ -270,9 +296,18 @@ def resolution_vote(
     or as many of staff users not linked to Discord: the two kinds are never
     added up, because an unlinked staff user may be one of those Discord users.
 
+    ``is_moderator`` says whether the caller checked that the voter moderates
+    now; a voter who does not may vote only as the market's creator or
+    arbitrator, when its resolver rule names them (``markets.resolvers``, which
+    also decides when their vote settles the market).
+
     ``correct`` votes to correct a decided market's result instead (see
     ``markets.corrections``): the same rule, counted in the market's next round
-    of votes, within its correction window.
+    of votes, within its correction window. A correction is a decision, so the
+    resolver rule applies to it as to the first one: the creator or arbitrator
+    may vote, and one who holds shares is never the sole deciding vote.
+    ``correct=None`` takes the market as it is under its lock: a correction vote
+    once it is decided, a resolution vote before (``/market resolve``).
     """
     voter_check(voter)
     actor = actor or voter
@@ -281,10 +316,14 @@ def resolution_vote(
     now = timezone.now()
     with transaction.atomic():
         market = market_lock(market_id, guild_id=guild_id)
+        if correct is None:
+            correct = market.is_final
+        resolver_vote_permitted_locked(market, voter=voter, is_moderator=is_moderator)
         if market.is_final and not correct:
             raise InvalidState(
                 f"The market is already {market.get_status_display().lower()}. To change "
-                "its result, moderators vote for a correction (/moderate correct)."
+                "its result, vote for a correction (/moderate correct; a market's creator "
+                "or arbitrator uses /market resolve)."
             )
         if correct:
             correction_check_locked(market, now=now)
@@ -349,12 +388,27 @@ def resolution_vote(
                 market, choice=choice, votes=count, needed=needed, correction=correct
             ),
         )
-        decided = count >= needed
-        if decided and correct:
-            correction_decide_locked(market, outcome=outcome, actor=actor, now=now)
-        elif decided:
-            _decide_locked(market, outcome=outcome, actor=actor, now=now)
-    return VoteResult(market, choice, count, needed, decided)
+        votes = _round_votes(market)  # this round's, before deciding moves the round on
+        decision = resolver_decision_locked(
+            market, votes=votes, outcome=outcome, count=count, needed=needed
+        )
+        if decision.decided:
+            decided_by = decided_by_locked(market, votes=votes, outcome=outcome)
+            if correct:
+                correction_decide_locked(
+                    market, outcome=outcome, actor=actor, now=now, decided_by=decided_by
+                )
+            else:
+                _decide_locked(market, outcome=outcome, actor=actor, now=now, decided_by=decided_by)
+    return VoteResult(
+        market,
+        choice,
+        count,
+        needed,
+        decision.decided,
+        decision.waiting_for_moderator,
+        correction=correct,
+    )
 
 
 def _staff_user_linked_to(voter: str) -> int | None:
@@ -435,7 +489,14 @@ def _votes_follow_staff_links_locked(market: Market) -> None:
         )
 
 
-def _decide_locked(market: Market, *, outcome: Outcome | None, actor: str, now: datetime) -> None:
+def _decide_locked(
+    market: Market,
+    *,
+    outcome: Outcome | None,
+    actor: str,
+    now: datetime,
+    decided_by: list[dict[str, str]] | None = None,
+) -> None:
     market.status = MarketStatus.RESOLVED if outcome else MarketStatus.CANCELLED
     market.winning_outcome = outcome
     market.resolved_at = now
@@ -443,7 +504,10 @@ def _decide_locked(market: Market, *, outcome: Outcome | None, actor: str, now: 
     market.save(update_fields=["status", "winning_outcome", "resolved_at", "version", "updated_at"])
     market_changed(market)
     action = "market.resolved" if outcome else "market.cancelled"
-    data = {"winning_outcome": outcome.label if outcome else None}
+    data: dict[str, object] = {"winning_outcome": outcome.label if outcome else None}
+    if decided_by is not None:
+        # Who decided, for the announcement ("resolved by …") and the audit log.
+        data["decided_by"] = decided_by
     audit_record(actor=actor, action=action, guild_id=market.guild_id, target=market, data=data)
     outbox_append(
         kind=action,

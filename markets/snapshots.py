@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -49,14 +49,18 @@ from django.utils import timezone
 from markets import amm
 from markets.corrections import HistoryStep, correction_deadline, history_sentence, market_history
 from markets.models import Market, MarketStatus, Outcome
+from markets.resolvers import market_resolver, who_may_resolve
 from predictmarket.cache_errors import CACHE_ERRORS
 from predictmarket.cache_metrics import count_cache_read
 from predictmarket.errors import NotFound
 
+if TYPE_CHECKING:
+    from markets.descriptions import DescriptionEntry
+
 logger = logging.getLogger(__name__)
 
 # Part of every key: a deploy that changes the snapshot's shape reads none of the old ones.
-SCHEMA = 2
+SCHEMA = 3
 RECENT_TRADES = 25
 TOP_HOLDERS = 10
 
@@ -119,6 +123,13 @@ class MarketSnapshot:
     history: tuple[HistoryStep, ...] = ()
     history_text: str = ""
     correctable_until: datetime | None = None
+    # Who may resolve it besides the moderators (its creator or a named arbitrator).
+    resolver_rule: str = ""
+    resolver_name: str | None = None
+    resolver_discord_id: int | None = None
+    who_may_resolve: str = "moderators"
+    # Every version of the description, oldest first (empty when never edited).
+    description_history: tuple[DescriptionEntry, ...] = ()
 
     @property
     def status_label(self) -> str:
@@ -192,12 +203,18 @@ def _one_snapshot_of_the_database() -> Iterator[None]:
 
 def snapshot_build(*, guild_id: int, market_id: int) -> MarketSnapshot:
     """The market's snapshot from the database (NotFound outside ``guild_id``)."""
+    # markets.descriptions imports markets.services, which imports this module.
+    from markets.descriptions import description_history
+
     with _one_snapshot_of_the_database():
         market = (
-            Market.objects.select_related("creator").filter(pk=market_id, guild_id=guild_id).first()
+            Market.objects.select_related("creator", "arbitrator")
+            .filter(pk=market_id, guild_id=guild_id)
+            .first()
         )
         if market is None:
             raise NotFound("That market does not exist in this server.", market_id=market_id)
+        resolver = market_resolver(market)
         outcomes = list(Outcome.objects.filter(market=market).order_by("index"))
         prices = amm.prices([o.pool for o in outcomes]) if outcomes else ()
         # Reverse relations of the betting app's rows (markets never imports betting).
@@ -256,6 +273,11 @@ def snapshot_build(*, guild_id: int, market_id: int) -> MarketSnapshot:
             history=tuple(market_history(market)),
             history_text=history_sentence(market) if market.is_final else "",
             correctable_until=correction_deadline(market),
+            resolver_rule=market.resolver_rule,
+            resolver_name=(resolver.display_name or str(resolver.discord_id)) if resolver else None,
+            resolver_discord_id=resolver.discord_id if resolver else None,
+            who_may_resolve=who_may_resolve(market),
+            description_history=tuple(description_history(market)),
         )
 
 

@@ -67,6 +67,10 @@ class GuildForm(forms.ModelForm):
             "correction_window_hours": "Hours after a market is decided during which "
             "moderators may correct its result (to another answer, or to cancel) by the same "
             "votes; 0 turns corrections off. Copied onto each new market.",
+            "resolvers_binary": "Who may resolve (and correct) a market with two answers "
+            "besides moderators: its creator, or an arbitrator named when it is created. One "
+            "holding shares needs a moderator to agree. Copied onto each new market.",
+            "resolvers_multiple": "The same for markets with 3 to 10 answers.",
         }
 
 
@@ -109,10 +113,13 @@ class GuildAdmin(GuildScopedAdmin):
                     "min_resolution_votes",
                     "auto_refund_hours",
                     "correction_window_hours",
+                    "resolvers_binary",
+                    "resolvers_multiple",
                     "public_pages",
                 ],
-                "description": "A new market copies its fee, liquidity, resolution votes and "
-                "auto-refund delay from here; changing them affects new markets only. A "
+                "description": "A new market copies its fee, liquidity, resolution votes, "
+                "auto-refund delay, correction window and who-resolves rule from here; "
+                "changing them affects new markets only. A "
                 "cancelled or automatically refunded market is unwound: members who are down "
                 "get their loss back, members who are up give their gain back as far as their "
                 "balance holds, and the house loses at most the market's liquidity.",

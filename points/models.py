@@ -76,6 +76,18 @@ class PointsBackend(models.TextChoices):
     DRIP = "drip", "DRIP (drip.re)"
 
 
+class ResolverRule(models.TextChoices):
+    """Who may resolve a market, besides the moderators (who always may).
+
+    A guild picks one per market kind (``Guild.resolvers_binary`` and
+    ``Guild.resolvers_multiple``); the market copies it at creation.
+    """
+
+    MODERATORS = "moderators", "Moderators only"
+    CREATOR = "creator", "The market's creator"
+    ARBITRATOR = "arbitrator", "An arbitrator named at creation"
+
+
 class Guild(models.Model):
     """A Discord server and its market settings."""
 
@@ -114,6 +126,19 @@ class Guild(models.Model):
     auto_refund_hours = models.PositiveIntegerField(
         default=default_auto_refund_hours,
         validators=[MinValueValidator(1), MaxValueValidator(24 * 365)],
+    )
+    # Market kinds: a yes/no market has exactly two answers, a multiple-choice one 3 to 10.
+    resolvers_binary = models.CharField(
+        "who resolves two-answer markets",
+        max_length=16,
+        choices=ResolverRule.choices,
+        default=ResolverRule.MODERATORS,
+    )
+    resolvers_multiple = models.CharField(
+        "who resolves markets with 3 or more answers",
+        max_length=16,
+        choices=ResolverRule.choices,
+        default=ResolverRule.MODERATORS,
     )
     # How long after a market is decided moderators may still correct its result
     # (vote it to another answer or to cancel); 0 turns corrections off.

@@ -437,6 +437,8 @@ GUILD_SETTINGS = (
     "fee_bps",
     "min_resolution_votes",
     "auto_refund_hours",
+    "resolvers_binary",
+    "resolvers_multiple",
     "correction_window_hours",
     "public_pages",
     "transfers_enabled",

@@ -67,6 +67,28 @@ def member_is_moderator(*, guild_id: int, user_id: int, moderator_role_id: int |
     return bool(bits & (MANAGE_GUILD | ADMINISTRATOR))
 
 
+def guild_member_name(*, guild_id: int, user_id: int) -> str | None:
+    """The name a guild member shows (nickname, else global name, else username), or None
+    when Discord says they are not in the guild (cached like the rights). Raises
+    ``ModeratorCheckUnavailable`` when Discord cannot tell.
+
+    Used to check that a member named in the API (a market's arbitrator) is in the server.
+    """
+    key = f"discord:member-name:{guild_id}:{user_id}"
+    cached = _fresh(key)
+    if cached is None:
+        body = _get(guild_id, f"/guilds/{guild_id}/members/{user_id}")
+        name = None
+        if body is not None:
+            user = body.get("user") if isinstance(body.get("user"), dict) else {}
+            name = str(
+                body.get("nick") or user.get("global_name") or user.get("username") or user_id
+            )
+        cached = {"name": name}
+        _store(key, cached)
+    return cached["name"]
+
+
 def _member_roles(guild_id: int, user_id: int) -> frozenset[int] | None:
     key = f"discord:member:{guild_id}:{user_id}"
     cached = _fresh(key)

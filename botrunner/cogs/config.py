@@ -28,7 +28,7 @@ from botrunner.text import points
 from points.amounts import MAX_AMOUNT
 from points.drip.secrets import masked
 from points.drip.services import guild_connect_drip, guild_use_local_points
-from points.models import Guild
+from points.models import Guild, ResolverRule
 from points.services import guild_update_settings
 from predictmarket.errors import ValidationFailed
 
@@ -64,6 +64,18 @@ def moderator_ping_warning(discord_guild: Any, role_id: int | None) -> str | Non
     )
 
 
+RESOLVER_CHOICES = {label: value for value, label in ResolverRule.choices}
+
+
+def resolver_rule_text(rule: str) -> str:
+    """What ``/config show`` says about a resolver rule."""
+    if rule == ResolverRule.CREATOR:
+        return "moderators, or the market's creator (/market resolve)"
+    if rule == ResolverRule.ARBITRATOR:
+        return "moderators, or the arbitrator named on /market create (/market resolve)"
+    return "moderators only"
+
+
 def _describe(guild: Guild, discord_guild: Any = None) -> list[tuple[str, str]]:
     role = f"<@&{guild.moderator_role_id}>" if guild.moderator_role_id else "not set"
     channel = f"<#{guild.announcement_channel_id}>" if guild.announcement_channel_id else "not set"
@@ -80,6 +92,8 @@ def _describe(guild: Guild, discord_guild: Any = None) -> list[tuple[str, str]]:
         ("Fee", f"{guild.fee_bps / 100:g}% ({guild.fee_bps} basis points)"),
         ("Default liquidity", f"{points(guild.default_liquidity)} points"),
         ("Resolution votes", str(guild.min_resolution_votes)),
+        ("Who resolves two-answer markets", resolver_rule_text(guild.resolvers_binary)),
+        ("Who resolves 3+ answer markets", resolver_rule_text(guild.resolvers_multiple)),
         ("Auto-refund after", f"{guild.auto_refund_hours} hours"),
         (
             "Corrections",
@@ -231,6 +245,16 @@ class ConfigCog(commands.Cog, name="Config"):
         default_liquidity: int | None = _int("Liquidity of new markets", 1, MAX_AMOUNT),
         resolution_votes: int | None = _int("Moderator votes that decide a market", 1, 25),
         auto_refund_hours: int | None = _int("Refund unresolved markets after (hours)", 1, 8760),
+        resolvers_binary: str | None = nextcord.SlashOption(
+            description="Who resolves two-answer markets (new markets)",
+            choices=RESOLVER_CHOICES,
+            required=False,
+        ),
+        resolvers_multiple: str | None = nextcord.SlashOption(
+            description="Who resolves markets with 3 or more answers (new markets)",
+            choices=RESOLVER_CHOICES,
+            required=False,
+        ),
         correction_window_hours: int | None = _int(
             "Hours after a decision moderators may correct it (0 = off)", 0, 8760
         ),
@@ -255,6 +279,8 @@ class ConfigCog(commands.Cog, name="Config"):
             default_liquidity=default_liquidity,
             min_resolution_votes=resolution_votes,
             auto_refund_hours=auto_refund_hours,
+            resolvers_binary=resolvers_binary,
+            resolvers_multiple=resolvers_multiple,
             correction_window_hours=correction_window_hours,
             public_pages=public_pages,
             transfers_enabled=transfers,

@@ -13,8 +13,15 @@ from botrunner.invocation import Invocation, handler
 HELP_ROWS = [
     (
         "/market create · /market cancel",
-        "Ask a question with 2 to 10 answers and a closing time; cancel your own market "
+        "Ask a question with 2 to 10 answers and a closing time (name an arbitrator with "
+        "arbitrator: when this server's markets are resolved by one); cancel your own market "
         "while nobody else has traded on it.",
+    ),
+    (
+        "/market describe",
+        "Clarify a market's description: its creator until anyone else trades, moderators "
+        "until it is decided. Every version is kept and shown (edited); the question and "
+        "answers never change.",
     ),
     ("/market list · /market show", "Browse markets; post one with its odds, chart and buttons."),
     ("/bet · /sell", "Buy shares of an answer (you see a quote first) or sell them back."),
@@ -57,7 +64,11 @@ HELP_ROWS = [
     (
         "Who decides",
         "Each market is resolved by the number of agreeing moderator votes shown on its card. "
-        "One person, one vote: voting through Discord, the API and the web counts once.",
+        "A server may also let a market's creator, or an arbitrator named at creation, resolve "
+        "it with /market resolve (two-answer and 3+ answer markets each have their own rule); "
+        "if they hold shares in it, a moderator must agree. A correction is decided the same "
+        "way (they vote for one with /market resolve on the decided market). One person, one "
+        "vote: voting through Discord, the API and the web counts once.",
     ),
 ]
 

@@ -1,8 +1,11 @@
-"""``/market create|list|show|cancel``: the members' market commands.
+"""``/market create|list|show|cancel|resolve|describe``: the members' market commands.
 
 ``/market cancel`` is for a market's creator (while nobody else has traded);
 moderators close and cancel with ``/moderate``, hidden from members
-(``botrunner.cogs.moderation``).
+(``botrunner.cogs.moderation``). ``/market resolve`` is for a market's creator or
+named arbitrator when the server's rule lets them resolve it (and moderators);
+``/market describe`` clarifies a description (the creator before anyone else
+trades, moderators until it is decided).
 
 Posting a market (create, show) leaves one public message in the channel; its
 id is recorded with ``market_set_discord_message`` so the outbox consumer keeps
@@ -16,10 +19,17 @@ from typing import Any
 import nextcord
 from nextcord.ext import commands
 
-from botrunner.autocomplete import ANY_STATUS, UNDECIDED, suggest_categories, suggest_markets
+from botrunner.autocomplete import (
+    ANY_STATUS,
+    UNDECIDED,
+    suggest_categories,
+    suggest_markets,
+    suggest_outcomes,
+)
 from botrunner.calls import call
 from botrunner.cards import render_market_message
-from botrunner.cogs.moderation import own_market_cancel_command
+from botrunner.cogs.moderation import own_market_cancel_command, own_market_resolve_command
+from botrunner.cogs.points import member_of
 from botrunner.components import (
     STATUS_CODES,
     create_market_modal,
@@ -45,6 +55,7 @@ from botrunner.list_pager import (
 from botrunner.parsing import parse_duration, parse_id, parse_options
 from botrunner.reads import market_card, market_page
 from botrunner.text import safe
+from markets.descriptions import market_description_edit
 from markets.services import market_create, market_set_discord_message
 from predictmarket.errors import ValidationFailed
 
@@ -79,17 +90,27 @@ async def post_market(inv: Invocation, market_id: int, *, note: str) -> None:
 
 # -- /market create -------------------------------------------------------------
 @handler("market create", ack=Ack.NONE)
-async def market_create_start(inv: Invocation) -> None:
+async def market_create_start(inv: Invocation, *, arbitrator: Any = None) -> None:
     require_guild(inv.interaction)  # before the modal: a DM gets an answer, not a form
-    await inv.send_modal(create_market_modal())
+    named = None
+    if arbitrator is not None:
+        if getattr(arbitrator, "bot", False):
+            raise ValidationFailed("Bots do not take part in the markets: name a member.")
+        named = (int(arbitrator.id), getattr(arbitrator, "display_name", "") or "")
+    await inv.send_modal(create_market_modal(named))
 
 
 @handler("market create submit")
-async def market_create_submit(inv: Invocation) -> None:
+async def market_create_submit(inv: Invocation, parts: list[str] | None = None) -> None:
     actor = await inv.actor()
     values = modal_values(inv.interaction)
     options = parse_options(values.get("options"))
     duration = parse_duration(values.get("duration"))
+    arbitrator = None
+    if parts:
+        # The member picked on /market create (Discord resolved them in this server).
+        named = _ArbitratorOption(int(parts[0]), parts[1] if len(parts) > 1 else "")
+        arbitrator = await member_of(actor, named)
     market = await call(
         market_create,
         creator=actor.member,
@@ -97,11 +118,42 @@ async def market_create_submit(inv: Invocation) -> None:
         options=options,
         duration=duration,
         category=values.get("category", ""),
+        arbitrator=arbitrator,
         actor=actor.name,
         idempotency_key=inv.idempotency_key,
         bypass_rate_limit=actor.is_moderator,
     )
     await post_market(inv, market.pk, note=f"✅ Market #{market.pk} is open — posted below.")
+
+
+class _ArbitratorOption:
+    """The arbitrator as ``member_of`` reads a Discord user: an id and a display name."""
+
+    bot = False
+
+    def __init__(self, user_id: int, display_name: str) -> None:
+        self.id = user_id
+        self.display_name = display_name
+
+
+# -- /market describe -----------------------------------------------------------
+@handler("market describe")
+async def market_describe_command(inv: Invocation, *, market: str, description: str) -> None:
+    actor = await inv.actor()
+    edited = await call(
+        market_description_edit,
+        market_id=parse_id(market),
+        description=description,
+        actor=actor.name,
+        actor_name=actor.member.display_name,
+        is_moderator=actor.is_moderator,
+        member=actor.member,
+        guild_id=actor.guild_id,
+    )
+    await inv.reply(
+        f"✏️ The description of market #{edited.pk} is updated; its message shows it as "
+        "edited, with the earlier versions."
+    )
 
 
 # -- /market list ---------------------------------------------------------------
@@ -212,8 +264,15 @@ class MarketsCog(commands.Cog, name="Markets"):
         """Group: the subcommands below do the work."""
 
     @market.subcommand(name="create", description="Ask a question with 2 to 10 answers")
-    async def create(self, interaction: nextcord.Interaction) -> None:
-        await market_create_start(interaction)
+    async def create(
+        self,
+        interaction: nextcord.Interaction,
+        arbitrator: nextcord.Member | None = nextcord.SlashOption(  # noqa: B008
+            description="Who resolves it, when this server's markets are resolved by an arbitrator",
+            required=False,
+        ),
+    ) -> None:
+        await market_create_start(interaction, arbitrator=arbitrator)
 
     @market.subcommand(name="list", description="Browse this server's markets, open ones first")
     async def list_(
@@ -280,6 +339,51 @@ class MarketsCog(commands.Cog, name="Markets"):
 
     @cancel.on_autocomplete("market")
     async def _cancel_market(self, interaction: nextcord.Interaction, market: str) -> None:
+        await suggest_markets(interaction, market, UNDECIDED)
+
+    @market.subcommand(
+        name="resolve",
+        description="Resolve a market you are the creator or arbitrator of, or vote to correct it",
+    )
+    async def resolve(
+        self,
+        interaction: nextcord.Interaction,
+        market: str = nextcord.SlashOption(description="The market", autocomplete=True),
+        outcome: str = nextcord.SlashOption(
+            description="The winning answer, or cancel", autocomplete=True
+        ),
+    ) -> None:
+        await own_market_resolve_command(interaction, market=market, outcome=outcome)
+
+    @resolve.on_autocomplete("market")
+    async def _resolve_market(self, interaction: nextcord.Interaction, market: str) -> None:
+        # Decided markets too: on one of them this is a vote to correct it.
+        await suggest_markets(interaction, market, ANY_STATUS)
+
+    @resolve.on_autocomplete("outcome")
+    async def _resolve_outcome(
+        self, interaction: nextcord.Interaction, outcome: str, market: str | None = None
+    ) -> None:
+        await suggest_outcomes(interaction, outcome, market, with_cancel=True)
+
+    @market.subcommand(
+        name="describe",
+        description="Clarify a market's description (every version is kept and shown)",
+    )
+    async def describe(
+        self,
+        interaction: nextcord.Interaction,
+        market: str = nextcord.SlashOption(description="The market", autocomplete=True),
+        description: str = nextcord.SlashOption(
+            description="The new description (the question and answers never change)",
+            min_length=1,
+            max_length=2000,
+        ),
+    ) -> None:
+        await market_describe_command(interaction, market=market, description=description)
+
+    @describe.on_autocomplete("market")
+    async def _describe_market(self, interaction: nextcord.Interaction, market: str) -> None:
         await suggest_markets(interaction, market, UNDECIDED)
 
 

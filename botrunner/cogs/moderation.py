@@ -9,10 +9,14 @@ Server, so Discord hides them from members; a server manager lets the
 moderator role see them under Server Settings → Integrations (``/config show``
 says how). Discord honours that field on top-level commands only, which is why
 close and cancel are ``/moderate …`` rather than subcommands of the members'
-``/market``. Hiding is a courtesy, not the check: ``require_moderator`` is.
+``/market``. Hiding is a courtesy, not the check: ``require_moderator`` is (and,
+for votes, ``markets.resolvers``).
 
 ``/market cancel`` stays with the members' commands for a market's creator:
 the service decides (it allows the creator while nobody else has traded).
+So does ``/market resolve``: a market whose server lets its creator or a named
+arbitrator resolve it (``markets.resolvers``) is resolved by them with it, as
+they may not see ``/resolve``; the service decides who may vote.
 """
 
 from __future__ import annotations
@@ -46,9 +50,8 @@ async def market_correct_command(inv: Invocation, *, market: str, outcome: str) 
     await _vote(inv, market=market, outcome=outcome, correct=True)
 
 
-async def _vote(inv: Invocation, *, market: str, outcome: str, correct: bool) -> None:
+async def _vote(inv: Invocation, *, market: str, outcome: str, correct: bool | None) -> None:
     actor = await inv.actor()
-    require_moderator(actor)
     market_id = parse_id(market)
     cancel = outcome.strip().lower() == "cancel"
     index = None
@@ -64,11 +67,18 @@ async def _vote(inv: Invocation, *, market: str, outcome: str, correct: bool) ->
         outcome_index=index,
         cancel=cancel,
         guild_id=actor.guild_id,
+        # Not a moderator: the service lets them vote only as the market's resolver.
+        is_moderator=actor.is_moderator,
         correct=correct,
     )
     choice = "cancel (unwind)" if cancel else f"**{safe(vote.choice, 200)}**"
-    if correct:
+    if vote.correction:
         text = _correction_reply(vote, market_id=market_id, choice=choice)
+    elif vote.waiting_for_moderator:
+        text = (
+            f"🗳️ Your vote for {choice} on market #{market_id} is counted, but you hold shares "
+            "in this market: a moderator must agree before it is decided."
+        )
     elif vote.decided:
         result = "all trades on it are being unwound" if cancel else "payouts are on their way"
         text = f"✅ Your vote for {choice} decided market #{market_id}: {result}."
@@ -82,11 +92,26 @@ async def _vote(inv: Invocation, *, market: str, outcome: str, correct: bool) ->
     await inv.reply(text)
 
 
+@handler("market resolve")
+async def own_market_resolve_command(inv: Invocation, *, market: str, outcome: str) -> None:
+    """A member's ``/market resolve``: as the market's creator or arbitrator (or a moderator).
+
+    They may not see ``/moderate correct``, so on a market already decided this
+    is their vote to correct it (the service tells which, under the market's lock).
+    """
+    await _vote(inv, market=market, outcome=outcome, correct=None)
+
+
 def _correction_reply(vote: VoteResult, *, market_id: int, choice: str) -> str:
     if vote.decided:
         return (
             f"✅ Your vote corrected market #{market_id} to {choice}: the earlier result is "
             "being reversed and the new one paid, and the server is told."
+        )
+    if vote.waiting_for_moderator:
+        return (
+            f"🗳️ Your vote to correct market #{market_id} to {choice} is counted, but you hold "
+            "shares in this market: a moderator must agree before it is corrected."
         )
     remaining = vote.votes_needed - vote.votes_for_choice
     return (

@@ -30,6 +30,11 @@ v1 = [
         "markets/<int:market_id>/votes/", markets_api.MarketVoteView.as_view(), name="market-votes"
     ),
     path(
+        "markets/<int:market_id>/description/",
+        markets_api.MarketDescriptionView.as_view(),
+        name="market-description",
+    ),
+    path(
         "markets/<int:market_id>/corrections/",
         markets_api.MarketCorrectionVoteView.as_view(),
         name="market-corrections",

@@ -75,6 +75,8 @@ def test_every_capability_has_a_command() -> None:
         "market list",
         "market show",
         "market cancel",
+        "market resolve",
+        "market describe",
         "moderate close",
         "moderate cancel",
         "moderate correct",

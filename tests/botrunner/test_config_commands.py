@@ -34,6 +34,8 @@ def test_show_lists_every_setting(slash, guild, admin) -> None:
         "Fee",
         "Default liquidity",
         "Resolution votes",
+        "Who resolves two-answer markets",
+        "Who resolves 3+ answer markets",
         "Auto-refund after",
         "Corrections",
         "Public pages",
@@ -61,9 +63,12 @@ def test_an_admin_changes_every_setting(slash, guild, admin) -> None:
             correction_window_hours=0,
             public_pages=True,
             transfers_enabled=False,
+            resolvers_binary="creator",
+            resolvers_multiple="arbitrator",
         )
     )
     guild.refresh_from_db()
+    assert (guild.resolvers_binary, guild.resolvers_multiple) == ("creator", "arbitrator")
     assert (guild.moderator_role_id, guild.announcement_channel_id) == (
         765_000_000_000_000_777,
         880_000_000_000_000_555,
@@ -82,6 +87,7 @@ def test_an_admin_changes_every_setting(slash, guild, admin) -> None:
     )
     assert guild.correction_window_hours == 0  # corrections off
     assert "Settings saved" in interaction.last.text and "1.5%" in interaction.last.text
+    assert "moderators, or the market's creator (/market resolve)" in interaction.last.text
     entry = AuditLogEntry.objects.get(action="guild.settings")
     assert entry.actor == f"discord:{admin.id}"
     assert (entry.data["before"]["fee_bps"], entry.data["after"]["fee_bps"]) == (0, 150)
@@ -100,6 +106,7 @@ def test_clearing_the_role_and_channel(slash, guild, admin) -> None:
         ({"min_bet": 100, "max_bet": 10}, "max_bet (10) must not be below min_bet (100)"),
         ({"fee_bps": 6000}, "less than or equal to 5000"),
         ({"min_resolution_votes": 0}, "greater than or equal to 1"),
+        ({"resolvers_binary": "anyone"}, "is not a valid choice"),
         ({}, "Nothing to change"),
     ],
 )

@@ -30,7 +30,9 @@ from botrunner.components import (
 from botrunner.embeds import market_list_embed, quote_embed
 from botrunner.list_pager import ListQuery, pager_view
 from botrunner.reads import MarketPage, MarketRow, market_card
+from markets.descriptions import market_description_edit
 from markets.services import market_create
+from points.models import Guild, ResolverRule
 from points.services import guild_ensure, member_ensure
 
 BIG_ID = 9_223_372_036_854_775_807  # the largest BIGINT: the longest id Discord or we produce
@@ -110,6 +112,47 @@ def test_the_worst_market_message_fits(worst_market_id: int) -> None:
     assert message.embed.image.url == f"attachment://{message.filename}"
 
 
+def test_the_worst_message_fits_with_an_arbitrator_and_many_edits(db: None) -> None:
+    guild = guild_ensure(guild_id=761_000_000_000_000_002, name="x" * 100)
+    Guild.objects.filter(pk=guild.pk).update(resolvers_multiple=ResolverRule.ARBITRATOR)
+    creator, arbitrator = (
+        member_ensure(
+            guild_id=guild.pk, discord_id=771_000_000_000_000_002 + n, display_name="*_" * 50
+        )
+        for n in range(2)
+    )
+    market = market_create(
+        creator=creator,
+        question=QUESTION,
+        options=OPTIONS,
+        duration=timedelta(days=30),
+        category=CATEGORY,
+        description="~" * 2000,
+        arbitrator=arbitrator,
+        actor="test",
+        bypass_rate_limit=True,
+    )
+    for n in range(30):
+        market_description_edit(
+            market_id=market.pk,
+            description=("*" * 1999) + str(n % 10),
+            actor="test",
+            actor_name="_" * 100,
+            is_moderator=True,
+        )
+    card = market_card(market.pk)
+
+    async def render() -> Any:
+        return await render_market_message(card, with_chart=False)
+
+    message = asyncio.run(render())
+    check_embed(message.embed)
+    assert "*(edited)*" in message.embed.description
+    history = next(f for f in message.embed.fields if f.name == "Description history")
+    assert "older" in history.value  # 31 versions cannot all be shown: the rest are counted
+    assert message.embed.description.count("10.0%") == 10
+
+
 def test_every_component_fits_with_the_largest_ids() -> None:
     async def build() -> None:
         outcomes = [(n, label, Decimal("0.1")) for n, label in enumerate(OPTIONS)]
@@ -134,6 +177,7 @@ def test_every_component_fits_with_the_largest_ids() -> None:
         assert view is not None
         check_view(view)
         check_modal(create_market_modal())
+        check_modal(create_market_modal((BIG_ID, ":" * 200)))
         check_modal(amount_modal(BIG_ID, 9, OPTIONS[0]))
         check_modal(shares_modal(BIG_ID, 9, OPTIONS[0]))
 
@@ -168,6 +212,7 @@ def test_the_other_embeds_fit_with_the_longest_texts() -> None:
         "top": [{"display_name": "*" * 100, "amount": 10**15}] * 10,
         "closes_at": _now().isoformat(),
         "votes_needed": 25,
+        "decided_by": [{"name": "*" * 100, "role": "arbitrator"}] * 25,
         "from": "resolved " + OPTIONS[0],
         "to": "resolved " + OPTIONS[1],
         "voter_names": ["*" * 100] * 25,

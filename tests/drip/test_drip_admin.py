@@ -25,6 +25,8 @@ def _form(guild: Guild, **changes: object) -> dict[str, object]:
             "min_resolution_votes",
             "auto_refund_hours",
             "correction_window_hours",
+            "resolvers_binary",
+            "resolvers_multiple",
             "drip_realm_id",
             "drip_currency_id",
         ]
