@@ -174,6 +174,9 @@ def test_a_bet_shows_in_the_portfolio_and_in_another_pages_live_odds(
     screenshot(ana_page, "webapp-portfolio")
 
 
+# Two submissions at once need a database that serialises them: SQLite's in-memory
+# test database is one connection shared by the live server's threads.
+@pytest.mark.postgres
 def test_a_double_clicked_confirm_places_one_bet(
     browser_app: MembersApp,
     live_server: LiveServer,
