@@ -64,6 +64,11 @@ def market_resolver_rules_check(
             raise ValidationFailed(
                 "The arbitrator must be a member of this server.", field="arbitrator"
             )
+        if arbitrator.pk == creator.pk:
+            raise ValidationFailed(
+                "The arbitrator must be someone other than the market's creator.",
+                field="arbitrator",
+            )
         return rule, arbitrator
     if arbitrator is not None:
         who = "its creator" if rule == ResolverRule.CREATOR else "moderators"

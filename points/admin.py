@@ -36,7 +36,13 @@ from points.services import (
 from predictmarket.admin import ReadOnlyAdmin
 from predictmarket.admin_actions import admin_actor, form_action
 from predictmarket.console.csv_export import CsvExportMixin
-from predictmarket.console.scoping import GuildScopedAdmin, GuildScopedInline, console_scope
+from predictmarket.console.scoping import (
+    GuildScopedAdmin,
+    GuildScopedInline,
+    console_scope,
+    is_operator,
+)
+from predictmarket.discord_login.memberships import managed_guilds
 from predictmarket.errors import DomainError
 
 
@@ -85,6 +91,19 @@ class GuildAdmin(GuildScopedAdmin):
     guild_lookup = "pk"
     moderator_permissions = frozenset({"view", "change"})
     form = GuildForm
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Settings change only for the server's managers (owner, Manage Server), as /config set.
+
+        The moderator role alone shows them read-only: otherwise a role-only
+        moderator could set the moderator role to @everyone, one vote to decide,
+        or the points backend.
+        """
+        if not super().has_change_permission(request, obj) or is_operator(request):
+            return super().has_change_permission(request, obj)
+        managed = managed_guilds(request)
+        return obj.pk in managed if obj is not None else bool(managed)
+
     list_display = [
         "id",
         "name",

@@ -88,6 +88,9 @@ class GuildMembership:
     guild_id: int
     name: str
     is_moderator: bool
+    # Owner, Manage Server or Administrator: who may change the guild's settings
+    # (as in the bot's /config set), not merely moderate its markets.
+    is_manager: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,10 @@ class Memberships:
     @property
     def moderator_of(self) -> frozenset[int]:
         return frozenset(g.guild_id for g in self.guilds if g.is_moderator)
+
+    @property
+    def manager_of(self) -> frozenset[int]:
+        return frozenset(g.guild_id for g in self.guilds if g.is_manager)
 
     def age(self) -> float:
         return time.time() - self.checked_at
@@ -188,9 +195,22 @@ def moderated_guilds(request: Any) -> frozenset[int]:
         return cached
     unsafe = http_request.method not in SAFE_METHODS
     max_age = 0 if unsafe else settings.MODERATOR_CONSOLE_REFRESH_SECONDS
-    guilds = memberships_for(user=http_request.user, max_age=max_age).moderator_of
-    http_request._moderated_guilds = guilds
-    return guilds
+    answer = memberships_for(user=http_request.user, max_age=max_age)
+    http_request._moderated_guilds = answer.moderator_of
+    http_request._managed_guilds = answer.manager_of
+    return answer.moderator_of
+
+
+def managed_guilds(request: Any) -> frozenset[int]:
+    """The guilds whose settings the person of ``request`` may change (owner, Manage Server).
+
+    Asked with ``moderated_guilds`` (the same answer, as fresh): the moderator
+    role alone lets a person work on markets, never reconfigure the guild (the
+    bot's /config set asks the same).
+    """
+    http_request = getattr(request, "_request", request)
+    moderated_guilds(request)
+    return getattr(http_request, "_managed_guilds", frozenset())
 
 
 def _refresh(user: Any, *, members_only: bool, previous: Memberships | None) -> Memberships:
@@ -221,7 +241,8 @@ def _refresh(user: Any, *, members_only: bool, previous: Memberships | None) -> 
         for guild_id, name, moderator_role_id in served:
             entry = partial[guild_id]
             bits = int(entry.get("permissions") or 0)
-            moderator = bool(entry.get("owner")) or bool(bits & (MANAGE_GUILD | ADMINISTRATOR))
+            manager = bool(entry.get("owner")) or bool(bits & (MANAGE_GUILD | ADMINISTRATOR))
+            moderator = manager
             if not moderator and moderator_role_id is not None:
                 if members_only:
                     moderator = kept.get(guild_id, False)
@@ -240,7 +261,10 @@ def _refresh(user: Any, *, members_only: bool, previous: Memberships | None) -> 
                     moderator = moderator_role_id in {int(r) for r in member["roles"]}
             guilds.append(
                 GuildMembership(
-                    guild_id=guild_id, name=name or entry.get("name") or "", is_moderator=moderator
+                    guild_id=guild_id,
+                    name=name or entry.get("name") or "",
+                    is_moderator=moderator,
+                    is_manager=manager,
                 )
             )
     except (KeyError, TypeError, ValueError, AttributeError):

@@ -96,6 +96,17 @@ def test_an_arbitrator_from_another_server_is_refused(db: None) -> None:
     assert money_state() == before
 
 
+def test_the_creator_cannot_be_their_own_markets_arbitrator(db: None) -> None:
+    guild = _guild(2, binary=ResolverRule.ARBITRATOR)
+    creator = make_member(guild, "creator")
+    before = money_state()
+
+    with refused(ValidationFailed):
+        make_market(creator, arbitrator=creator)
+
+    assert money_state() == before
+
+
 def test_an_arbitrator_where_the_rule_names_none_is_refused(db: None) -> None:
     guild = _guild(2, binary=ResolverRule.MODERATORS)
     creator, judge = make_member(guild, "creator"), make_member(guild, "judge")
