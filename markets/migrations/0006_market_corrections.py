@@ -38,7 +38,14 @@ class Migration(migrations.Migration):
             name='correction_count',
             field=models.PositiveIntegerField(default=0),
         ),
+        # Markets created before corrections existed keep the rules they were created
+        # under: no correction window (0). New markets copy their guild's window.
         migrations.AddField(
+            model_name='market',
+            name='correction_window_hours',
+            field=models.PositiveIntegerField(default=0, help_text='Hours after the decision during which moderators may correct it (0 = never)'),
+        ),
+        migrations.AlterField(
             model_name='market',
             name='correction_window_hours',
             field=models.PositiveIntegerField(default=168, help_text='Hours after the decision during which moderators may correct it (0 = never)'),
