@@ -11,10 +11,12 @@ Discord's spec, …).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 
 from markets.models import Market
 from markets.services import market_create
@@ -63,6 +65,33 @@ def configured_guild(transactional_db: None, discord_guild: GuildSetup) -> Guild
         announcement_channel_id=discord_guild.announcement_channel_id,
     )
     return discord_guild
+
+
+@pytest.fixture(autouse=True)
+def _bot_quiet_before_the_tables_are_emptied(transactional_db: None) -> Iterator[None]:
+    """After each test the tables are emptied (one TRUNCATE) while the bot keeps running.
+
+    A bot read that spans several tables in one transaction (a market snapshot
+    is built in one REPEATABLE READ snapshot) can hold one table the TRUNCATE
+    needs while waiting for another it already took: a deadlock, and the test
+    database is left unflushed for the next test. So first wait (at most 10 s)
+    until no other session of the test database is inside a statement or a
+    transaction: the bot's work for this test has finished.
+    """
+    yield
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() "
+                "AND state IN ('active', 'idle in transaction', 'idle in transaction (aborted)')"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
