@@ -65,6 +65,19 @@ def _top_lines(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _more_and_link(payload: dict[str, Any]) -> str:
+    """``…and 4 more.`` when more members held than are listed, then the market page's link."""
+    shown = min(len(payload.get("top") or []), 10)
+    more = int(payload.get("holders") or 0) - shown
+    parts = []
+    if shown and more > 0:
+        parts.append(f"…and {more} more.")
+    url = str(payload.get("url") or "")
+    if url.startswith(("https://", "http://")):
+        parts.append(f"See everyone's result: {clip(url, 400)}")
+    return ("\n" + "\n".join(parts)) if parts else ""
+
+
 def decided_by_line(payload: dict[str, Any]) -> str:
     """``Resolved by alice (arbitrator) with mod one (moderator).`` from the decision's payload."""
     people = [
@@ -115,6 +128,7 @@ def build_announcement(
         description = f"Winning answer: **{winner}**. {paid} points paid to {members} members."
         if payload.get("top"):
             description += "\n\n**Top payouts**\n" + _top_lines(payload)
+            description += _more_and_link(payload)
         embed = nextcord.Embed(
             title=f"Paid out: {title}"[:256],
             description=clip(description, 4096),
@@ -148,6 +162,7 @@ def build_announcement(
             )
         if payload.get("top"):
             description += "\n\n" + _unwind_lines(payload)
+            description += _more_and_link(payload)
         embed = nextcord.Embed(
             title=f"Refunded: {title}"[:256],
             description=clip(description, 4096),
@@ -187,6 +202,7 @@ def build_announcement(
             )
         if payload.get("top"):
             description += "\n\n" + _unwind_lines(payload, paid="got", given="gave back")
+            description += _more_and_link(payload)
         embed = nextcord.Embed(
             title=f"Correction paid: {title}"[:256],
             description=clip(description, 4096),
