@@ -17,7 +17,6 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import (
     BigIntegerField,
@@ -25,12 +24,12 @@ from django.db.models import (
     QuerySet,
 )
 from django.db.models.functions import Cast, Floor
-from django.urls import reverse
 from django.utils import timezone
 from prometheus_client import Counter, Histogram
 
 from betting.models import Position
 from markets.models import Market, MarketStatus
+from markets.selectors import public_market_url
 from markets.services import market_event_payload
 from markets.snapshots import market_changed
 from points.drip.services import (
@@ -211,14 +210,6 @@ def _record_received(market: Market, *, outcome_id: int) -> None:
     )
 
 
-def _public_market_url(market: Market) -> str:
-    """The market's public page, or "" when its guild keeps its pages private."""
-    if not market.guild.public_pages:
-        return ""
-    path = reverse("public-market", args=[market.guild_id, market.pk])
-    return f"{settings.PUBLIC_BASE_URL}{path}"
-
-
 def finish_market(
     market: Market,
     *,
@@ -266,7 +257,7 @@ def finish_market(
             # The payload stays bounded (top 10); the count and link let the
             # announcement say how many more there are and where to see them all.
             holders=len(lines),
-            url=_public_market_url(market),
+            url=public_market_url(market),
             **data,
         ),
     )

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.conf import settings
 from django.db.models import Case, Count, Q, Value, When
 
 from betting.selectors import member_portfolio
@@ -24,7 +23,7 @@ from markets.corrections import history_sentence
 from markets.descriptions import description_history
 from markets.models import Market, MarketStatus, Outcome
 from markets.resolvers import market_resolver, resolver_role
-from markets.selectors import PriceHistoryPoint, market_list, price_history
+from markets.selectors import PriceHistoryPoint, market_list, price_history, public_market_url
 from markets.services import market_get
 from markets.snapshots import market_snapshot, version_cached
 from points.models import Guild, Member
@@ -112,11 +111,7 @@ def market_card(market_id: int, *, guild_id: int | None = None) -> MarketCard:
         ),
         channel_id=market.discord_channel_id,
         message_id=market.discord_message_id,
-        page_url=(
-            f"{settings.PUBLIC_BASE_URL}/g/{market.guild_id}/markets/{market.pk}/"
-            if market.guild.public_pages
-            else ""
-        ),
+        page_url=public_market_url(market),
         votes_needed=market.min_resolution_votes,
         auto_refund_hours=market.auto_refund_hours,
         fee_bps=market.fee_bps,

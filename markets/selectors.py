@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from markets import amm
@@ -128,3 +130,11 @@ def market_categories(guild_id: int) -> list[str]:
         .distinct()
         .order_by("category")
     )
+
+
+def public_market_url(market: Market) -> str:
+    """The market's public page (absolute), or "" when its guild keeps its pages private."""
+    if not market.guild.public_pages:
+        return ""
+    path = reverse("public-market", args=[market.guild_id, market.pk])
+    return f"{settings.PUBLIC_BASE_URL}{path}"
