@@ -35,6 +35,7 @@ targets are stated for. The last line is machine-readable:
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import sys
 import time
@@ -46,6 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
+    WorkCpu,
     drop_database,
     percentile,
     pgbench_tps,
@@ -58,6 +60,7 @@ from bench.common import (
 )
 
 GUILD_ID = 900_000_000_000_000_002
+BENCH_DB = "predictmarket_bench_bets"
 MEMBERS = 400
 LATE_MS = 1.0  # an arrival begun more than this after its time is "late to start"
 
@@ -97,7 +100,7 @@ def _arguments() -> argparse.Namespace:
 
 def main() -> None:
     args = _arguments()
-    url = setup_django("predictmarket_bench_bets")
+    url = setup_django(BENCH_DB)
     from django.db import connections
 
     from markets.services import market_create
@@ -162,12 +165,13 @@ def main() -> None:
     arrivals = poisson_arrivals(args.open_rate, args.open_seconds, seed=16)
     open_plan = _plan(random.Random(150), members, [hot], len(arrivals))
     connections.close_all()
-    open_run = run_open_loop(
-        _placer(open_plan, "open", lambda w, i: i),
-        arrivals=arrivals,
-        workers=args.open_workers,
-        warm_up=_warm_up,
-    )
+    with WorkCpu(url, BENCH_DB) as open_cpu:
+        open_run = run_open_loop(
+            _placer(open_plan, "open", lambda w, i: i),
+            arrivals=arrivals,
+            workers=args.open_workers,
+            warm_up=_warm_up,
+        )
     open_p99 = percentile(open_run.latencies, 99) * 1000
     print(
         f"open loop on one market, {args.open_rate:.0f} bets/s offered (Poisson) for "
@@ -180,6 +184,23 @@ def main() -> None:
         f"(worst {max(open_run.start_delays, default=0) * 1000:.1f} ms; "
         f"{open_run.waited_for_worker} found every worker busy)"
     )
+    # For scale: a single queue served at the hot market's own closed-loop
+    # rate (mu) with Poisson arrivals (lambda) and exponential service has a
+    # p99 response time of ln(100) / (mu - lambda).
+    mm1_p99 = (
+        math.log(100) / (rate8 - args.open_rate) * 1000 if rate8 > args.open_rate else math.inf
+    )
+    print(
+        f"  an M/M/1 queue served at the 8-worker rate ({rate8:.0f}/s) would answer "
+        f"{args.open_rate:.0f}/s with p99 {mm1_p99:.1f} ms"
+    )
+    open_client, open_server = open_cpu.per_operation_ms(len(open_run.latencies))
+    print(
+        f"  CPU per bet in the open loop: client {open_client:.2f} ms + server "
+        f"{open_server:.2f} ms (start-up and warm-up of {args.open_workers} processes included); "
+        f"{args.open_rate:.0f} bets/s of it would keep "
+        f"{args.open_rate * (open_client + open_server) / 1000:.2f} of {open_cpu.cores} cores busy"
+    )
 
     # 4. Many markets, closed loop for a fixed time, against TPC-B for the same time.
     markets = [new_market(f"Market {n}") for n in range(args.markets)]
@@ -187,11 +208,12 @@ def main() -> None:
     slice_size = 20_000
     many_plan = _plan(random.Random(100), members, markets, 8 * slice_size)
     connections.close_all()
-    many_rate, many_latencies = run_workers_for(
-        _placer(many_plan, "many", lambda w, i: w * slice_size + i % slice_size),
-        workers=8,
-        seconds=args.many_seconds,
-    )
+    with WorkCpu(url, BENCH_DB) as many_cpu:
+        many_rate, many_latencies = run_workers_for(
+            _placer(many_plan, "many", lambda w, i: w * slice_size + i % slice_size),
+            workers=8,
+            seconds=args.many_seconds,
+        )
     print(
         f"bet_place across {args.markets} markets, 8 workers, {args.many_seconds} s: "
         f"{many_rate:7.0f} bets/s  p50 {percentile(many_latencies, 50) * 1000:.2f} ms  "
@@ -199,11 +221,26 @@ def main() -> None:
     )
     tpcb_url = scratch_database("predictmarket_bench_tpcb")
     try:
-        tpcb = pgbench_tps(tpcb_url, clients=8, seconds=args.many_seconds, scale=args.tpcb_scale)
+        with WorkCpu(tpcb_url, "predictmarket_bench_tpcb") as tpcb_cpu:
+            tpcb = pgbench_tps(
+                tpcb_url, clients=8, seconds=args.many_seconds, scale=args.tpcb_scale
+            )
     finally:
         drop_database(tpcb_url)
     print(
         f"pgbench TPC-B, scale {args.tpcb_scale}, 8 clients, {args.many_seconds} s: {tpcb:7.0f} tps"
+    )
+    # What each side costs in CPU: on a machine where both saturate the cores,
+    # many_ratio can be no better than the ratio of their CPU-bound ceilings.
+    bets_done, tpcb_done = len(many_latencies), round(tpcb * args.many_seconds)
+    bet_client, bet_server = many_cpu.per_operation_ms(bets_done)
+    tx_client, tx_server = tpcb_cpu.per_operation_ms(tpcb_done)
+    bet_ceiling, tpcb_ceiling = many_cpu.ceiling_per_s(bets_done), tpcb_cpu.ceiling_per_s(tpcb_done)
+    print(
+        f"  CPU per bet across markets: client {bet_client:.2f} ms + server {bet_server:.2f} ms "
+        f"(ceiling {bet_ceiling:.0f} bets/s on {many_cpu.cores} cores); per TPC-B transaction: "
+        f"pgbench {tx_client:.2f} ms + server {tx_server:.2f} ms (ceiling {tpcb_ceiling:.0f} tps); "
+        f"ceilings' ratio {bet_ceiling / tpcb_ceiling:.3f}"
     )
 
     # 5. Settlement.

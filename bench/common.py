@@ -358,3 +358,76 @@ def percentile(values: Sequence[float], pct: float) -> float:
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else 0.0
+
+
+class WorkCpu:
+    """CPU time the benchmark's own processes spend while a ``with`` block runs.
+
+    The clients are this process's children (forked workers, pgbench), counted
+    by ``getrusage`` once they are reaped; the server side is every
+    PostgreSQL backend connected to ``database`` during the block, sampled
+    from ``/proc`` by a thread (the last sample of each backend counts, so a
+    backend's last tenth of a second may be missed). Other work on the
+    machine is not counted, so the cost per operation holds on a shared
+    machine; the ceiling ``cores / cost`` is what this work alone could reach
+    if CPU were its only limit.
+    """
+
+    cores = os.cpu_count() or 1
+
+    def __init__(self, url: str, database: str) -> None:
+        self.url, self.database = url, database
+
+    def __enter__(self) -> WorkCpu:
+        import resource
+        import threading
+
+        import psycopg
+
+        self._children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self._backends: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._conn = psycopg.connect(self.url, autocommit=True)
+        self._mine = self._conn.info.backend_pid
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        ticks = os.sysconf("SC_CLK_TCK")
+        while not self._stop.wait(0.1):
+            pids = [
+                pid
+                for (pid,) in self._conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.database]
+                )
+                if pid != self._mine
+            ]
+            for pid in pids:
+                try:
+                    with open(f"/proc/{pid}/stat") as stat:
+                        fields = stat.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                self._backends[pid] = (int(fields[11]) + int(fields[12])) / ticks
+
+    def __exit__(self, *exc: object) -> None:
+        import resource
+
+        self._stop.set()
+        self._thread.join()
+        self._conn.close()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.client_seconds = (after.ru_utime - self._children.ru_utime) + (
+            after.ru_stime - self._children.ru_stime
+        )
+        self.server_seconds = sum(self._backends.values())
+
+    def per_operation_ms(self, operations: int) -> tuple[float, float]:
+        """(client, server) CPU milliseconds per operation."""
+        n = max(operations, 1)
+        return self.client_seconds / n * 1000, self.server_seconds / n * 1000
+
+    def ceiling_per_s(self, operations: int) -> float:
+        client, server = self.per_operation_ms(operations)
+        return self.cores / ((client + server) / 1000)

@@ -190,7 +190,7 @@ MARKET_LIST_TTL = cfg.int("MARKET_LIST_TTL", 60, min_value=1)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django_prometheus.cache.backends.redis.NativeRedisCache",
+            "BACKEND": "predictmarket.redis_cache.RedisCache",
             "LOCATION": REDIS_URL,
             "TIMEOUT": CACHE_TTL,
             "KEY_PREFIX": "pm",

@@ -49,7 +49,7 @@ def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
 def redis_cache(redis_server: PrivateRedis, settings: Settings) -> PrivateRedis:
     settings.CACHES = {
         "default": {
-            "BACKEND": "django_prometheus.cache.backends.redis.NativeRedisCache",
+            "BACKEND": "predictmarket.redis_cache.RedisCache",
             "LOCATION": redis_server.url(0),
             "KEY_PREFIX": "pm",
             "OPTIONS": {
