@@ -128,16 +128,20 @@ def main() -> None:
     for workers in (1, 4, 8):
         plan = _plan(random.Random(workers), members, [hot], args.operations)
         per_worker = args.operations // workers
-        rate, latencies = run_workers(
-            _placer(plan, f"closed{workers}", lambda w, i, n=per_worker: w * n + i),
-            workers=workers,
-            operations=args.operations,
-        )
+        with WorkCpu(url, BENCH_DB) as closed_cpu:
+            rate, latencies = run_workers(
+                _placer(plan, f"closed{workers}", lambda w, i, n=per_worker: w * n + i),
+                workers=workers,
+                operations=args.operations,
+            )
         results[workers] = (rate, latencies)
+        client_ms, server_ms = closed_cpu.per_operation_ms(len(latencies))
         print(
             f"bet_place on one market, {workers} worker(s): {rate:7.0f} bets/s  "
             f"p50 {percentile(latencies, 50) * 1000:.2f} ms  "
-            f"p99 {percentile(latencies, 99) * 1000:.2f} ms"
+            f"p99 {percentile(latencies, 99) * 1000:.2f} ms  "
+            f"CPU per bet: client {client_ms:.2f} ms + server {server_ms:.2f} ms "
+            f"(CPU-bound ceiling {closed_cpu.ceiling_per_s(len(latencies)):.0f} bets/s)"
         )
     rate8 = results[8][0]
 
@@ -147,18 +151,22 @@ def main() -> None:
     pg = pgbench_tps(url, clients=8, seconds=args.pgbench_seconds, script=HOT_ROW_SCRIPT)
     print(f"pgbench hot-row transaction, 8 clients: {pg:7.0f} tps")
     ceiling_latencies: list[float] = []
-    ceiling = pgbench_tps(
-        url,
-        clients=8,
-        seconds=args.pgbench_seconds,
-        script=bet_replay_script(members[1], hot),
-        prepared=True,
-        latencies=ceiling_latencies,
-    )
+    replay_script = bet_replay_script(members[1], hot)
+    with WorkCpu(url, BENCH_DB) as replay_cpu:
+        ceiling = pgbench_tps(
+            url,
+            clients=8,
+            seconds=args.pgbench_seconds,
+            script=replay_script,
+            prepared=True,
+            latencies=ceiling_latencies,
+        )
+    replay_client, replay_server = replay_cpu.per_operation_ms(len(ceiling_latencies))
     print(
         f"pgbench replaying a bet's own statements (C client, prepared), 8 clients: "
         f"{ceiling:7.0f} tps  p99 {percentile(ceiling_latencies, 99) * 1000:.2f} ms "
-        f"({ceiling / pg:.1%} of the hot-row rate: the ceiling for any client on this machine)"
+        f"({ceiling / pg:.1%} of the hot-row rate: the ceiling for any client on this machine)  "
+        f"CPU per transaction: pgbench {replay_client:.2f} ms + server {replay_server:.2f} ms"
     )
 
     # 3. Open loop, the hot market.
