@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
 from django.db.transaction import TransactionManagementError
 from psycopg.types.numeric import Int8Dumper
@@ -88,8 +88,9 @@ def fetch_all_prepared(
     Errors are Django's (``IntegrityError`` for a check violation, the
     psycopg error as its ``__cause__``), as for any ORM query.
     """
-    connection.ensure_connection()
-    committing = commit and _is_outermost_atomic_block()
+    db = connections[DEFAULT_DB_ALIAS]  # the proxy's every attribute is a thread-local lookup
+    db.ensure_connection()
+    committing = commit and _is_outermost_atomic_block(db)
     text, names = _native_placeholders(sql)
     values: list[Any] = (
         [params[name] for name in names]  # type: ignore[call-overload]
@@ -98,17 +99,17 @@ def fetch_all_prepared(
     )
     if (recording := _RECORDING.get()) is not None:
         recording.append(Statement(_percent_placeholders(sql), tuple(values), committing))
-    raw = _cursor_class(_raw_cursor_class or HotCursor, connection)(connection.connection)
+    raw = _cursor_class(_raw_cursor_class or HotCursor, db)(db.connection)
     raw.adapters.register_dumper(int, Int8Dumper)
     raw.pm_prepare = prepare
     raw.pm_commit = committing
-    block = connection.atomic_blocks[-1] if committing else None
-    with connection._prepare_cursor(raw) as cursor:
+    block = db.atomic_blocks[-1] if committing else None
+    with db._prepare_cursor(raw) as cursor:
         cursor.execute(text, values)
-        if connection.queries_logged and connection.queries_log[-1]["sql"] is None:
+        if db.queries_logged and db.queries_log[-1]["sql"] is None:
             # Django reads a prepared statement's text from where psycopg keeps
             # it only for statements it did not prepare.
-            connection.queries_log[-1]["sql"] = text
+            db.queries_log[-1]["sql"] = text
         if block is not None:
             _refuse_statements_after_commit(block)
         return cursor.fetchall()
@@ -155,10 +156,9 @@ def _cursor_class(base: type[HotCursor], db: Any) -> type[HotCursor]:
 
 
 def _is_exporting(db: Any) -> bool:
-    from django.db import connections
     from django_prometheus.db.common import DatabaseWrapperMixin
 
-    return isinstance(connections[db.alias], DatabaseWrapperMixin)
+    return isinstance(db, DatabaseWrapperMixin)
 
 
 @functools.lru_cache(maxsize=8)
@@ -254,13 +254,13 @@ def _percent_placeholders(sql: str) -> str:
 _PLACEHOLDER = re.compile(r"%%|%s|%\((?P<name>\w+)\)s")
 
 
-def _is_outermost_atomic_block() -> bool:
+def _is_outermost_atomic_block(db: Any) -> bool:
     return (
-        connection.in_atomic_block
-        and len(connection.atomic_blocks) == 1
-        and not connection.savepoint_ids
-        and not connection.needs_rollback
-        and not connection.get_autocommit()
+        db.in_atomic_block
+        and len(db.atomic_blocks) == 1
+        and not db.savepoint_ids
+        and not db.needs_rollback
+        and not db.get_autocommit()
     )
 
 
@@ -300,18 +300,19 @@ def model_from_row(model: type[Model], attnames: Sequence[str], values: Sequence
     The database's converters run first (SQLite returns naive datetimes and
     floats for decimals; these turn them into aware datetimes and ``Decimal``).
     """
+    db = connections[DEFAULT_DB_ALIAS]
     converted = [
-        _apply(converters, column, value)
+        _apply(converters, column, value, db)
         for (column, converters), value in zip(
-            _converters(model, tuple(attnames), connection.vendor), values, strict=True
+            _converters(model, tuple(attnames), db.vendor), values, strict=True
         )
     ]
-    return model.from_db(connection.alias, list(attnames), converted)
+    return model.from_db(db.alias, list(attnames), converted)
 
 
-def _apply(converters: Sequence[Any], column: Any, value: Any) -> Any:
+def _apply(converters: Sequence[Any], column: Any, value: Any, db: Any) -> Any:
     for converter in converters:
-        value = converter(value, column, connection)
+        value = converter(value, column, db)
     return value
 
 
