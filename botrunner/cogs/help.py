@@ -30,6 +30,13 @@ HELP_ROWS = [
     ("/leaderboard", "Top members by balance, net worth or profit (all time, last week or month)."),
     ("/apikey", "Your personal key for the REST API (shown once, only to you)."),
     (
+        "/notify on · /notify off",
+        "Get a direct message with your own result (what you were paid, got back or gave "
+        "back, and your profit on the market) whenever a market you traded is paid out, "
+        "refunded or corrected. Off until you turn it on; Discord delivers it only if you "
+        "allow DMs from this server's members.",
+    ),
+    (
         "Moderators",
         "/resolve (vote the winning answer, or cancel), /moderate close, /moderate cancel, "
         "/moderate correct (vote to change a decided market's result, within the server's "

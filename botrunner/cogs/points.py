@@ -1,4 +1,4 @@
-"""Member points: ``/balance``, ``/daily``, ``/tip``, ``/leaderboard``, ``/history``.
+"""Member points: ``/balance``, ``/daily``, ``/tip``, ``/leaderboard``, ``/history``, ``/notify``.
 
 Replies are ephemeral: balances and history are a member's own business.
 """
@@ -20,7 +20,12 @@ from botrunner.invocation import Ack, Invocation, handler
 from botrunner.text import clip, points, relative_time, safe
 from points.api_tokens import api_token_issue, api_token_revoke
 from points.selectors import balance_leaderboard, member_display_balance, member_history
-from points.services import member_ensure, points_daily_claim, points_transfer
+from points.services import (
+    member_ensure,
+    member_set_notify_results,
+    points_daily_claim,
+    points_transfer,
+)
 from predictmarket.errors import ValidationFailed
 
 HISTORY_PAGE = 10
@@ -154,6 +159,29 @@ async def history_page(inv: Invocation, parts: list[str]) -> None:
     await _history(inv, before=int(parts[0]), edit=True)
 
 
+NOTIFY_CHOICES = {"on": "on", "off": "off"}
+
+
+@handler("notify")
+async def notify_command(inv: Invocation, *, setting: str) -> None:
+    if setting not in NOTIFY_CHOICES:
+        raise ValidationFailed("Choose on or off.")
+    actor = await inv.actor()
+    on = setting == "on"
+    changed = await call(member_set_notify_results, member=actor.member, on=on, actor=actor.name)
+    if on:
+        text = (
+            "🔔 You will get a direct message with your result on every market you trade "
+            "here when it is paid out, refunded or corrected."
+            if changed
+            else "🔔 Result messages were already on."
+        )
+        text += " If your DMs from server members are off, Discord will not deliver them."
+    else:
+        text = "🔕 Result messages are off." if changed else "🔕 Result messages were already off."
+    await inv.reply(text)
+
+
 @handler("apikey")
 async def apikey_command(inv: Invocation, *, revoke: bool = False) -> None:
     actor = await inv.actor()
@@ -230,6 +258,20 @@ class PointsCog(commands.Cog, name="Points"):
         ),
     ) -> None:
         await apikey_command(interaction, revoke=bool(revoke))
+
+    @nextcord.slash_command(
+        name="notify",
+        description="Get a DM with your result on every market you trade",
+        dm_permission=False,
+    )
+    async def notify(
+        self,
+        interaction: nextcord.Interaction,
+        setting: str = nextcord.SlashOption(
+            description="on: DM me my results; off: stop", choices=NOTIFY_CHOICES
+        ),
+    ) -> None:
+        await notify_command(interaction, setting=setting)
 
     @nextcord.slash_command(
         name="history", description="Your recent points movements", dm_permission=False
