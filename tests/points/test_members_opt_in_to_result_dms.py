@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
 
 from points.models import Member
 from points.services import member_set_notify_results
@@ -43,3 +45,15 @@ def test_it_changes_only_that_member(
 ) -> None:
     member_set_notify_results(member=member, on=True, actor="discord:1")
     assert set(Member.objects.filter(notify_results=True)) == {member}
+
+
+def test_staff_see_the_setting_in_the_admin_but_cannot_set_it_for_the_member(
+    member: Member,
+) -> None:
+    staff = Client()
+    staff.force_login(get_user_model().objects.create_superuser("staff", "s@example.com", "pw"))
+    page = staff.get(f"/admin/points/member/{member.pk}/change/").content.decode()
+    assert "Notify results" in page
+    assert 'name="notify_results"' not in page  # shown, not an input
+    staff.post(f"/admin/points/member/{member.pk}/change/", {"notify_results": "on"})
+    assert Member.objects.get(pk=member.pk).notify_results is False
