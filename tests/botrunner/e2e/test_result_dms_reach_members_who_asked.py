@@ -20,7 +20,7 @@ from markets.services import market_close
 from points.models import Member
 from tests.botrunner.e2e.bot_process import BotProcess
 from tests.botrunner.e2e.conftest import Personas, member_row, open_market
-from tests.discord_emulator import DiscordEmulator, GuildSetup, message_text
+from tests.discord_emulator import DiscordEmulator, GuildSetup, Persona, message_text
 
 pytestmark = [
     pytest.mark.discord_e2e,
@@ -126,3 +126,47 @@ def test_a_member_who_asked_gets_their_result_by_dm(
     assert emulator.direct_messages(closed) == []
     assert people.bob.user_id not in emulator.dm_channels  # he never asked
     assert len(emulator.direct_messages(people.alice)) == 1
+
+
+def test_a_correction_tells_each_opted_in_member_again_and_off_means_off(
+    emulator: DiscordEmulator, bot: BotWithMetrics, people: Personas, discord_guild: GuildSetup
+) -> None:
+    asked = emulator.slash(people.alice, "notify", setting="on")
+    emulator.wait_for_reply(asked, contains="🔔")
+    for setting in ("on", "off"):
+        changed = emulator.slash(people.bob, "notify", setting=setting)
+        emulator.wait_for_reply(changed, contains="🔔" if setting == "on" else "🔕")
+    market = open_market(discord_guild, people.alice, "Did the fair happen?", ["Yes", "No"])
+    for persona, answer in ((people.alice, 0), (people.bob, 1)):
+        bet_place(
+            member=member_row(discord_guild, persona),
+            market_id=market.pk,
+            outcome_index=answer,
+            amount=100,
+            idempotency_key=f"e2e:notify-correct:{persona.user_id}:{market.pk}",
+            bypass_rate_limit=True,
+        )
+    market_close(market_id=market.pk, actor="system:e2e")
+    for mod in (people.mod_one, people.mod_two):
+        voted = emulator.slash(mod, "resolve", market=str(market.pk), outcome="Yes")
+        emulator.wait_for_reply(voted, contains="market")
+    def about_this_market(persona: Persona) -> list[str]:
+        texts = [message_text(m) for m in emulator.direct_messages(persona)]
+        return [t for t in texts if f"#{market.pk} Did the fair happen?" in t]
+
+    emulator.wait_for(lambda: about_this_market(people.alice), timeout=30, what="the first DM")
+    for mod in (people.mod_one, people.mod_two):
+        voted = emulator.slash(mod, "moderate correct", market=str(market.pk), outcome="No")
+        emulator.wait_for_reply(voted, contains="market")
+
+    dms = emulator.wait_for(
+        lambda: (found := about_this_market(people.alice)) and len(found) >= 2 and found,
+        timeout=30,
+        what="alice's correction DM",
+    )
+    corrected = dms[-1]
+    assert "was corrected from resolved Yes to **resolved No**" in corrected, corrected
+    assert "You gave back" in corrected
+    assert "Your result on this market: **-100** points." in corrected
+    assert len(dms) == 2
+    assert about_this_market(people.bob) == []  # he turned them off again
