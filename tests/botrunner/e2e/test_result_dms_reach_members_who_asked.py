@@ -150,6 +150,7 @@ def test_a_correction_tells_each_opted_in_member_again_and_off_means_off(
     for mod in (people.mod_one, people.mod_two):
         voted = emulator.slash(mod, "resolve", market=str(market.pk), outcome="Yes")
         emulator.wait_for_reply(voted, contains="market")
+
     def about_this_market(persona: Persona) -> list[str]:
         texts = [message_text(m) for m in emulator.direct_messages(persona)]
         return [t for t in texts if f"#{market.pk} Did the fair happen?" in t]
