@@ -123,3 +123,25 @@ def test_a_dm_read_again_after_a_restart_is_not_sent_twice(emulator: DiscordEmul
     assert len(emulator.direct_messages(alice)) == 1
     assert DeliveredAnnouncement.objects.filter(kind="member.result").count() == 1
     assert not emulator.violations
+
+
+def test_a_dm_discord_rate_limits_waits_for_the_next_poll_and_is_sent_then(
+    emulator: DiscordEmulator,
+) -> None:
+    alice = emulator.guild.member("alice")
+    start_cursor_here()
+    start = outbox_position(CONSUMER)
+    settled_market([member_of(emulator, alice, notify=True)])
+    # More 429s than nextcord's own retries and the consumer's attempts together.
+    emulator.fail_next("POST", r"^/channels/\d+/messages$", 429, count=100, retry_after=0.01)
+
+    deliver(emulator)
+
+    assert emulator.direct_messages(alice) == []
+    assert outbox_position(CONSUMER) < OutboxEvent.objects.get(kind="member.result").id
+    assert outbox_position(CONSUMER) >= start
+    emulator.clear_failures()
+    deliver(emulator)
+
+    assert len(emulator.direct_messages(alice)) == 1
+    assert outbox_position(CONSUMER) == OutboxEvent.objects.latest("id").id

@@ -322,6 +322,11 @@ class DiscordEmulator:
                 Failure(method, re.compile(path), status, count, retry_after, body or {})
             )
 
+    def clear_failures(self) -> None:
+        """Forget the injected answers not used yet: Discord takes requests again."""
+        with self.lock:
+            self._failures.clear()
+
     def drop_gateway(self, code: int = 4000) -> int:
         return self.run(self.gateway.drop(code))
 
