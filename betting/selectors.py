@@ -11,7 +11,8 @@ from django.db.models import QuerySet
 from betting.leaderboards import WorthRow, ranked_board
 from betting.models import Position, Trade
 from markets import amm
-from markets.models import Market, MarketStatus, Outcome
+from markets.models import Market, MarketCorrection, MarketStatus, Outcome
+from markets.services import market_get
 from points.models import Member
 
 CENT = Decimal("0.01")
@@ -113,6 +114,96 @@ def market_top_holders(market: Market, *, limit: int = 10) -> list[HolderRow]:
 
 def market_trades(market: Market) -> QuerySet[Trade]:
     return market.trades.select_related("member", "outcome").order_by("-id")
+
+
+@dataclass(frozen=True)
+class TradeLine:
+    side: str  # TradeSide value
+    outcome_label: str
+    shares: Decimal
+    points: int
+    created_at: datetime
+
+
+class MarketOutcomeForMember:
+    """What ``member_market_result`` says became of a member's trades (``result``)."""
+
+    OPEN = "still open"
+    AWAITING = "awaiting a decision"
+    PAYING = "being paid out"
+    PAID = "paid"
+    REFUNDED = "refunded"
+    CORRECTED = "corrected"
+    NO_TRADES = "no trades"
+
+
+@dataclass(frozen=True)
+class MemberMarketResult:
+    market_id: int
+    question: str
+    status_label: str
+    winning_outcome: str | None
+    result: str  # a MarketOutcomeForMember value
+    trades: list[TradeLine]  # newest first, at most ``limit``
+    trade_count: int
+    points_spent: int
+    points_received: int
+    value: Decimal  # what the shares still held are worth now (0 once decided)
+
+    @property
+    def profit(self) -> Decimal:
+        return self.value + self.points_received - self.points_spent
+
+
+def member_market_result(member: Member, *, market_id: int, limit: int = 20) -> MemberMarketResult:
+    """One member's trades on one market of their guild, and what became of them.
+
+    Another guild's market is ``NotFound``, as if it did not exist. Live markets
+    are marked to market (as the portfolio does); a decided one counts what it
+    paid, refunded or took back, corrections included.
+    """
+    market = market_get(market_id, guild_id=member.guild_id)
+    trades = Trade.objects.filter(market=market, member=member)
+    lines = [
+        TradeLine(t.side, t.outcome.label, t.shares, t.points, t.created_at)
+        for t in trades.select_related("outcome").order_by("-id")[: max(1, limit)]
+    ]
+    positions = list(Position.objects.filter(market=market, member=member))
+    live = market.status in _LIVE
+    value = Decimal(0)  # a decided market's shares are worth nothing more: it has paid
+    if live:
+        prices = _probabilities({market.pk})
+        value = sum(
+            ((p.shares * prices.get(p.outcome_id, Decimal(0))).quantize(CENT) for p in positions),
+            Decimal(0),
+        )
+    if not positions:
+        result = MarketOutcomeForMember.NO_TRADES
+    elif market.status == MarketStatus.OPEN:
+        result = MarketOutcomeForMember.OPEN
+    elif market.status == MarketStatus.CLOSED:
+        result = MarketOutcomeForMember.AWAITING
+    elif market.settled_at is None:
+        result = MarketOutcomeForMember.PAYING
+    elif MarketCorrection.objects.filter(market=market, applied_at__isnull=False).exists():
+        result = MarketOutcomeForMember.CORRECTED
+    elif market.status == MarketStatus.RESOLVED:
+        result = MarketOutcomeForMember.PAID
+    else:
+        result = MarketOutcomeForMember.REFUNDED
+    winner = market.winning_outcome.label if market.winning_outcome_id else None
+    return MemberMarketResult(
+        market_id=market.pk,
+        question=market.question,
+        status_label=market.get_status_display(),
+        winning_outcome=winner if market.status == MarketStatus.RESOLVED else None,
+        result=result,
+        trades=lines,
+        trade_count=trades.count(),
+        points_spent=sum(p.points_spent for p in positions),
+        points_received=sum(p.points_received for p in positions),
+        value=value,
+    )
 
 
 def worth_leaderboard(

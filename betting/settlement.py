@@ -22,6 +22,7 @@ from django.db.models import (
     BigIntegerField,
     F,
     QuerySet,
+    Sum,
 )
 from django.db.models.functions import Cast, Floor
 from django.utils import timezone
@@ -45,7 +46,7 @@ from points.models import (
 )
 from points.services import house_account
 from predictmarket.audit import audit_record
-from predictmarket.outbox import outbox_append
+from predictmarket.outbox import outbox_append, outbox_append_many
 
 logger = logging.getLogger(__name__)
 
@@ -245,6 +246,8 @@ def finish_market(
     audit_record(
         actor=actor, action=f"market.{kind}", guild_id=market.guild_id, target=market, data=data
     )
+    winning_outcome = market.winning_outcome.label if market.winning_outcome_id else None
+    url = public_market_url(market)
     outbox_append(
         kind=f"market.{kind}",
         guild_id=market.guild_id,
@@ -252,14 +255,25 @@ def finish_market(
         aggregate_id=market.pk,
         payload=market_event_payload(
             market,
-            winning_outcome=market.winning_outcome.label if market.winning_outcome_id else None,
+            winning_outcome=winning_outcome,
             top=top,
             # The payload stays bounded (top 10); the count and link let the
             # announcement say how many more there are and where to see them all.
             holders=len(lines),
-            url=public_market_url(market),
+            url=url,
             **data,
         ),
+    )
+    _queue_result_messages(
+        market,
+        kind=kind,
+        payments=payments,
+        common={
+            "guild_name": market.guild.name,
+            "winning_outcome": winning_outcome,
+            "url": url,
+            **(extra or {}),
+        },
     )
     logger.info("market %s %s", market.pk, kind, extra=data)
     return SettlementResult(
@@ -272,6 +286,54 @@ def finish_market(
         top=top,
         lines=lines,
     )
+
+
+RESULT_MESSAGE = "member.result"
+
+
+def _queue_result_messages(
+    market: Market, *, kind: str, payments: dict[int, int], common: dict[str, object]
+) -> int:
+    """One outbox event per opted-in member who traded on the market: their result DM.
+
+    Every such member, not only the announcement's top 10: each event is one
+    member's own small payload, so the count is bounded by the members who
+    opted in (``/notify on``), and none is too big however many held. Written in
+    the settlement's transaction, which only the claim's winner runs, so each
+    member gets one event per settlement; the bot records each delivered DM by
+    event id, so a re-read event is not sent twice.
+
+    ``net`` is the member's whole result on the market so far (received - spent,
+    every earlier payment, refund and correction included); ``amount`` is what
+    this settlement moved for them.
+    """
+    traders = (
+        Position.objects.filter(market=market, member__notify_results=True)
+        .values("member_id", "member__discord_id", "member__display_name")
+        .annotate(received=Sum("points_received"), spent=Sum("points_spent"))
+        .order_by("member_id")
+    )
+    events = [
+        (
+            market.pk,
+            market_event_payload(
+                market,
+                kind=kind,
+                member_id=row["member_id"],
+                discord_id=str(row["member__discord_id"]),
+                display_name=row["member__display_name"],
+                amount=payments.get(row["member_id"], 0),
+                net=row["received"] - row["spent"],
+                **common,
+            ),
+        )
+        for row in traders
+    ]
+    if events:
+        outbox_append_many(
+            kind=RESULT_MESSAGE, guild_id=market.guild_id, aggregate_type="market", events=events
+        )
+    return len(events)
 
 
 SWEEP_BATCH = 200

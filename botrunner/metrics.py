@@ -48,6 +48,13 @@ MESSAGE_EDITS = Counter(
     "predictmarket_bot_message_edits_total", "Live market message edits, by result", ["result"]
 )
 
+RESULT_DMS = Counter(
+    "predictmarket_bot_result_dms_total",
+    "Result direct messages (/notify on), by result: sent, refused (the member's DMs are "
+    "closed to the bot, Discord code 50007: dropped), failed (another refusal: dropped)",
+    ["result"],
+)
+
 
 def record_command(command: str, outcome: str, seconds: float) -> None:
     COMMANDS.labels(command, outcome).inc()

@@ -1,8 +1,9 @@
 """What the bot keeps of its own: which outbox events it has already announced.
 
 The outbox is delivered at least once: after a crash the bot re-reads events
-it handled but had not acknowledged. Announcements are recorded here after
-they are posted, so a re-read event is skipped instead of announced twice.
+it handled but had not acknowledged. Announcements, and result DMs
+(``member.result``, one event per member), are recorded here after they are
+posted, so a re-read event is skipped instead of posted twice.
 """
 
 from __future__ import annotations

@@ -6,7 +6,10 @@ The consumer reads events after its cursor (``outbox_read("discord")``), and:
   then edits it at most once per ``debounce`` seconds per message: the edit
   renders the market as it is *now*, so one edit covers every trade since the
   last one (a busy market is edited every 5 s, not once per trade);
-* posts results, refunds and reminders in the guild's announcement channel.
+* posts results, refunds and reminders in the guild's announcement channel;
+* sends each member who asked for it (``/notify on``) their result in a direct
+  message (``member.result`` events). A member whose DMs are closed to the bot
+  (Discord's 403, code 50007) is skipped quietly and counted, never retried.
 
 Delivery is at least once. The cursor is acknowledged only up to events whose
 effects are done: a message that is still waiting for its debounced edit holds
@@ -34,8 +37,9 @@ import nextcord
 from botrunner.announcements import ANNOUNCED_KINDS, build_announcement
 from botrunner.calls import call
 from botrunner.cards import render_market_message
-from botrunner.metrics import MESSAGE_EDITS, OUTBOX_EVENTS
+from botrunner.metrics import MESSAGE_EDITS, OUTBOX_EVENTS, RESULT_DMS
 from botrunner.reads import announcement_target, market_card
+from botrunner.result_messages import RESULT_KIND, result_message
 from botrunner.services import announcement_delivered, announcement_record
 from botrunner.text import NO_MENTIONS
 from predictmarket.models import OutboxEvent
@@ -61,6 +65,9 @@ EDITED_KINDS = frozenset(
 )
 DEFAULT_RETRY_AFTER = 5.0
 MAX_RETRY_AFTER = 300.0
+# Discord's JSON error code for a DM the user does not accept from the bot
+# (DMs from server members off, the bot blocked, or no server in common).
+CANNOT_MESSAGE_USER = 50007
 # A message whose edits keep failing is given up after this many flushes, so it
 # cannot hold the cursor (and every later announcement) back for ever.
 MAX_EDIT_FAILURES = 5
@@ -145,6 +152,8 @@ class OutboxConsumer:
             self._stale.setdefault(int(event.aggregate_id), event.id)
         if event.kind in ANNOUNCED_KINDS:
             return await self._announce(event)
+        if event.kind == RESULT_KIND:
+            return await self._send_result(event)
         return True
 
     async def _acknowledge(self) -> None:
@@ -266,6 +275,53 @@ class OutboxConsumer:
             channel_id=target.channel_id,
             message_id=getattr(message, "id", None),
         )
+        return True
+
+    # -- result DMs ------------------------------------------------------------
+    async def _send_result(self, event: OutboxEvent) -> bool:
+        """DM one member their result; False only when Discord asks us to come back later."""
+        if await call(announcement_delivered, event_id=event.id):
+            return True  # sent before a restart
+        discord_id = str(event.payload.get("discord_id") or "")
+        embed = result_message(event.payload)
+
+        async def send() -> Any:
+            # Discord's spec types recipient_id as a snowflake string; nextcord's
+            # create_dm would send the int, so the id goes to its HTTP call as a string.
+            dm = await self.client.http.start_private_message(discord_id)
+            channel = self.client.get_partial_messageable(
+                int(dm["id"]), type=nextcord.ChannelType.private
+            )
+            return await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
+
+        try:
+            message = await self._with_retries(send)
+        except RetryLater:
+            return False
+        except nextcord.HTTPException as exc:
+            if exc.status == 403 and exc.code == CANNOT_MESSAGE_USER:
+                # The member closed their DMs: a retry would be refused too, and
+                # every refusal counts toward Discord's invalid-request limit.
+                logger.info("member %s does not accept DMs; result not sent", discord_id)
+                RESULT_DMS.labels("refused").inc()
+            else:
+                logger.warning(
+                    "Discord refused the result DM of event %s (%s, code %s)",
+                    event.id,
+                    exc.status,
+                    exc.code,
+                )
+                RESULT_DMS.labels("failed").inc()
+            return True
+        await call(
+            announcement_record,
+            event_id=event.id,
+            kind=event.kind,
+            guild_id=event.guild_id,
+            channel_id=getattr(getattr(message, "channel", None), "id", None),
+            message_id=getattr(message, "id", None),
+        )
+        RESULT_DMS.labels("sent").inc()
         return True
 
     # -- Discord's rate limits -------------------------------------------------

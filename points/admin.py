@@ -281,6 +281,8 @@ class MemberAdmin(GuildScopedAdmin):
         "is_frozen",
         "frozen_reason",
         "last_daily_at",
+        # The member's own choice (/notify on|off): shown, never set for them here.
+        "notify_results",
         "created_at",
     ]
     actions = [

@@ -21,6 +21,9 @@ class MeOutput(serializers.Serializer):
     guild_name = serializers.CharField()
     balance = serializers.IntegerField(help_text="From DRIP when the server keeps its points there")
     is_frozen = serializers.BooleanField()
+    notify_results = serializers.BooleanField(
+        help_text="A DM with the member's result on each market they traded (/notify on|off)"
+    )
 
 
 class MeView(APIView):
@@ -39,6 +42,7 @@ class MeView(APIView):
                     "guild_name": member.guild.name,
                     "balance": member_display_balance(member),
                     "is_frozen": member.is_frozen,
+                    "notify_results": member.notify_results,
                 }
             ).data
         )

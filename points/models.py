@@ -205,6 +205,9 @@ class Member(models.Model):
     is_frozen = models.BooleanField(default=False)
     frozen_reason = models.CharField(max_length=500, blank=True)
     last_daily_at = models.DateTimeField(null=True, blank=True)
+    # ``/notify on``: a direct message with the member's result on every market
+    # they traded, when it is paid, refunded or corrected. Off until they ask.
+    notify_results = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

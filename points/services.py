@@ -423,6 +423,27 @@ def member_set_frozen(*, member: Member, frozen: bool, reason: str, actor: str) 
     return locked
 
 
+def member_set_notify_results(*, member: Member, on: bool, actor: str) -> bool:
+    """Turn a member's result DMs on or off; False when it already was so (nothing written).
+
+    Setting it again is not an error: ``/notify on`` twice leaves it on, with one
+    audit entry for the one change.
+    """
+    with transaction.atomic():
+        changed = Member.objects.filter(pk=member.pk, notify_results=not on).update(
+            notify_results=on
+        )
+        if changed:
+            audit_record(
+                actor=actor,
+                action="member.notify_on" if on else "member.notify_off",
+                guild_id=member.guild_id,
+                target=member,
+            )
+    member.notify_results = on
+    return bool(changed)
+
+
 # ------------------------------------------------------------------------------
 # Guild settings
 # ------------------------------------------------------------------------------

@@ -36,6 +36,29 @@ def outbox_append(
     )
 
 
+def outbox_append_many(
+    *,
+    kind: str,
+    guild_id: int | None,
+    aggregate_type: str = "",
+    events: list[tuple[object, dict[str, Any]]],
+) -> list[OutboxEvent]:
+    """Append one event per ``(aggregate_id, payload)`` in one INSERT (same transaction rules)."""
+    return OutboxEvent.objects.bulk_create(
+        [
+            OutboxEvent(
+                kind=kind,
+                guild_id=guild_id,
+                aggregate_type=aggregate_type,
+                aggregate_id=str(aggregate_id),
+                payload=payload,
+            )
+            for aggregate_id, payload in events
+        ],
+        batch_size=1000,
+    )
+
+
 def outbox_position(consumer: str) -> int:
     cursor = OutboxCursor.objects.filter(consumer=consumer).first()
     return cursor.position if cursor else 0

@@ -25,10 +25,22 @@ HELP_ROWS = [
     ),
     ("/market list · /market show", "Browse markets; post one with its odds, chart and buttons."),
     ("/bet · /sell", "Buy shares of an answer (you see a quote first) or sell them back."),
-    ("/portfolio · /balance · /history", "Your shares, points and movements (only you see them)."),
+    (
+        "/portfolio · /balance · /history",
+        "Your shares, points and movements (only you see them); /history market: shows your "
+        "trades on one market and what became of them (paid, refunded, corrected or still "
+        "open) with your profit.",
+    ),
     ("/daily · /tip", "Claim daily points; give points to another member."),
     ("/leaderboard", "Top members by balance, net worth or profit (all time, last week or month)."),
     ("/apikey", "Your personal key for the REST API (shown once, only to you)."),
+    (
+        "/notify on · /notify off",
+        "Get a direct message with your own result (what you were paid, got back or gave "
+        "back, and your profit on the market) whenever a market you traded is paid out, "
+        "refunded or corrected. Off until you turn it on; Discord delivers it only if you "
+        "allow DMs from this server's members.",
+    ),
     (
         "Moderators",
         "/resolve (vote the winning answer, or cancel), /moderate close, /moderate cancel, "

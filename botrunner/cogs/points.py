@@ -1,4 +1,4 @@
-"""Member points: ``/balance``, ``/daily``, ``/tip``, ``/leaderboard``, ``/history``.
+"""Member points: ``/balance``, ``/daily``, ``/tip``, ``/leaderboard``, ``/history``, ``/notify``.
 
 Replies are ephemeral: balances and history are a member's own business.
 """
@@ -12,15 +12,22 @@ from django.conf import settings
 from nextcord.ext import commands
 
 from betting.leaderboards import PERIOD_CHOICES, period_start
-from betting.selectors import worth_leaderboard
+from betting.selectors import MarketOutcomeForMember, member_market_result, worth_leaderboard
+from botrunner.autocomplete import ANY_STATUS, suggest_markets
 from botrunner.calls import call
 from botrunner.components import history_view
 from botrunner.context import Actor
 from botrunner.invocation import Ack, Invocation, handler
-from botrunner.text import clip, points, relative_time, safe
+from botrunner.parsing import parse_id
+from botrunner.text import absolute_time, clip, points, relative_time, safe, shares
 from points.api_tokens import api_token_issue, api_token_revoke
 from points.selectors import balance_leaderboard, member_display_balance, member_history
-from points.services import member_ensure, points_daily_claim, points_transfer
+from points.services import (
+    member_ensure,
+    member_set_notify_results,
+    points_daily_claim,
+    points_transfer,
+)
 from predictmarket.errors import ValidationFailed
 
 HISTORY_PAGE = 10
@@ -144,14 +151,82 @@ async def _history(inv: Invocation, *, before: int | None, edit: bool) -> None:
         await inv.reply(embed=embed)
 
 
+RESULT_LINES = {
+    MarketOutcomeForMember.OPEN: "still open",
+    MarketOutcomeForMember.AWAITING: "closed, awaiting a decision",
+    MarketOutcomeForMember.PAYING: "decided, being paid out",
+    MarketOutcomeForMember.PAID: "paid",
+    MarketOutcomeForMember.REFUNDED: "refunded (all trades unwound)",
+    MarketOutcomeForMember.CORRECTED: "corrected",
+}
+
+
+async def _market_history(inv: Invocation, market: str) -> None:
+    actor = await inv.actor()
+    found = await call(member_market_result, actor.member, market_id=parse_id(market))
+    title = clip(f"Your trades on #{found.market_id} {safe(found.question, 200)}", 256)
+    if not found.trades:
+        embed = nextcord.Embed(title=title, description="You have not traded on this market.")
+        await inv.reply(embed=embed)
+        return
+    lines = [
+        f"{absolute_time(t.created_at)} · {'Bought' if t.side == 'buy' else 'Sold'} "
+        f"**{safe(t.outcome_label, 80)}** · {shares(t.shares)} shares · {points(t.points)} points"
+        for t in found.trades
+    ]
+    if found.trade_count > len(found.trades):
+        lines.append(f"…and {found.trade_count - len(found.trades)} earlier trades.")
+    result = RESULT_LINES.get(found.result, found.result)
+    if found.result == MarketOutcomeForMember.CORRECTED:
+        result += f" (now {found.status_label.lower()})"
+    if found.winning_outcome:
+        result += f": the winning answer is **{safe(found.winning_outcome, 200)}**"
+    money = f"Spent {points(found.points_spent)} · received {points(found.points_received)}"
+    if found.value:
+        money += f" · shares worth {points(found.value)} now"
+    profit_word = "Profit so far" if found.result == MarketOutcomeForMember.OPEN else "Profit"
+    lines += [
+        "",
+        f"**Result:** {result}.",
+        f"{money} · **{profit_word}: {points(found.profit, sign=True)} points**",
+    ]
+    await inv.reply(embed=nextcord.Embed(title=title, description=clip("\n".join(lines), 4096)))
+
+
 @handler("history")
-async def history_command(inv: Invocation) -> None:
+async def history_command(inv: Invocation, *, market: str | None = None) -> None:
+    if market:
+        await _market_history(inv, market)
+        return
     await _history(inv, before=None, edit=False)
 
 
 @handler("history page", ack=Ack.UPDATE)
 async def history_page(inv: Invocation, parts: list[str]) -> None:
     await _history(inv, before=int(parts[0]), edit=True)
+
+
+NOTIFY_CHOICES = {"on": "on", "off": "off"}
+
+
+@handler("notify")
+async def notify_command(inv: Invocation, *, setting: str) -> None:
+    if setting not in NOTIFY_CHOICES:
+        raise ValidationFailed("Choose on or off.")
+    actor = await inv.actor()
+    on = setting == "on"
+    changed = await call(member_set_notify_results, member=actor.member, on=on, actor=actor.name)
+    if on:
+        text = (
+            "🔔 You will get a direct message with your result on every market you trade "
+            "here when it is paid out, refunded or corrected."
+            if changed
+            else "🔔 Result messages were already on."
+        )
+        text += " If your DMs from server members are off, Discord will not deliver them."
+    else:
+        text = "🔕 Result messages are off." if changed else "🔕 Result messages were already off."
+    await inv.reply(text)
 
 
 @handler("apikey")
@@ -232,10 +307,36 @@ class PointsCog(commands.Cog, name="Points"):
         await apikey_command(interaction, revoke=bool(revoke))
 
     @nextcord.slash_command(
+        name="notify",
+        description="Get a DM with your result on every market you trade",
+        dm_permission=False,
+    )
+    async def notify(
+        self,
+        interaction: nextcord.Interaction,
+        setting: str = nextcord.SlashOption(
+            description="on: DM me my results; off: stop", choices=NOTIFY_CHOICES
+        ),
+    ) -> None:
+        await notify_command(interaction, setting=setting)
+
+    @nextcord.slash_command(
         name="history", description="Your recent points movements", dm_permission=False
     )
-    async def history(self, interaction: nextcord.Interaction) -> None:
-        await history_command(interaction)
+    async def history(
+        self,
+        interaction: nextcord.Interaction,
+        market: str | None = nextcord.SlashOption(
+            description="Your trades and result on one market instead",
+            required=False,
+            autocomplete=True,
+        ),
+    ) -> None:
+        await history_command(interaction, market=market)
+
+    @history.on_autocomplete("market")
+    async def _history_market(self, interaction: nextcord.Interaction, market: str) -> None:
+        await suggest_markets(interaction, market, ANY_STATUS)
 
 
 def setup(bot: Any) -> None:

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 from betting.services import bet_place
 from markets.models import Market
 from points.models import Member
-from points.services import member_set_frozen
+from points.services import member_set_frozen, member_set_notify_results
 from tests.api.helpers import assert_error, assert_unauthenticated, url
 
 
@@ -24,6 +24,7 @@ def test_it_shows_the_keys_member(alice: APIClient, member: Member) -> None:
         "guild_name": "Owner's guild",
         "balance": 1000,
         "is_frozen": False,
+        "notify_results": False,
     }
 
 
@@ -43,6 +44,12 @@ def test_it_shows_the_current_balance_and_freeze(
     body = alice.get(url("me")).json()
 
     assert (body["balance"], body["is_frozen"]) == (925, True)
+
+
+def test_it_shows_whether_result_dms_are_on(alice: APIClient, member: Member) -> None:
+    member_set_notify_results(member=member, on=True, actor="discord:1")
+
+    assert alice.get(url("me")).json()["notify_results"] is True
 
 
 def test_each_key_sees_its_own_member(bob: APIClient, outsider: Member, mallory: APIClient) -> None:

@@ -99,6 +99,7 @@ def test_every_capability_has_a_command() -> None:
         "config drip",
         "config local-points",
         "apikey",
+        "notify",
     }
 
 

@@ -141,3 +141,42 @@ def test_an_injected_429_carries_what_nextcord_reads(emulator: DiscordEmulator) 
 def test_a_missing_spec_fails_loudly(tmp_path: Path) -> None:
     with pytest.raises(SpecMissing, match=r"discord-api-spec/openapi\.json"):
         DiscordSpec(tmp_path / "discord-api-spec" / "openapi.json")
+
+
+def test_a_dm_to_a_user_with_closed_dms_is_refused_as_discord_refuses_it(
+    emulator: DiscordEmulator,
+) -> None:
+    alice = emulator.guild.member("alice")
+    carol = emulator.guild.member("carol")
+    emulator.close_dms(carol)
+    channels = {}
+    for persona in (alice, carol):
+        opened = api(
+            emulator, "POST", "/users/@me/channels", json={"recipient_id": str(persona.user_id)}
+        )
+        assert opened.status_code == 200, opened.text
+        assert opened.json()["type"] == 1
+        assert opened.json()["recipients"][0]["id"] == str(persona.user_id)
+        channels[persona.username] = opened.json()["id"]
+    again = api(emulator, "POST", "/users/@me/channels", json={"recipient_id": str(alice.user_id)})
+    assert again.json()["id"] == channels["alice"]  # one DM channel per user
+
+    sent = api(emulator, "POST", f"/channels/{channels['alice']}/messages", json={"content": "hi"})
+    refused = api(
+        emulator, "POST", f"/channels/{channels['carol']}/messages", json={"content": "hi"}
+    )
+    assert sent.status_code == 200
+    assert (refused.status_code, refused.json()) == (
+        403,
+        {"code": 50007, "message": "Cannot send messages to this user"},
+    )
+    assert [m["content"] for m in emulator.direct_messages(alice)] == ["hi"]
+    assert emulator.direct_messages(carol) == []
+    assert not emulator.violations
+
+
+def test_a_dm_recipient_must_be_a_snowflake_string(emulator: DiscordEmulator) -> None:
+    alice = emulator.guild.member("alice")
+    opened = api(emulator, "POST", "/users/@me/channels", json={"recipient_id": alice.user_id})
+    assert (opened.status_code, opened.json()["code"]) == (400, 50035)
+    assert any("/users/@me/channels" in v for v in emulator.violations)

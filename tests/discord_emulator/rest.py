@@ -192,6 +192,7 @@ class Rest:
                 self.edit_webhook_message,
                 authorized=False,
             ),
+            route("POST", r"/users/@me/channels", self.create_dm),
             route("POST", r"/channels/(?P<channel>\d+)/messages", self.create_message),
             route(
                 "PATCH",
@@ -593,6 +594,34 @@ class Rest:
             message["flags"] = int(message["flags"]) & ~LOADING
             return json_response(message)
 
+    # -- direct messages -------------------------------------------------------------
+    async def create_dm(
+        self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
+    ) -> web.Response:
+        """``POST /users/@me/channels``: the DM channel with ``recipient_id`` (one per user).
+
+        Opening the channel always works, even to a user whose DMs are closed:
+        Discord refuses only the message sent there (403, code 50007).
+        """
+        emu = self.emu
+        with emu.lock:
+            recipient = (rec.body or {}).get("recipient_id")
+            user_id = int(recipient) if recipient else 0
+            persona = emu.persona_by_user_id(user_id)
+            if persona is None:
+                return error(400, 50033, "Invalid Recipient(s)")
+            channel_id = emu.dm_channels.setdefault(user_id, snowflake())
+            user = persona.private_member_payload()["user"]
+            return json_response(
+                {
+                    "id": str(channel_id),
+                    "type": 1,  # DM
+                    "last_message_id": None,
+                    "flags": 0,
+                    "recipients": [user],
+                }
+            )
+
     # -- channel messages ------------------------------------------------------------
     async def create_message(
         self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
@@ -601,6 +630,8 @@ class Rest:
         with emu.lock:
             if not emu.channel_exists(int(args["channel"])):
                 return error(404, 10003, "Unknown Channel")
+            if emu.dm_recipient(int(args["channel"])) in emu.dms_closed:
+                return error(403, 50007, "Cannot send messages to this user")
             message = emu.new_message(int(args["channel"]), rec.body or {}, rec.files, flags=0)
             return json_response(message)
 

@@ -69,6 +69,10 @@ class DiscordEmulator:
         self.requests: list[RecordedRequest] = []
         self.commands: dict[int | None, dict[int, dict[str, Any]]] = {}
         self.messages: dict[int, dict[str, Any]] = {}
+        # Direct messages: each user's DM channel with the bot (made on the first
+        # ``POST /users/@me/channels``), and the users who do not accept DMs from it.
+        self.dm_channels: dict[int, int] = {}
+        self.dms_closed: set[int] = set()
         self.interactions: dict[int, ix.InteractionRecord] = {}
         self.violations: list[str] = []
         self._failures: list[Failure] = []
@@ -199,7 +203,32 @@ class DiscordEmulator:
         return next((g for g in self.guilds if g.guild_id == guild_id), None)
 
     def channel_exists(self, channel_id: int) -> bool:
-        return any(channel_id in g.channel_ids for g in self.guilds)
+        return any(channel_id in g.channel_ids for g in self.guilds) or (
+            channel_id in self.dm_channels.values()
+        )
+
+    def persona_by_user_id(self, user_id: int) -> Persona | None:
+        """The user as a member of the first emulated guild they are in (None: no such user)."""
+        return next((g.members[user_id] for g in self.guilds if user_id in g.members), None)
+
+    def dm_recipient(self, channel_id: int) -> int | None:
+        """Who a DM channel is with; None for a guild channel."""
+        return next((u for u, c in self.dm_channels.items() if c == channel_id), None)
+
+    def close_dms(self, persona: Persona) -> None:
+        """The user turned off DMs from server members: messages to them answer 403 (50007)."""
+        with self.lock:
+            self.dms_closed.add(persona.user_id)
+
+    def direct_messages(self, persona: Persona) -> list[dict[str, Any]]:
+        """Messages the bot sent to this user's DM channel, oldest first."""
+        with self.lock:
+            channel_id = self.dm_channels.get(persona.user_id)
+            return [
+                copy.deepcopy(m)
+                for m in self.messages.values()
+                if channel_id is not None and m["channel_id"] == str(channel_id)
+            ]
 
     def _attachments(self, channel_id: int, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Attachment objects for uploaded files, as Discord makes them."""
@@ -292,6 +321,11 @@ class DiscordEmulator:
             self._failures.append(
                 Failure(method, re.compile(path), status, count, retry_after, body or {})
             )
+
+    def clear_failures(self) -> None:
+        """Forget the injected answers not used yet: Discord takes requests again."""
+        with self.lock:
+            self._failures.clear()
 
     def drop_gateway(self, code: int = 4000) -> int:
         return self.run(self.gateway.drop(code))
