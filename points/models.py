@@ -157,7 +157,12 @@ class Guild(models.Model):
     closing_soon_lead_minutes = models.PositiveIntegerField(
         "closing-soon lead (minutes)",
         default=0,
-        validators=[MaxValueValidator(CLOSING_SOON_LEAD_MAX_MINUTES)],
+        validators=[
+            MaxValueValidator(
+                CLOSING_SOON_LEAD_MAX_MINUTES,
+                f"At most {CLOSING_SOON_LEAD_MAX_MINUTES:,} minutes (a week); 0 turns it off.",
+            )
+        ],
     )
     # Each market posted through the bot gets a thread that holds its live message
     # and its updates (closing soon, results, corrections, refunds).
