@@ -158,14 +158,8 @@ def test_only_server_managers_configure(slash, guild, alice, role) -> None:
 
 def test_announcements_without_a_channel_say_nothing_is_posted(slash, guild, admin) -> None:
     interaction = slash(admin)
-    run(
-        config_set_command(
-            interaction, clear_announcement_channel=True, announce_new_markets=True
-        )
-    )
-    assert _field(interaction, "New markets") == (
-        "announced (no announcement channel: not posted)"
-    )
+    run(config_set_command(interaction, clear_announcement_channel=True, announce_new_markets=True))
+    assert _field(interaction, "New markets") == ("announced (no announcement channel: not posted)")
     assert _field(interaction, "Closing soon") == "off"
     assert _field(interaction, "Market threads") == "off"
 

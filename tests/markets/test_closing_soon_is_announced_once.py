@@ -22,9 +22,7 @@ START = datetime(2030, 6, 1, 9, 0, tzinfo=UTC)
 
 
 def _announcements(market: Market) -> list[OutboxEvent]:
-    return list(
-        OutboxEvent.objects.filter(kind="market.closing_soon", aggregate_id=str(market.pk))
-    )
+    return list(OutboxEvent.objects.filter(kind="market.closing_soon", aggregate_id=str(market.pk)))
 
 
 def _lead(guild: Guild, minutes: int) -> None:
@@ -65,7 +63,9 @@ def test_it_skips_closed_and_already_past_markets(creator: Member) -> None:
     with time_machine.travel(START, tick=False) as clock:
         closed_early = make_market(creator, duration=timedelta(hours=2))
         market_close(market_id=closed_early.pk, actor=MODERATORS[0])
-        past_due = make_market(creator, question="Past its closing time?", duration=timedelta(hours=1))
+        past_due = make_market(
+            creator, question="Past its closing time?", duration=timedelta(hours=1)
+        )
 
         clock.move_to(past_due.closes_at + timedelta(seconds=1))  # not yet marked closed
         assert markets_announce_closing_soon() == []
