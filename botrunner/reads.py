@@ -81,6 +81,9 @@ class MarketCard:
     description_history: tuple[DescriptionLine, ...] = ()
     # "resolved Yes, corrected to No by alice and bob", once the result was corrected.
     result_history: str = ""
+    # The market's Discord thread, and whether its guild gives each market one now.
+    thread_id: int | None = None
+    market_threads: bool = False
 
 
 def market_card(market_id: int, *, guild_id: int | None = None) -> MarketCard:
@@ -111,6 +114,8 @@ def market_card(market_id: int, *, guild_id: int | None = None) -> MarketCard:
         ),
         channel_id=market.discord_channel_id,
         message_id=market.discord_message_id,
+        thread_id=market.discord_thread_id,
+        market_threads=market.guild.market_threads,
         page_url=public_market_url(market),
         votes_needed=market.min_resolution_votes,
         auto_refund_hours=market.auto_refund_hours,

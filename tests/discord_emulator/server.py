@@ -69,6 +69,8 @@ class DiscordEmulator:
         self.requests: list[RecordedRequest] = []
         self.commands: dict[int | None, dict[int, dict[str, Any]]] = {}
         self.messages: dict[int, dict[str, Any]] = {}
+        # Threads the bot started, by id (a thread started from a message has its id).
+        self.threads: dict[int, dict[str, Any]] = {}
         self.interactions: dict[int, ix.InteractionRecord] = {}
         self.violations: list[str] = []
         self._failures: list[Failure] = []
@@ -199,7 +201,14 @@ class DiscordEmulator:
         return next((g for g in self.guilds if g.guild_id == guild_id), None)
 
     def channel_exists(self, channel_id: int) -> bool:
-        return any(channel_id in g.channel_ids for g in self.guilds)
+        """A guild's text channel, or a thread in one (threads are channels too)."""
+        return channel_id in self.threads or any(channel_id in g.channel_ids for g in self.guilds)
+
+    def channel_messages(self, channel_id: int) -> list[dict[str, Any]]:
+        """Every message in a channel or thread, oldest first (copies)."""
+        with self.lock:
+            found = [m for m in self.messages.values() if m["channel_id"] == str(channel_id)]
+            return copy.deepcopy(sorted(found, key=lambda m: int(m["id"])))
 
     def _attachments(self, channel_id: int, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Attachment objects for uploaded files, as Discord makes them."""
