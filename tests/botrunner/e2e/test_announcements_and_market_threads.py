@@ -192,3 +192,34 @@ def test_with_threads_on_the_live_message_lives_in_the_markets_thread(
     ]
     _wait_titled(emulator, thread_id, f"Closing soon: #{market.pk} ")
     _wait_titled(emulator, discord_guild.announcement_channel_id, f"Closing soon: #{market.pk} ")
+
+
+def test_a_market_whose_thread_cannot_be_started_is_posted_in_the_channel(
+    emulator: DiscordEmulator, bot: BotProcess, people: Personas, discord_guild: GuildSetup
+) -> None:
+    _configure(discord_guild, market_threads=True)
+    market = open_market(discord_guild, people.alice, "Can the bot start threads here?", ["Y", "N"])
+    # The bot lacks Create Public Threads in this channel: Discord answers 403 Missing Permissions.
+    emulator.fail_next(
+        "POST",
+        r"/messages/\d+/threads$",
+        403,
+        body={"code": 50013, "message": "Missing Permissions"},
+    )
+    shown = emulator.slash(people.bob, "market show", market=str(market.pk))
+    emulator.wait_for(
+        lambda: Market.objects.filter(pk=market.pk, discord_message_id__isnull=False).exists(),
+        timeout=45,
+        what="the market to record its live message",
+    )
+    posted = Market.objects.get(pk=market.pk)
+    assert posted.discord_thread_id is None
+    assert posted.discord_channel_id == discord_guild.general_channel_id
+    public = [
+        emulator.messages[i]
+        for i in shown.followup_ids
+        if not int(emulator.messages[i]["flags"]) & EPHEMERAL
+    ]
+    line, card = public
+    assert "in its thread" not in line["content"]  # the line no longer points to a thread
+    assert int(card["id"]) == posted.discord_message_id and card["components"]
