@@ -51,12 +51,18 @@ def thread_name(card: MarketCard) -> str:
 
 
 def wants_thread(inv: Invocation, card: MarketCard) -> bool:
-    """Whether this post goes to the market's thread (one it has, or one to start now)."""
+    """Whether this post goes to the market's thread (one it has, or one to start now).
+
+    Only while the guild has threads on: after a manager turns them off, a market
+    is posted where it is asked for (its thread, if any, still hears its result).
+    """
+    if not card.market_threads:
+        return False
     if card.thread_id:
         return True
     channel_type = getattr(getattr(inv.interaction, "channel", None), "type", None)
     # Discord has no thread inside a thread: a market posted in one stays there.
-    return card.market_threads and channel_type not in THREAD_TYPES
+    return channel_type not in THREAD_TYPES
 
 
 async def post_in_thread(
