@@ -172,3 +172,10 @@ def test_the_admin_refuses_a_closing_soon_lead_past_a_week(guild: Guild) -> None
     assert response.status_code == 200
     assert "At most 10,080 minutes (a week); 0 turns it off." in response.content.decode()
     assert _settings(guild) == before
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_a_closing_soon_lead_past_a_week(guild: Guild) -> None:
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Guild.objects.filter(pk=guild.pk).update(closing_soon_lead_minutes=7 * 24 * 60 + 1)
+    Guild.objects.filter(pk=guild.pk).update(closing_soon_lead_minutes=7 * 24 * 60)  # the bound
