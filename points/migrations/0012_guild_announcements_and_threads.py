@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('points', '0010_guild_who_resolves_each_market_kind'),
+        ('points', '0011_member_notify_results'),
     ]
 
     operations = [

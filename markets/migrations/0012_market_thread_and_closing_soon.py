@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('markets', '0010_market_resolver_rule_and_description_versions'),
+        ('markets', '0011_market_row_updates_stay_hot'),
     ]
 
     operations = [
