@@ -13,10 +13,12 @@ from typing import Any
 
 import nextcord
 
-from botrunner.text import NO_MENTIONS, clip, points, relative_time, safe
+from botrunner.text import NO_MENTIONS, absolute_time, clip, points, relative_time, safe
 
 ANNOUNCED_KINDS = frozenset(
     {
+        "market.created",
+        "market.closing_soon",
         "market.resolved",
         "market.settled",
         "market.cancelled",
@@ -27,6 +29,10 @@ ANNOUNCED_KINDS = frozenset(
         "market.reminder",
     }
 )
+# A market's own updates, posted in its thread too (when it has one). A new
+# market's announcement is for the server (its thread starts with the market),
+# and a reminder pings moderators where they are, in the announcement channel.
+THREAD_KINDS = ANNOUNCED_KINDS - {"market.created", "market.reminder"}
 
 
 @dataclass
@@ -78,6 +84,19 @@ def _more_and_link(payload: dict[str, Any]) -> str:
     return ("\n" + "\n".join(parts)) if parts else ""
 
 
+def _answers(payload: dict[str, Any]) -> str:
+    return " · ".join(safe(o, 100) for o in (payload.get("options") or [])[:10]) or "—"
+
+
+def _closes_line(payload: dict[str, Any], lead: str) -> str:
+    """`` Betting closes <t:…:R> (<t:…:f>).`` from ``closes_at``; empty without one."""
+    closes = payload.get("closes_at")
+    if not closes:
+        return ""
+    moment = datetime.fromisoformat(closes)
+    return f" {lead} {relative_time(moment)} ({absolute_time(moment)})."
+
+
 def decided_by_line(payload: dict[str, Any]) -> str:
     """``Resolved by alice (arbitrator) with mod one (moderator).`` from the decision's payload."""
     people = [
@@ -111,7 +130,29 @@ def build_announcement(
     winner = safe(payload.get("winning_outcome") or "", 200)
     paid = points(int(payload.get("paid_total") or 0))
     members = int(payload.get("members_paid") or 0)
-    if kind == "market.resolved":
+    if kind == "market.created":
+        if not payload.get("announce"):
+            return None  # the guild did not ask for new markets to be announced
+        embed = nextcord.Embed(
+            title=f"New market: {title}"[:256],
+            description=clip(
+                f"Answers: {_answers(payload)}.{_closes_line(payload, 'Betting closes')} "
+                f"Trade with `/bet market:{payload.get('market_id')}` or see it with "
+                f"`/market show market:{payload.get('market_id')}`.",
+                4096,
+            ),
+            colour=nextcord.Colour.teal(),
+        )
+    elif kind == "market.closing_soon":
+        embed = nextcord.Embed(
+            title=f"Closing soon: {title}"[:256],
+            description=(
+                f"{_closes_line(payload, 'Betting closes').strip()} Last chance to trade: "
+                f"`/bet market:{payload.get('market_id')}`."
+            ),
+            colour=nextcord.Colour.gold(),
+        )
+    elif kind == "market.resolved":
         embed = nextcord.Embed(
             title=f"Resolved: {title}"[:256],
             description=" ".join(

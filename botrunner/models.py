@@ -4,6 +4,8 @@ The outbox is delivered at least once: after a crash the bot re-reads events
 it handled but had not acknowledged. Announcements, and result DMs
 (``member.result``, one event per member), are recorded here after they are
 posted, so a re-read event is skipped instead of posted twice.
+One event may be posted in two places (the announcement channel and the
+market's thread), so a delivery is one event in one channel.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from django.db import models
 
 
 class DeliveredAnnouncement(models.Model):
-    event_id = models.BigIntegerField(unique=True, help_text="predictmarket.OutboxEvent id")
+    event_id = models.BigIntegerField(help_text="predictmarket.OutboxEvent id")
     kind = models.CharField(max_length=64)
     guild_id = models.BigIntegerField(null=True, blank=True)
     channel_id = models.BigIntegerField(null=True, blank=True)
@@ -21,6 +23,12 @@ class DeliveredAnnouncement(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        constraints = [
+            # Recorded only after a post to a channel, so channel_id is always set.
+            models.UniqueConstraint(
+                fields=["event_id", "channel_id"], name="delivered_once_per_channel"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"event #{self.event_id} ({self.kind})"

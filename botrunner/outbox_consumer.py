@@ -6,7 +6,8 @@ The consumer reads events after its cursor (``outbox_read("discord")``), and:
   then edits it at most once per ``debounce`` seconds per message: the edit
   renders the market as it is *now*, so one edit covers every trade since the
   last one (a busy market is edited every 5 s, not once per trade);
-* posts results, refunds and reminders in the guild's announcement channel;
+* posts new markets, closing-soon notices, results, refunds and reminders in
+  the guild's announcement channel, and a market's updates in its thread too;
 * sends each member who asked for it (``/notify on``) their result in a direct
   message (``member.result`` events). A member whose DMs are closed to the bot
   (Discord's 403, code 50007) is skipped quietly and counted, never retried.
@@ -15,8 +16,8 @@ Delivery is at least once. The cursor is acknowledged only up to events whose
 effects are done: a message that is still waiting for its debounced edit holds
 the cursor just before the event that made it stale, so after a crash the
 event is read again and the edit made. Announcements are recorded in
-``DeliveredAnnouncement`` after they are posted, so an event read again is not
-announced twice.
+``DeliveredAnnouncement`` (per channel) after they are posted, so an event
+read again is not announced twice in the same place.
 
 Discord answers 429 when the bot is too fast; nextcord already waits and
 retries most of them, and whatever still reaches us is retried here after the
@@ -34,7 +35,12 @@ from typing import Any, TypeVar
 import aiohttp
 import nextcord
 
-from botrunner.announcements import ANNOUNCED_KINDS, build_announcement
+from botrunner.announcements import (
+    ANNOUNCED_KINDS,
+    THREAD_KINDS,
+    Announcement,
+    build_announcement,
+)
 from botrunner.calls import call
 from botrunner.cards import render_market_message
 from botrunner.metrics import MESSAGE_EDITS, OUTBOX_EVENTS, RESULT_DMS
@@ -236,17 +242,28 @@ class OutboxConsumer:
 
     # -- announcements -------------------------------------------------------
     async def _announce(self, event: OutboxEvent) -> bool:
-        if await call(announcement_delivered, event_id=event.id):
-            return True  # announced before a restart
-        target = await call(announcement_target, event.guild_id)
-        if not target.channel_id:
-            return True  # the guild has no announcement channel
+        market_id = int(event.aggregate_id) if event.aggregate_type == "market" else None
+        target = await call(announcement_target, event.guild_id, market_id)
         announcement = build_announcement(
             event.kind, event.payload, moderator_role_id=target.moderator_role_id
         )
         if announcement is None:
             return True
-        channel = self.channel(target.channel_id)
+        # The guild's feed first, then the market's own thread: members who follow
+        # the market there see its updates without watching the whole server.
+        places = [target.channel_id]
+        if event.kind in THREAD_KINDS and target.thread_id:
+            places.append(target.thread_id)
+        for channel_id in dict.fromkeys(p for p in places if p):
+            if not await self._post(event, announcement, channel_id):
+                return False
+        return True
+
+    async def _post(self, event: OutboxEvent, announcement: Announcement, channel_id: int) -> bool:
+        """Post one announcement in one channel, once; False when Discord asks to wait."""
+        if await call(announcement_delivered, event_id=event.id, channel_id=channel_id):
+            return True  # posted there before a restart
+        channel = self.channel(channel_id)
         kwargs: dict[str, Any] = {
             "embed": announcement.embed,
             "allowed_mentions": announcement.allowed_mentions,
@@ -259,9 +276,9 @@ class OutboxConsumer:
             return False
         except (nextcord.NotFound, nextcord.Forbidden):
             logger.warning(
-                "guild %s announcement channel %s is missing or forbidden",
+                "guild %s channel %s for announcements is missing or forbidden",
                 event.guild_id,
-                target.channel_id,
+                channel_id,
             )
             return True
         except nextcord.HTTPException:
@@ -272,7 +289,7 @@ class OutboxConsumer:
             event_id=event.id,
             kind=event.kind,
             guild_id=event.guild_id,
-            channel_id=target.channel_id,
+            channel_id=channel_id,
             message_id=getattr(message, "id", None),
         )
         return True

@@ -81,6 +81,9 @@ class MarketCard:
     description_history: tuple[DescriptionLine, ...] = ()
     # "resolved Yes, corrected to No by alice and bob", once the result was corrected.
     result_history: str = ""
+    # The market's Discord thread, and whether its guild gives each market one now.
+    thread_id: int | None = None
+    market_threads: bool = False
 
 
 def market_card(market_id: int, *, guild_id: int | None = None) -> MarketCard:
@@ -111,6 +114,8 @@ def market_card(market_id: int, *, guild_id: int | None = None) -> MarketCard:
         ),
         channel_id=market.discord_channel_id,
         message_id=market.discord_message_id,
+        thread_id=market.discord_thread_id,
+        market_threads=market.guild.market_threads,
         page_url=public_market_url(market),
         votes_needed=market.min_resolution_votes,
         auto_refund_hours=market.auto_refund_hours,
@@ -381,14 +386,26 @@ def positions_in_market(member: Member, market_id: int) -> list[PositionLine]:
 class AnnouncementTarget:
     channel_id: int | None
     moderator_role_id: int | None
+    # The market's own thread, when it has one (its guild's market_threads setting).
+    thread_id: int | None = None
 
 
-def announcement_target(guild_id: int | None) -> AnnouncementTarget:
+def announcement_target(guild_id: int | None, market_id: int | None = None) -> AnnouncementTarget:
+    """Where a guild's announcements go, and the thread of the market they are about."""
     row = Guild.objects.filter(pk=guild_id).values("announcement_channel_id", "moderator_role_id")
     found = row.first() if guild_id else None
     if not found:
         return AnnouncementTarget(None, None)
-    return AnnouncementTarget(found["announcement_channel_id"], found["moderator_role_id"])
+    thread_id = None
+    if market_id is not None:
+        thread_id = (
+            Market.objects.filter(pk=market_id, guild_id=guild_id)
+            .values_list("discord_thread_id", flat=True)
+            .first()
+        )
+    return AnnouncementTarget(
+        found["announcement_channel_id"], found["moderator_role_id"], thread_id
+    )
 
 
 def guild_settings(guild_id: int) -> Guild:

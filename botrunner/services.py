@@ -7,8 +7,15 @@ from django.db import IntegrityError, transaction
 from botrunner.models import DeliveredAnnouncement
 
 
-def announcement_delivered(*, event_id: int) -> bool:
-    return DeliveredAnnouncement.objects.filter(event_id=event_id).exists()
+def announcement_delivered(*, event_id: int, channel_id: int | None = None) -> bool:
+    """Whether the event was already posted in that channel (announcements or a thread).
+
+    Without a channel: posted anywhere (a result DM has one place, its DM channel).
+    """
+    delivered = DeliveredAnnouncement.objects.filter(event_id=event_id)
+    if channel_id is not None:
+        delivered = delivered.filter(channel_id=channel_id)
+    return delivered.exists()
 
 
 def announcement_record(
@@ -19,7 +26,7 @@ def announcement_record(
     channel_id: int | None = None,
     message_id: int | None = None,
 ) -> bool:
-    """Remember that an event was announced; False if it already was."""
+    """Remember that an event was announced in a channel; False if it already was."""
     try:
         with transaction.atomic():
             DeliveredAnnouncement.objects.create(

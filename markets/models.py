@@ -82,7 +82,13 @@ class Market(models.Model):
     version = models.BigIntegerField(default=0, editable=False)
     discord_channel_id = models.BigIntegerField(null=True, blank=True)
     discord_message_id = models.BigIntegerField(null=True, blank=True)
+    # The market's Discord thread (its guild's market_threads setting): the live
+    # message and the market's updates are posted there. Set once: a market never
+    # gets a second thread.
+    discord_thread_id = models.BigIntegerField(null=True, blank=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
+    # When the closing-soon announcement was claimed (markets_announce_closing_soon).
+    closing_soon_announced_at = models.DateTimeField(null=True, blank=True)
     # The Discord interaction id (or API Idempotency-Key) that created it.
     idempotency_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -190,7 +190,14 @@ def market_create(
                 guild_id=guild.pk,
                 aggregate_type="market",
                 aggregate_id=market.pk,
-                payload=market_event_payload(market, options=list(data.options)),
+                payload=market_event_payload(
+                    market,
+                    options=list(data.options),
+                    closes_at=market.closes_at.isoformat(),
+                    # Decided with the market, in its transaction: the bot announces
+                    # it only if the guild asked for new markets to be announced then.
+                    announce=guild.announce_new_markets,
+                ),
             )
             market_changed(market)
     except IntegrityError:
@@ -582,3 +589,15 @@ def market_set_discord_message(*, market_id: int, channel_id: int, message_id: i
     Market.objects.filter(pk=market_id).update(
         discord_channel_id=channel_id, discord_message_id=message_id
     )
+
+
+def market_set_discord_thread(*, market_id: int, thread_id: int) -> int:
+    """Remember the market's Discord thread, once; the thread id kept.
+
+    A market never gets a second thread: when one is already recorded (a retried
+    post), that one is kept and returned. No version bump: no cached view shows it.
+    """
+    Market.objects.filter(pk=market_id, discord_thread_id__isnull=True).update(
+        discord_thread_id=thread_id
+    )
+    return int(Market.objects.values_list("discord_thread_id", flat=True).get(pk=market_id))

@@ -77,6 +77,9 @@ class GuildForm(forms.ModelForm):
             "besides moderators: its creator, or an arbitrator named when it is created. One "
             "holding shares needs a moderator to agree. Copied onto each new market.",
             "resolvers_multiple": "The same for markets with 3 to 10 answers.",
+            "closing_soon_lead_minutes": "Minutes before a market closes when it is announced "
+            "as closing soon (at most 10,080, a week); 0 turns it off. Applies to markets "
+            "already open too.",
         }
 
 
@@ -117,6 +120,18 @@ class GuildAdmin(GuildScopedAdmin):
     fieldsets = [
         (None, {"fields": ["id", "name"]}),
         ("Discord", {"fields": ["moderator_role_id", "announcement_channel_id"]}),
+        (
+            "Announcements and threads",
+            {
+                "fields": ["announce_new_markets", "closing_soon_lead_minutes", "market_threads"],
+                "description": "New markets and markets closing soon are announced in the "
+                "announcement channel (nothing is posted without one). A closing-soon notice "
+                "is posted once per market, this many minutes before it closes; 0 turns it "
+                "off. With market threads on, each market the bot posts gets a thread that "
+                "holds its live message, and the market's updates (closing soon, result, "
+                "correction, refund) are posted there too.",
+            },
+        ),
         (
             "Points",
             {"fields": ["starting_balance", "daily_amount", "transfers_enabled"]},

@@ -31,6 +31,9 @@ from django.db.models import Q
 from points.amounts import MAX_AMOUNT
 from points.snowflakes import validate_snowflake
 
+# The longest closing-soon lead a guild may set: a week.
+CLOSING_SOON_LEAD_MAX_MINUTES = 7 * 24 * 60
+
 
 def default_starting_balance() -> int:
     return settings.STARTING_BALANCE
@@ -147,6 +150,23 @@ class Guild(models.Model):
         validators=[MaxValueValidator(24 * 365)],
     )
     public_pages = models.BooleanField(default=False)
+    # Announcements in the announcement channel (botrunner.announcements): each new
+    # market, and each open market once when it is this many minutes from closing
+    # (0 = never; at most a week, the longest lead that still reads as "soon").
+    announce_new_markets = models.BooleanField(default=False)
+    closing_soon_lead_minutes = models.PositiveIntegerField(
+        "closing-soon lead (minutes)",
+        default=0,
+        validators=[
+            MaxValueValidator(
+                CLOSING_SOON_LEAD_MAX_MINUTES,
+                f"At most {CLOSING_SOON_LEAD_MAX_MINUTES:,} minutes (a week); 0 turns it off.",
+            )
+        ],
+    )
+    # Each market posted through the bot gets a thread that holds its live message
+    # and its updates (closing soon, results, corrections, refunds).
+    market_threads = models.BooleanField(default=False)
     transfers_enabled = models.BooleanField(default=True)
     points_backend = models.CharField(
         max_length=16, choices=PointsBackend.choices, default=PointsBackend.LOCAL
@@ -189,6 +209,10 @@ class Guild(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(auto_refund_hours__gte=1), name="guild_refund_gte_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(closing_soon_lead_minutes__lte=CLOSING_SOON_LEAD_MAX_MINUTES),
+                name="guild_closing_soon_lead_range",
             ),
         ]
 

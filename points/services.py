@@ -463,6 +463,9 @@ GUILD_SETTINGS = (
     "correction_window_hours",
     "public_pages",
     "transfers_enabled",
+    "announce_new_markets",
+    "closing_soon_lead_minutes",
+    "market_threads",
 )
 
 

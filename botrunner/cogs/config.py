@@ -28,7 +28,7 @@ from botrunner.text import points
 from points.amounts import MAX_AMOUNT
 from points.drip.secrets import masked
 from points.drip.services import guild_connect_drip, guild_use_local_points
-from points.models import Guild, ResolverRule
+from points.models import CLOSING_SOON_LEAD_MAX_MINUTES, Guild, ResolverRule
 from points.services import guild_update_settings
 from predictmarket.errors import ValidationFailed
 
@@ -76,6 +76,35 @@ def resolver_rule_text(rule: str) -> str:
     return "moderators only"
 
 
+def lead_text(minutes: int) -> str:
+    """``90`` → ``1 h 30 min``: how a closing-soon lead reads."""
+    hours, rest = divmod(minutes, 60)
+    parts = ([f"{hours} h"] if hours else []) + ([f"{rest} min"] if rest else [])
+    return " ".join(parts)
+
+
+def _announcement_lines(guild: Guild) -> list[tuple[str, str]]:
+    """What the bot announces and where; a setting that needs the channel says so."""
+    unposted = "" if guild.announcement_channel_id else " (no announcement channel: not posted)"
+    lead = guild.closing_soon_lead_minutes
+    return [
+        ("New markets", f"announced{unposted}" if guild.announce_new_markets else "not announced"),
+        (
+            "Closing soon",
+            f"announced {lead_text(lead)} before a market closes{unposted}, and in its thread"
+            if lead
+            else "off",
+        ),
+        (
+            "Market threads",
+            "on: each market posted by the bot gets a thread holding its live message and "
+            "its updates"
+            if guild.market_threads
+            else "off",
+        ),
+    ]
+
+
 def _describe(guild: Guild, discord_guild: Any = None) -> list[tuple[str, str]]:
     role = f"<@&{guild.moderator_role_id}>" if guild.moderator_role_id else "not set"
     channel = f"<#{guild.announcement_channel_id}>" if guild.announcement_channel_id else "not set"
@@ -85,6 +114,7 @@ def _describe(guild: Guild, discord_guild: Any = None) -> list[tuple[str, str]]:
         *([("Moderator pings", warning)] if warning else []),
         ("Moderator commands", MODERATOR_COMMANDS_NOTE),
         ("Announcement channel", channel),
+        *_announcement_lines(guild),
         ("Starting balance", f"{points(guild.starting_balance)} points"),
         ("Daily amount", f"{points(guild.daily_amount)} points"),
         ("Smallest bet", f"{points(guild.min_bet)} points"),
@@ -230,7 +260,7 @@ class ConfigCog(commands.Cog, name="Config"):
             description="Remove the moderator role", required=False
         ),
         announcement_channel: nextcord.abc.GuildChannel | None = nextcord.SlashOption(  # noqa: B008
-            description="Where results and reminders are posted",
+            description="Where new markets, closing-soon notices, results and reminders go",
             required=False,
             channel_types=[nextcord.ChannelType.text, nextcord.ChannelType.news],
         ),
@@ -264,6 +294,18 @@ class ConfigCog(commands.Cog, name="Config"):
         transfers: bool | None = nextcord.SlashOption(
             description="Allow /tip between members", required=False
         ),
+        announce_new_markets: bool | None = nextcord.SlashOption(
+            description="Announce each new market in the announcement channel", required=False
+        ),
+        closing_soon_minutes: int | None = _int(
+            "Announce markets this many minutes before they close (0 = off)",
+            0,
+            CLOSING_SOON_LEAD_MAX_MINUTES,
+        ),
+        market_threads: bool | None = nextcord.SlashOption(
+            description="Give each market a thread for its live message and updates",
+            required=False,
+        ),
     ) -> None:
         await config_set_command(
             interaction,
@@ -284,6 +326,9 @@ class ConfigCog(commands.Cog, name="Config"):
             correction_window_hours=correction_window_hours,
             public_pages=public_pages,
             transfers_enabled=transfers,
+            announce_new_markets=announce_new_markets,
+            closing_soon_lead_minutes=closing_soon_minutes,
+            market_threads=market_threads,
         )
 
     @config.subcommand(name="drip", description="Keep this server's points in DRIP")

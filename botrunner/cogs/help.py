@@ -52,8 +52,17 @@ HELP_ROWS = [
     ),
     (
         "Server managers",
-        "/config show and /config set for this server's market settings; /config drip to use "
+        "/config show and /config set for this server's market settings (including "
+        "announcements and market threads); /config drip to use "
         "DRIP points, /config local-points to go back.",
+    ),
+    (
+        "Announcements and threads",
+        "A server may announce each new market, and each market once a set time before it "
+        "closes, in its announcement channel (/config set announce_new_markets, "
+        "closing_soon_minutes). With market_threads on, each market gets a thread: its live "
+        "message is there, and so are its updates (closing soon, result, correction, refund), "
+        "so the talk stays with the market.",
     ),
     (
         "How prices work",

@@ -9,7 +9,9 @@ trades, moderators until it is decided).
 
 Posting a market (create, show) leaves one public message in the channel; its
 id is recorded with ``market_set_discord_message`` so the outbox consumer keeps
-it live. Everything else a member sees here is ephemeral.
+it live. With the guild's market threads on, the live message goes in the
+market's thread instead, under a short line in the channel. Everything else a
+member sees here is ephemeral.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from botrunner.list_pager import (
 from botrunner.parsing import parse_duration, parse_id, parse_options
 from botrunner.reads import market_card, market_page
 from botrunner.text import safe
+from botrunner.threads import post_in_thread, wants_thread
 from markets.descriptions import market_description_edit
 from markets.services import market_create, market_set_discord_message
 from predictmarket.errors import ValidationFailed
@@ -70,13 +73,28 @@ STATUS_CHOICES = {
 
 
 async def post_market(inv: Invocation, market_id: int, *, note: str) -> None:
-    """Post the market publicly in this channel and make that message the live one."""
+    """Post the market publicly and make that message the live one.
+
+    In this channel, or in the market's thread when its guild gives markets
+    threads (``botrunner.threads``).
+    """
     actor = await inv.actor(rate_limited=False)
     card = await call(market_card, market_id, guild_id=actor.guild_id)
     message = await render_market_message(card)
     # The deferred reply is ephemeral and the first follow-up would replace it
     # (keeping it ephemeral), so settle it first; the next follow-up is public.
     await inv.edit(content=note)
+    if wants_thread(inv, card):
+        in_thread = await post_in_thread(inv, card, message)
+        if in_thread is not None:
+            thread_id, message_id = in_thread
+            await call(
+                market_set_discord_message,
+                market_id=card.market_id,
+                channel_id=thread_id,
+                message_id=message_id,
+            )
+            return
     posted = await inv.reply(ephemeral=False, **message.send_kwargs())
     channel_id = getattr(inv.interaction, "channel_id", None)
     if posted is not None and channel_id:

@@ -131,7 +131,11 @@ def test_an_abandoned_market_is_current_in_the_cache_after_the_automatic_refund(
 # The scan
 # ------------------------------------------------------------------------------
 # Writes to a market row that no view shows, so they need no new version.
-NOT_SHOWN = [{"reminded_at"}, {"discord_channel_id", "discord_message_id"}]
+NOT_SHOWN = [
+    {"reminded_at"},
+    {"discord_channel_id", "discord_message_id"},
+    {"discord_thread_id"},
+]
 
 
 # Migrations that define the SQL functions the services call (a trade's writes).

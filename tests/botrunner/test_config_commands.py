@@ -27,6 +27,9 @@ def test_show_lists_every_setting(slash, guild, admin) -> None:
         "Moderator role",
         "Moderator commands",
         "Announcement channel",
+        "New markets",
+        "Closing soon",
+        "Market threads",
         "Starting balance",
         "Daily amount",
         "Smallest bet",
@@ -65,9 +68,21 @@ def test_an_admin_changes_every_setting(slash, guild, admin) -> None:
             transfers_enabled=False,
             resolvers_binary="creator",
             resolvers_multiple="arbitrator",
+            announce_new_markets=True,
+            closing_soon_lead_minutes=90,
+            market_threads=True,
         )
     )
     guild.refresh_from_db()
+    assert (guild.announce_new_markets, guild.closing_soon_lead_minutes, guild.market_threads) == (
+        True,
+        90,
+        True,
+    )
+    assert _field(interaction, "Closing soon") == (
+        "announced 1 h 30 min before a market closes, and in its thread"
+    )
+    assert _field(interaction, "New markets") == "announced"
     assert (guild.resolvers_binary, guild.resolvers_multiple) == ("creator", "arbitrator")
     assert (guild.moderator_role_id, guild.announcement_channel_id) == (
         765_000_000_000_000_777,
@@ -107,6 +122,12 @@ def test_clearing_the_role_and_channel(slash, guild, admin) -> None:
         ({"fee_bps": 6000}, "less than or equal to 5000"),
         ({"min_resolution_votes": 0}, "greater than or equal to 1"),
         ({"resolvers_binary": "anyone"}, "is not a valid choice"),
+        (
+            {"closing_soon_lead_minutes": 10_081},
+            "closing_soon_lead_minutes: At most 10,080 minutes (a week); 0 turns it off.",
+        ),
+        ({"closing_soon_lead_minutes": -5}, "greater than or equal to 0"),
+        ({"fee_bps": 100, "closing_soon_lead_minutes": 20_000}, "At most 10,080 minutes"),
         ({}, "Nothing to change"),
     ],
 )
@@ -133,6 +154,14 @@ def test_only_server_managers_configure(slash, guild, alice, role) -> None:
         assert interaction.last.ephemeral
         assert "Only server managers" in interaction.last.text
     assert _settings(guild) == before
+
+
+def test_announcements_without_a_channel_say_nothing_is_posted(slash, guild, admin) -> None:
+    interaction = slash(admin)
+    run(config_set_command(interaction, clear_announcement_channel=True, announce_new_markets=True))
+    assert _field(interaction, "New markets") == ("announced (no announcement channel: not posted)")
+    assert _field(interaction, "Closing soon") == "off"
+    assert _field(interaction, "Market threads") == "off"
 
 
 def _field(interaction, name: str) -> str | None:

@@ -180,3 +180,37 @@ def test_a_dm_recipient_must_be_a_snowflake_string(emulator: DiscordEmulator) ->
     opened = api(emulator, "POST", "/users/@me/channels", json={"recipient_id": alice.user_id})
     assert (opened.status_code, opened.json()["code"]) == (400, 50035)
     assert any("/users/@me/channels" in v for v in emulator.violations)
+
+
+def test_a_message_starts_one_thread_whose_body_the_spec_checks(emulator: DiscordEmulator) -> None:
+    channel = emulator.guild.general_channel_id
+    posted = api(emulator, "POST", f"/channels/{channel}/messages", json={"content": "market"})
+    message_id = posted.json()["id"]
+    path = f"/channels/{channel}/messages/{message_id}/threads"
+
+    too_long = api(emulator, "POST", path, json={"name": "x" * 101, "auto_archive_duration": 60})
+    odd_archive = api(emulator, "POST", path, json={"name": "ok", "auto_archive_duration": 61})
+    assert (too_long.status_code, too_long.json()["code"]) == (400, 50035)
+    assert (odd_archive.status_code, odd_archive.json()["code"]) == (400, 50035)
+    emulator.violations.clear()  # the two refusals above were the point
+
+    started = api(
+        emulator, "POST", path, json={"name": "#1 Will it rain?", "auto_archive_duration": 10080}
+    )
+    assert started.status_code == 201
+    thread = started.json()
+    assert (thread["id"], thread["parent_id"], thread["type"]) == (message_id, str(channel), 11)
+    again = api(emulator, "POST", path, json={"name": "again", "auto_archive_duration": 60})
+    assert (again.status_code, again.json()["code"]) == (400, 160004)
+
+    # A thread is a channel: the bot posts in it and a test lists what is there.
+    inside = api(emulator, "POST", f"/channels/{thread['id']}/messages", json={"content": "hi"})
+    assert inside.status_code == 200
+    assert [m["content"] for m in emulator.channel_messages(int(thread["id"]))] == ["hi"]
+    nested = api(
+        emulator,
+        "POST",
+        f"/channels/{thread['id']}/messages/{inside.json()['id']}/threads",
+        json={"name": "nested", "auto_archive_duration": 60},
+    )
+    assert (nested.status_code, nested.json()["code"]) == (400, 50024)

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 from aiohttp import BodyPartReader, web
 
 from tests.discord_emulator.interactions import Callback, InteractionRecord
-from tests.discord_emulator.model import snowflake
+from tests.discord_emulator.model import iso_now, snowflake
 
 if TYPE_CHECKING:
     from tests.discord_emulator.server import DiscordEmulator
@@ -198,6 +198,11 @@ class Rest:
                 "PATCH",
                 r"/channels/(?P<channel>\d+)/messages/(?P<message>\d+)",
                 self.edit_message,
+            ),
+            route(
+                "POST",
+                r"/channels/(?P<channel>\d+)/messages/(?P<message>\d+)/threads",
+                self.start_thread_with_message,
             ),
             route("GET", r"/guilds/(?P<guild>\d+)/members/(?P<user>\d+)", self.guild_member),
         ]
@@ -634,6 +639,64 @@ class Rest:
                 return error(403, 50007, "Cannot send messages to this user")
             message = emu.new_message(int(args["channel"]), rec.body or {}, rec.files, flags=0)
             return json_response(message)
+
+    async def start_thread_with_message(
+        self, request: web.Request, rec: RecordedRequest, args: dict[str, str]
+    ) -> web.Response:
+        """``POST /channels/{channel}/messages/{message}/threads``: a public thread from a message.
+
+        As Discord: the thread takes the message's id, the message must be a
+        visible one in that guild text channel (not in a thread), and a message
+        starts one thread at most (160004).
+        """
+        emu = self.emu
+        with emu.lock:
+            channel_id, message_id = int(args["channel"]), int(args["message"])
+            guild = next((g for g in emu.guilds if channel_id in g.channel_ids), None)
+            if guild is None:
+                if channel_id in emu.threads:
+                    return error(400, 50024, "Cannot execute action on this channel type")
+                return error(404, 10003, "Unknown Channel")
+            message = emu.messages.get(message_id)
+            if (
+                message is None
+                or message["channel_id"] != args["channel"]
+                or int(message["flags"]) & EPHEMERAL
+            ):
+                return error(404, 10008, "Unknown Message")
+            if message_id in emu.threads:
+                return error(400, 160004, "A thread has already been created for this message")
+            body = rec.body or {}
+            thread = {
+                "id": str(message_id),
+                "type": 11,  # PUBLIC_THREAD
+                "guild_id": str(guild.guild_id),
+                "parent_id": str(channel_id),
+                "owner_id": emu.bot_user["id"],
+                "name": body["name"],
+                "last_message_id": None,
+                "rate_limit_per_user": 0,
+                "message_count": 0,
+                "member_count": 1,
+                "total_message_sent": 0,
+                "flags": 0,
+                "thread_metadata": {
+                    "archived": False,
+                    "auto_archive_duration": body.get("auto_archive_duration", 4320),
+                    "archive_timestamp": iso_now(),
+                    "locked": False,
+                    "create_timestamp": iso_now(),
+                },
+                "member": {
+                    "id": str(message_id),
+                    "user_id": emu.bot_user["id"],
+                    "join_timestamp": iso_now(),
+                    "flags": 0,
+                },
+            }
+            emu.threads[message_id] = thread
+            message["thread"] = thread
+            return json_response(thread, 201)
 
     async def edit_message(
         self, request: web.Request, rec: RecordedRequest, args: dict[str, str]

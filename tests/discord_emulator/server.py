@@ -73,6 +73,8 @@ class DiscordEmulator:
         # ``POST /users/@me/channels``), and the users who do not accept DMs from it.
         self.dm_channels: dict[int, int] = {}
         self.dms_closed: set[int] = set()
+        # Threads the bot started, by id (a thread started from a message has its id).
+        self.threads: dict[int, dict[str, Any]] = {}
         self.interactions: dict[int, ix.InteractionRecord] = {}
         self.violations: list[str] = []
         self._failures: list[Failure] = []
@@ -203,9 +205,18 @@ class DiscordEmulator:
         return next((g for g in self.guilds if g.guild_id == guild_id), None)
 
     def channel_exists(self, channel_id: int) -> bool:
-        return any(channel_id in g.channel_ids for g in self.guilds) or (
-            channel_id in self.dm_channels.values()
+        """A guild's text channel, a thread in one (threads are channels too), or a DM channel."""
+        return (
+            channel_id in self.threads
+            or any(channel_id in g.channel_ids for g in self.guilds)
+            or channel_id in self.dm_channels.values()
         )
+
+    def channel_messages(self, channel_id: int) -> list[dict[str, Any]]:
+        """Every message in a channel or thread, oldest first (copies)."""
+        with self.lock:
+            found = [m for m in self.messages.values() if m["channel_id"] == str(channel_id)]
+            return copy.deepcopy(sorted(found, key=lambda m: int(m["id"])))
 
     def persona_by_user_id(self, user_id: int) -> Persona | None:
         """The user as a member of the first emulated guild they are in (None: no such user)."""

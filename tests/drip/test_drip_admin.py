@@ -27,6 +27,7 @@ def _form(guild: Guild, **changes: object) -> dict[str, object]:
             "correction_window_hours",
             "resolvers_binary",
             "resolvers_multiple",
+            "closing_soon_lead_minutes",
             "drip_realm_id",
             "drip_currency_id",
         ]

@@ -148,3 +148,34 @@ def test_the_migration_clamps_stored_amounts_before_adding_its_constraints() -> 
     # The guild's admins can see what changed and why.
     entry = AuditLogEntry.objects.get(actor="system:migration", target_id=str(guild.pk))
     assert entry.data["before"]["starting_balance"] == str(HUGE)
+
+
+@pytest.mark.django_db
+def test_the_admin_saves_the_announcement_settings(guild: Guild) -> None:
+    form = _change_form(
+        guild, announce_new_markets="on", closing_soon_lead_minutes=45, market_threads="on"
+    )
+    response = _admin().post(f"/admin/points/guild/{guild.pk}/change/", form)
+    assert response.status_code == 302
+    saved = _settings(guild)
+    assert (saved["announce_new_markets"], saved["closing_soon_lead_minutes"]) == (True, 45)
+    assert saved["market_threads"] is True
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_a_closing_soon_lead_past_a_week(guild: Guild) -> None:
+    before = _settings(guild)
+    response = _admin().post(
+        f"/admin/points/guild/{guild.pk}/change/",
+        _change_form(guild, closing_soon_lead_minutes=10_081),
+    )
+    assert response.status_code == 200
+    assert "At most 10,080 minutes (a week); 0 turns it off." in response.content.decode()
+    assert _settings(guild) == before
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_a_closing_soon_lead_past_a_week(guild: Guild) -> None:
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Guild.objects.filter(pk=guild.pk).update(closing_soon_lead_minutes=7 * 24 * 60 + 1)
+    Guild.objects.filter(pk=guild.pk).update(closing_soon_lead_minutes=7 * 24 * 60)  # the bound
