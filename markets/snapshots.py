@@ -225,6 +225,7 @@ def snapshot_build(*, guild_id: int, market_id: int) -> MarketSnapshot:
             .select_related("member", "outcome")
             .order_by("-shares", "id")[:TOP_HOLDERS]
         )
+        history = tuple(market_history(market))
         return MarketSnapshot(
             market_id=market.pk,
             guild_id=market.guild_id,
@@ -270,8 +271,8 @@ def snapshot_build(*, guild_id: int, market_id: int) -> MarketSnapshot:
             holders=tuple(
                 HolderLine(p.member.display_name, p.outcome.label, p.shares) for p in holders
             ),
-            history=tuple(market_history(market)),
-            history_text=history_sentence(market) if market.is_final else "",
+            history=history,
+            history_text=history_sentence(market, history=history) if market.is_final else "",
             correctable_until=correction_deadline(market),
             resolver_rule=market.resolver_rule,
             resolver_name=(resolver.display_name or str(resolver.discord_id)) if resolver else None,
