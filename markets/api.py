@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from markets.descriptions import market_description_edit
 from markets.models import Market, MarketStatus
 from markets.resolvers import market_resolver
-from markets.selectors import market_list, price_history
+from markets.selectors import market_list, market_price_history
 from markets.services import (
     market_cancel,
     market_close,
@@ -376,7 +376,10 @@ class MarketHistoryView(APIView):
         market = market_get(market_id, guild_id=request_guild_id(request))
         return Response(
             PricePointOutput(
-                [{"at": p.at, "probabilities": p.probabilities} for p in price_history(market)],
+                [
+                    {"at": p.at, "probabilities": p.probabilities}
+                    for p in market_price_history(market)
+                ],
                 many=True,
             ).data
         )

@@ -101,17 +101,24 @@ def opening_probabilities(outcomes: int) -> list[Decimal]:
     return [p.quantize(amm.SHARE_QUANTUM) for p in amm.prices([Decimal(1)] * outcomes)]
 
 
-def price_history(market: Market, *, limit: int = 500) -> list[PriceHistoryPoint]:
+def price_history(
+    *, market_id: int, opens_at: datetime, outcome_count: int, limit: int = 500
+) -> list[PriceHistoryPoint]:
     """The market's probabilities over time, oldest first, thinned to at most ``limit``.
 
-    Read from where each fact is stored once: the opening prices from the
-    market (when it opened, every outcome equally likely), then each trade's
-    probabilities after it.
+    Read from where each fact is stored once: the opening prices (when it
+    opened, every one of its ``outcome_count`` outcomes equally likely), then
+    each trade's probabilities after it. Takes only what it uses, so a caller
+    holding a snapshot needs no market row.
     """
-    trades = market.trades.order_by("created_at", "id").values_list(
-        "created_at", "probabilities_after"
+    # The betting app's Trade, through the reverse relation (markets never imports betting).
+    trade_model = Market._meta.get_field("trades").related_model
+    trades = (
+        trade_model.objects.filter(market_id=market_id)
+        .order_by("created_at", "id")
+        .values_list("created_at", "probabilities_after")
     )
-    opening = (market.opens_at, opening_probabilities(market.outcomes.count()))
+    opening = (opens_at, opening_probabilities(outcome_count))
     points = [opening, *trades]
     if len(points) > limit:
         # Keep the first and last points and an even spread between them.
@@ -120,6 +127,16 @@ def price_history(market: Market, *, limit: int = 500) -> list[PriceHistoryPoint
     return [
         PriceHistoryPoint(at=at, probabilities=[Decimal(p) for p in probs]) for at, probs in points
     ]
+
+
+def market_price_history(market: Market, *, limit: int = 500) -> list[PriceHistoryPoint]:
+    """``price_history`` of a market row (its outcomes counted)."""
+    return price_history(
+        market_id=market.pk,
+        opens_at=market.opens_at,
+        outcome_count=market.outcomes.count(),
+        limit=limit,
+    )
 
 
 def market_categories(guild_id: int) -> list[str]:

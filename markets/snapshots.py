@@ -50,6 +50,7 @@ from markets import amm
 from markets.corrections import HistoryStep, correction_deadline, history_sentence, market_history
 from markets.models import Market, MarketStatus, Outcome
 from markets.resolvers import market_resolver, who_may_resolve
+from markets.selectors import PriceHistoryPoint, price_history
 from predictmarket.cache_errors import CACHE_ERRORS
 from predictmarket.cache_metrics import count_cache_read
 from predictmarket.errors import NotFound
@@ -524,3 +525,19 @@ def version_cached(kind: str, snapshot: MarketSnapshot, load: Callable[[], T]) -
     with contextlib.suppress(*CACHE_ERRORS):
         cache.set(key, value, timeout=settings.MARKET_SNAPSHOT_TTL)
     return value
+
+
+def snapshot_price_history(
+    snapshot: MarketSnapshot, *, kind: str = "market_history", limit: int = 500
+) -> list[PriceHistoryPoint]:
+    """The chart's points as of the snapshot's version, cached for it (under ``kind``)."""
+    return version_cached(
+        kind,
+        snapshot,
+        lambda: price_history(
+            market_id=snapshot.market_id,
+            opens_at=snapshot.opens_at,
+            outcome_count=len(snapshot.outcomes),
+            limit=limit,
+        ),
+    )

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 from betting.models import Position
 from betting.selectors import market_trades, member_portfolio, worth_leaderboard
 from markets.models import Market, MarketStatus
-from markets.selectors import market_categories, market_detail, market_list, price_history
+from markets.selectors import market_categories, market_detail, market_list, market_price_history
 from points.selectors import balance_leaderboard, member_display_balance, member_history
 from predictmarket.errors import DomainError, InvalidState, RateLimited
 from webapp.access import (
@@ -122,7 +122,7 @@ def live_parts(market: Market) -> dict[str, Any]:
     return {
         "detail": detail,
         "chart": price_chart(
-            [o.label for o in detail.outcomes], price_history(market), until=until
+            [o.label for o in detail.outcomes], market_price_history(market), until=until
         ),
         "trades": list(market_trades(market)[:20]),
     }
