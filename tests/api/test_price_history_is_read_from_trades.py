@@ -93,3 +93,22 @@ def test_a_market_without_trades_has_its_opening_only(other_member: Member) -> N
 
     assert opening.at == market.opens_at
     assert opening.probabilities == [Decimal("0.500000")] * 2
+
+
+def _thinned_in_python(points: list, limit: int) -> list:
+    """The rule as first written: every point read, then the first, the last and an even spread."""
+    if len(points) <= limit:
+        return points
+    step = (len(points) - 1) / (limit - 1)
+    return [points[round(i * step)] for i in range(limit)]
+
+
+@pytest.mark.parametrize("limit", [2, 3, 4, 5, 6])
+def test_the_database_keeps_the_same_points_as_thinning_every_row_would(
+    traded: Market, limit: int
+) -> None:
+    expected = _thinned_in_python(_expected(traded), limit)
+
+    thinned = market_price_history(traded, limit=limit)
+
+    assert [(p.at, [str(v) for v in p.probabilities]) for p in thinned] == expected
