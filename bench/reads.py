@@ -57,7 +57,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, median, percentile, setup_django
+from bench.common import ROOT, median, percentile, process_cpu_seconds, setup_django
 
 GUILD_ID = 900_000_000_000_000_005
 READER_PROCESSES = 2
@@ -234,19 +234,15 @@ def gunicorn(*, read_cache: bool) -> Iterator[tuple[str, int]]:
 
 
 def process_tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its live children (gunicorn's workers), from /proc."""
-    ticks = os.sysconf("SC_CLK_TCK")
+    """CPU of a process and its live children (gunicorn's master and workers), from /proc."""
     total = 0.0
     pending = [pid]
     while pending:
         current = pending.pop()
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-            # Fields after the command's closing parenthesis: utime and stime are 14 and 15.
-            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
+        total += process_cpu_seconds(current) or 0.0
+        with contextlib.suppress(OSError):
             for task in Path(f"/proc/{current}/task").iterdir():
-                children = (task / "children").read_text().split()
-                pending.extend(int(child) for child in children)
+                pending.extend(int(child) for child in (task / "children").read_text().split())
     return total
 
 
