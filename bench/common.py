@@ -360,6 +360,17 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
+def process_cpu_seconds(pid: int, ticks: int | None = None) -> float | None:
+    """User + system CPU of a live process (all its threads), from /proc; None once gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # The fields after the command's closing parenthesis: utime, stime are 14 and 15.
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / (ticks or os.sysconf("SC_CLK_TCK"))
+
+
 class WorkCpu:
     """CPU time the benchmark's own processes spend while a ``with`` block runs.
 
@@ -404,12 +415,9 @@ class WorkCpu:
                 if pid != self._mine
             ]
             for pid in pids:
-                try:
-                    with open(f"/proc/{pid}/stat") as stat:
-                        fields = stat.read().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                self._backends[pid] = (int(fields[11]) + int(fields[12])) / ticks
+                seconds = process_cpu_seconds(pid, ticks)
+                if seconds is not None:
+                    self._backends[pid] = seconds
 
     def __exit__(self, *exc: object) -> None:
         import resource

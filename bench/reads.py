@@ -17,7 +17,8 @@ under the ``pm`` prefix). Then, for ``--seconds`` each:
    ``READ_CACHE_ENABLED=false``;
 3. **writers alone**: no readers, no server.
 
-Reported: reads/s and read p50/p99 for 1 and 2, the cache hit rate of 1 (from
+Reported: reads/s, read p50/p99 and gunicorn's CPU per read (its master and
+workers, from ``/proc``) for 1 and 2, the cache hit rate of 1 (from
 ``/metrics``: ``predictmarket_cache_reads_total{kind,result}``, all kinds),
 the writers' rate in 1 against 3, and the net-worth leaderboard's p99 from
 ``bench/leaderboard.py`` (run as a subprocess; ``--quick`` runs its quick
@@ -56,7 +57,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, median, percentile, setup_django
+from bench.common import ROOT, median, percentile, process_cpu_seconds, setup_django
 
 GUILD_ID = 900_000_000_000_000_005
 READER_PROCESSES = 2
@@ -108,11 +109,14 @@ def main() -> None:
     connections.close_all()  # the server, writers and readers must not share this socket
 
     phases: dict[str, tuple[Reads, float, dict[str, float]]] = {}
+    server_cpu: dict[str, float] = {}
     for name, cache_on in (("cached", True), ("uncached", False)):
-        with gunicorn(read_cache=cache_on) as base_url:
+        with gunicorn(read_cache=cache_on) as (base_url, server_pid):
             warm(base_url, scene)
             before = cache_reads(base_url)
+            cpu_before = process_tree_cpu_seconds(server_pid)
             reads, writes = storm(base_url, scene, args)
+            server_cpu[name] = process_tree_cpu_seconds(server_pid) - cpu_before
             after = cache_reads(base_url)
         delta = {key: after.get(key, 0.0) - before.get(key, 0.0) for key in after}
         phases[name] = (reads, writes, delta)
@@ -120,9 +124,11 @@ def main() -> None:
 
     for name, (reads, writes, _) in phases.items():
         p50, p99 = median(reads.latencies) * 1000, percentile(reads.latencies, 99) * 1000
+        cpu_per_read = server_cpu[name] / reads.count * 1000 if reads.count else 0.0
         print(
             f"{name:<9} {reads.per_second:8.0f} reads/s  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms"
             f"   writers {writes:6.1f} bets/s   statuses {dict(sorted(reads.statuses.items()))}"
+            f"   gunicorn CPU {cpu_per_read:5.1f} ms/read"
         )
     print(f"writers alone                                             {alone:6.1f} bets/s")
     cached, cached_writes, counts = phases["cached"]
@@ -183,7 +189,7 @@ def seed(writers: int) -> Scene:
 
 
 @contextmanager
-def gunicorn(*, read_cache: bool) -> Iterator[str]:
+def gunicorn(*, read_cache: bool) -> Iterator[tuple[str, int]]:
     """gunicorn with predictmarket/gunicorn_conf.py on a free loopback port."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -216,7 +222,7 @@ def gunicorn(*, read_cache: bool) -> Iterator[str]:
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_live(server, base_url, log)
-        yield base_url
+        yield base_url, server.pid
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -225,6 +231,19 @@ def gunicorn(*, read_cache: bool) -> Iterator[str]:
             server.kill()
             server.wait()
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """CPU of a process and its live children (gunicorn's master and workers), from /proc."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        total += process_cpu_seconds(current) or 0.0
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(child) for child in (task / "children").read_text().split())
+    return total
 
 
 def wait_until_live(server: subprocess.Popen, base_url: str, log: Path) -> None:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from betting.charts_svg import Series, chart_series
 from betting.models import Position
 from markets.models import Market
-from markets.selectors import market_detail, price_history
+from markets.selectors import market_detail, market_price_history
 
 PLOT_WIDTH, PLOT_HEIGHT = 600, 240
 LEFT, TOP, BOTTOM = 48, 12, 40  # room for the axis labels
@@ -64,7 +64,7 @@ class HolderLine:
 
 def market_admin_chart(market: Market) -> AdminChart | None:
     """The chart, or None before the first price point."""
-    history = price_history(market)
+    history = market_price_history(market)
     if not history:
         return None
     labels = [o.label for o in market_detail(market).outcomes]

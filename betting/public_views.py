@@ -13,9 +13,13 @@ from django.views.decorators.http import require_GET
 
 from betting.charts_svg import chart_series
 from betting.selectors import worth_leaderboard
-from markets.models import Market
-from markets.selectors import market_list, price_history
-from markets.snapshots import cached_market_ids, market_snapshot, market_snapshots, version_cached
+from markets.selectors import market_list
+from markets.snapshots import (
+    cached_market_ids,
+    market_snapshot,
+    market_snapshots,
+    snapshot_price_history,
+)
 from points.public_guild import PublicGuild, public_guild
 from points.selectors import balance_leaderboard
 from predictmarket.errors import NotFound
@@ -67,11 +71,7 @@ def market_page(request: HttpRequest, guild_id: int, market_id: int) -> HttpResp
     etag = combined_etag("public-market", [snapshot.etag(), guild.name])
     if (answer := not_modified(request, etag, private=False)) is not None:
         return answer
-    history = version_cached(
-        "market_history",
-        snapshot,
-        lambda: price_history(Market(pk=snapshot.market_id, opens_at=snapshot.opens_at)),
-    )
+    history = snapshot_price_history(snapshot)
     until = min(timezone.now(), snapshot.resolved_at or snapshot.closes_at)
     series = chart_series([o.label for o in snapshot.outcomes], history, until=until)
     response = render(

@@ -23,9 +23,9 @@ from markets.corrections import history_sentence
 from markets.descriptions import description_history
 from markets.models import Market, MarketStatus, Outcome
 from markets.resolvers import market_resolver, resolver_role
-from markets.selectors import PriceHistoryPoint, market_list, price_history, public_market_url
+from markets.selectors import PriceHistoryPoint, market_list, public_market_url
 from markets.services import market_get
-from markets.snapshots import market_snapshot, version_cached
+from markets.snapshots import market_snapshot, snapshot_price_history
 from points.models import Guild, Member
 from predictmarket.errors import NotFound, ValidationFailed
 
@@ -109,9 +109,7 @@ def market_card(market_id: int, *, guild_id: int | None = None) -> MarketCard:
             OutcomeLine(o.index, o.label, o.probability, o.is_winner) for o in snapshot.outcomes
         ],
         accepting_bets=snapshot.accepting_bets(),
-        history=version_cached(
-            "market_card_history", snapshot, lambda: price_history(market, limit=300)
-        ),
+        history=snapshot_price_history(snapshot, kind="market_card_history", limit=300),
         channel_id=market.discord_channel_id,
         message_id=market.discord_message_id,
         thread_id=market.discord_thread_id,

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from markets.descriptions import market_description_edit
 from markets.models import Market, MarketStatus
 from markets.resolvers import market_resolver
-from markets.selectors import market_list, price_history
+from markets.selectors import market_list, market_price_history
 from markets.services import (
     market_cancel,
     market_close,
@@ -47,6 +47,7 @@ from predictmarket.api.context import (
     request_voter,
 )
 from predictmarket.api.idempotency import IDEMPOTENCY_HEADER, request_idempotency_key
+from predictmarket.api.output import represent, represent_many
 from predictmarket.api.pagination import PageParams, Pagination, page_of
 from predictmarket.api.schema import ERRORS, WRITE_ERRORS
 from predictmarket.discord_api import guild_member_name
@@ -146,7 +147,8 @@ def _summary(snapshot: MarketSnapshot) -> dict[str, object]:
 
 def market_output(snapshot: MarketSnapshot) -> dict[str, object]:
     time_left = snapshot.time_left()
-    return MarketOutput(
+    return represent(
+        MarketOutput,
         {
             **_summary(snapshot),
             "description": snapshot.description,
@@ -185,8 +187,8 @@ def market_output(snapshot: MarketSnapshot) -> dict[str, object]:
             ],
             "history_text": snapshot.history_text,
             "correctable_until": snapshot.correctable_until,
-        }
-    ).data
+        },
+    )
 
 
 def market_output_after(guild_id: int, market_id: int, version: int) -> dict[str, object]:
@@ -271,7 +273,7 @@ class MarketListView(APIView):
         if (answer := not_modified(request, etag, private=True)) is not None:
             return answer
         response = paginator.get_paginated_response(
-            MarketSummary([_summary(s) for s in snapshots], many=True).data
+            represent_many(MarketSummary, [_summary(s) for s in snapshots])
         )
         return mark_cacheable(response, etag, private=True)
 
@@ -376,7 +378,10 @@ class MarketHistoryView(APIView):
         market = market_get(market_id, guild_id=request_guild_id(request))
         return Response(
             PricePointOutput(
-                [{"at": p.at, "probabilities": p.probabilities} for p in price_history(market)],
+                [
+                    {"at": p.at, "probabilities": p.probabilities}
+                    for p in market_price_history(market)
+                ],
                 many=True,
             ).data
         )

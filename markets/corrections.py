@@ -24,6 +24,7 @@ not make): they are refused with a clear message.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -212,9 +213,19 @@ def voter_names(market: Market, voters: list[str]) -> dict[str, str]:
     }
 
 
-def history_sentence(market: Market, *, names: dict[str, str] | None = None) -> str:
-    """The history in one line: ``resolved Yes, corrected to No by alice and bob``."""
-    history = market_history(market)
+def history_sentence(
+    market: Market,
+    *,
+    history: Sequence[HistoryStep] | None = None,
+    names: dict[str, str] | None = None,
+) -> str:
+    """The history in one line: ``resolved Yes, corrected to No by alice and bob``.
+
+    ``history`` is ``market_history(market)`` when the caller has it already (a
+    snapshot build loads it once for both).
+    """
+    if history is None:
+        history = market_history(market)
     if names is None:
         names = voter_names(market, [voter for step in history for voter in step.by])
     parts = []

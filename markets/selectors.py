@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.urls import reverse
 from django.utils import timezone
 
@@ -101,25 +102,52 @@ def opening_probabilities(outcomes: int) -> list[Decimal]:
     return [p.quantize(amm.SHARE_QUANTUM) for p in amm.prices([Decimal(1)] * outcomes)]
 
 
-def price_history(market: Market, *, limit: int = 500) -> list[PriceHistoryPoint]:
+def price_history(
+    *, market_id: int, opens_at: datetime, outcome_count: int, limit: int = 500
+) -> list[PriceHistoryPoint]:
     """The market's probabilities over time, oldest first, thinned to at most ``limit``.
 
-    Read from where each fact is stored once: the opening prices from the
-    market (when it opened, every outcome equally likely), then each trade's
-    probabilities after it.
+    Read from where each fact is stored once: the opening prices (when it
+    opened, every one of its ``outcome_count`` outcomes equally likely), then
+    each trade's probabilities after it. Takes only what it uses, so a caller
+    holding a snapshot needs no market row.
     """
-    trades = market.trades.order_by("created_at", "id").values_list(
-        "created_at", "probabilities_after"
-    )
-    opening = (market.opens_at, opening_probabilities(market.outcomes.count()))
-    points = [opening, *trades]
-    if len(points) > limit:
-        # Keep the first and last points and an even spread between them.
-        step = (len(points) - 1) / (limit - 1)
-        points = [points[round(i * step)] for i in range(limit)]
+    # The betting app's Trade, through the reverse relation (markets never imports betting).
+    trade_model = Market._meta.get_field("trades").related_model
+    trades = trade_model.objects.filter(market_id=market_id)
+    order = [F("created_at").asc(), F("id").asc()]
+    opening = (opens_at, opening_probabilities(outcome_count))
+    # Points are the opening, then the trades; thinned, the first and the last are kept
+    # with an even spread between them. The database picks the kept trades by their
+    # row number, so it sends ``limit`` rows however many trades there are. A hot market's
+    # chart is rebuilt for each version (every trade is one): reading every row cost this
+    # process 25 ms of CPU at 3,000 trades and 119 ms at 20,000; now 10 ms and 9 ms.
+    total = trades.count() + 1
+    if total > limit:
+        step = (total - 1) / (limit - 1)
+        kept = [round(i * step) for i in range(1, limit)]  # point n is the n-th trade
+        rows = (
+            trades.annotate(n=Window(RowNumber(), order_by=order))
+            .filter(n__in=kept)
+            .order_by(*order)
+            .values_list("created_at", "probabilities_after")
+        )
+    else:
+        rows = trades.order_by(*order).values_list("created_at", "probabilities_after")
+    points = [opening, *rows]
     return [
         PriceHistoryPoint(at=at, probabilities=[Decimal(p) for p in probs]) for at, probs in points
     ]
+
+
+def market_price_history(market: Market, *, limit: int = 500) -> list[PriceHistoryPoint]:
+    """``price_history`` of a market row (its outcomes counted)."""
+    return price_history(
+        market_id=market.pk,
+        opens_at=market.opens_at,
+        outcome_count=market.outcomes.count(),
+        limit=limit,
+    )
 
 
 def market_categories(guild_id: int) -> list[str]:

@@ -50,6 +50,7 @@ from markets import amm
 from markets.corrections import HistoryStep, correction_deadline, history_sentence, market_history
 from markets.models import Market, MarketStatus, Outcome
 from markets.resolvers import market_resolver, who_may_resolve
+from markets.selectors import PriceHistoryPoint, price_history
 from predictmarket.cache_errors import CACHE_ERRORS
 from predictmarket.cache_metrics import count_cache_read
 from predictmarket.errors import NotFound
@@ -225,6 +226,7 @@ def snapshot_build(*, guild_id: int, market_id: int) -> MarketSnapshot:
             .select_related("member", "outcome")
             .order_by("-shares", "id")[:TOP_HOLDERS]
         )
+        history = tuple(market_history(market))
         return MarketSnapshot(
             market_id=market.pk,
             guild_id=market.guild_id,
@@ -270,8 +272,8 @@ def snapshot_build(*, guild_id: int, market_id: int) -> MarketSnapshot:
             holders=tuple(
                 HolderLine(p.member.display_name, p.outcome.label, p.shares) for p in holders
             ),
-            history=tuple(market_history(market)),
-            history_text=history_sentence(market) if market.is_final else "",
+            history=history,
+            history_text=history_sentence(market, history=history) if market.is_final else "",
             correctable_until=correction_deadline(market),
             resolver_rule=market.resolver_rule,
             resolver_name=(resolver.display_name or str(resolver.discord_id)) if resolver else None,
@@ -523,3 +525,19 @@ def version_cached(kind: str, snapshot: MarketSnapshot, load: Callable[[], T]) -
     with contextlib.suppress(*CACHE_ERRORS):
         cache.set(key, value, timeout=settings.MARKET_SNAPSHOT_TTL)
     return value
+
+
+def snapshot_price_history(
+    snapshot: MarketSnapshot, *, kind: str = "market_history", limit: int = 500
+) -> list[PriceHistoryPoint]:
+    """The chart's points as of the snapshot's version, cached for it (under ``kind``)."""
+    return version_cached(
+        kind,
+        snapshot,
+        lambda: price_history(
+            market_id=snapshot.market_id,
+            opens_at=snapshot.opens_at,
+            outcome_count=len(snapshot.outcomes),
+            limit=limit,
+        ),
+    )

@@ -187,6 +187,9 @@ MARKET_SNAPSHOT_TTL = cfg.int("MARKET_SNAPSHOT_TTL", 600, min_value=1)
 MARKET_SNAPSHOT_EAGER = cfg.bool("MARKET_SNAPSHOT_EAGER", False)
 # How long a guild's cached market list pages and public-page guild lookups live.
 MARKET_LIST_TTL = cfg.int("MARKET_LIST_TTL", 60, min_value=1)
+# How long a verified API key is trusted by reads without the database (writes always
+# check it there). Under a minute, so its last_used_at stays within a minute.
+API_KEY_CACHE_SECONDS = cfg.int("API_KEY_CACHE_SECONDS", 30, min_value=1, max_value=60)
 if REDIS_URL:
     CACHES = {
         "default": {

@@ -151,7 +151,7 @@ def buy_quote(request: HttpRequest, ctx: MemberContext, market_id: int) -> HttpR
         error = as_domain_error(exc)
         if error is None:
             raise
-        return market_page_response(request, ctx, market, buy_form=form, error=error)
+        return market_page_response(request, ctx, market.pk, buy_form=form, error=error)
 
 
 @require_POST
@@ -191,7 +191,7 @@ def buy_confirm(request: HttpRequest, ctx: MemberContext, market_id: int) -> Htt
         error = as_domain_error(exc)
         if error is None:
             raise
-        return market_page_response(request, ctx, market, error=error)
+        return market_page_response(request, ctx, market.pk, error=error)
 
 
 # ------------------------------------------------------------------------------
@@ -248,7 +248,7 @@ def sell_quote_view(request: HttpRequest, ctx: MemberContext, market_id: int) ->
         error = as_domain_error(exc)
         if error is None:
             raise
-        return market_page_response(request, ctx, market, error=error)
+        return market_page_response(request, ctx, market.pk, error=error)
 
 
 @require_POST
@@ -287,4 +287,4 @@ def sell_confirm(request: HttpRequest, ctx: MemberContext, market_id: int) -> Ht
         error = as_domain_error(exc)
         if error is None:
             raise
-        return market_page_response(request, ctx, market, error=error)
+        return market_page_response(request, ctx, market.pk, error=error)

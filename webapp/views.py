@@ -5,24 +5,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.messages import get_messages
 from django.core.paginator import Paginator
 from django.db.models import Case, F, Q, QuerySet, Value, When
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from betting.models import Position
-from betting.selectors import market_trades, member_portfolio, worth_leaderboard
+from betting.selectors import member_portfolio, worth_leaderboard
 from markets.models import Market, MarketStatus
-from markets.selectors import market_categories, market_detail, market_list, price_history
+from markets.selectors import market_categories, market_detail, market_list
+from markets.snapshots import MarketSnapshot, market_snapshot, snapshot_price_history
 from points.selectors import balance_leaderboard, member_display_balance, member_history
-from predictmarket.errors import DomainError, InvalidState, RateLimited
+from predictmarket.api.context import existing_id
+from predictmarket.errors import DomainError, InvalidState, NotFound, RateLimited
+from predictmarket.http_cache import combined_etag, mark_cacheable, not_modified
 from webapp.access import (
     MemberContext,
     as_domain_error,
     error_page,
-    guild_market,
     member_page,
     sign_in_first,
 )
@@ -33,6 +37,7 @@ from webapp.membership import member_guilds
 # Live odds are fetched again this often (htmx polling of the odds fragment).
 ODDS_POLL_SECONDS = 2
 MARKETS_PER_PAGE = 20
+RECENT_TRADES = 20
 BOARDS = {"balance": "Balance", "net_worth": "Net worth", "profit": "Profit"}
 
 
@@ -107,31 +112,51 @@ def markets(request: HttpRequest, ctx: MemberContext) -> HttpResponse:
     )
 
 
-def _holdings(ctx: MemberContext, market: Market) -> list[Position]:
+def _holdings(ctx: MemberContext, market_id: int) -> list[Position]:
     return list(
-        Position.objects.filter(member=ctx.member, market=market, shares__gt=0)
+        Position.objects.filter(member=ctx.member, market_id=market_id, shares__gt=0)
         .select_related("outcome")
         .order_by("outcome__index")
     )
 
 
-def live_parts(market: Market) -> dict[str, Any]:
+def _snapshot(ctx: MemberContext, market_id: int) -> MarketSnapshot:
+    """The market's cached snapshot, of this guild only (another guild's id is a 404)."""
+    try:
+        return market_snapshot(guild_id=ctx.guild.pk, market_id=existing_id(market_id))
+    except NotFound:
+        raise Http404("No such market in this server.") from None
+
+
+def live_parts(snapshot: MarketSnapshot) -> dict[str, Any]:
     """What changes with every trade: the odds, the chart and the recent trades."""
-    detail = market_detail(market)
-    until = min(timezone.now(), market.resolved_at or market.closes_at)
+    until = min(timezone.now(), snapshot.resolved_at or snapshot.closes_at)
     return {
-        "detail": detail,
+        "market": snapshot,
         "chart": price_chart(
-            [o.label for o in detail.outcomes], price_history(market), until=until
+            [o.label for o in snapshot.outcomes], snapshot_price_history(snapshot), until=until
         ),
-        "trades": list(market_trades(market)[:20]),
+        "trades": snapshot.recent_trades[:RECENT_TRADES],
     }
+
+
+def _page_etag(request: HttpRequest, ctx: MemberContext, snapshot: MarketSnapshot) -> str:
+    """The market page's tag: the market's version, and what else it shows of this person.
+
+    Their shares change only through trades and endings of this market, which bump
+    its version; their balance and their form's CSRF secret are part of the tag.
+    """
+    get_token(request)  # the secret the forms' tokens are made from (set now if new)
+    return combined_etag(
+        "app-market",
+        [snapshot.etag(), ctx.member.pk, shown_balance(ctx), request.META["CSRF_COOKIE"]],
+    )
 
 
 def market_page_response(
     request: HttpRequest,
     ctx: MemberContext,
-    market: Market,
+    market_id: int,
     *,
     buy_form: BuyForm | None = None,
     sell_form: SellForm | None = None,
@@ -139,18 +164,38 @@ def market_page_response(
     status: int = 200,
 ) -> HttpResponse:
     """The market page, also re-shown with a refused quote's message and the form as typed."""
-    live = live_parts(market)
-    detail = live["detail"]
-    holdings = _holdings(ctx, market)
-    held = [o for o in detail.outcomes if any(p.outcome.index == o.index for p in holdings)]
+    return _market_page(
+        request,
+        ctx,
+        _snapshot(ctx, market_id),
+        buy_form=buy_form,
+        sell_form=sell_form,
+        error=error,
+        status=status,
+    )
+
+
+def _market_page(
+    request: HttpRequest,
+    ctx: MemberContext,
+    snapshot: MarketSnapshot,
+    *,
+    buy_form: BuyForm | None = None,
+    sell_form: SellForm | None = None,
+    error: DomainError | None = None,
+    status: int = 200,
+    etag: str | None = None,
+) -> HttpResponse:
+    live = live_parts(snapshot)
+    holdings = _holdings(ctx, snapshot.market_id)
+    held = [o for o in snapshot.outcomes if any(p.outcome.index == o.index for p in holdings)]
     response = page(
         request,
         ctx,
         "webapp/market.html",
-        market=market,
         holdings=holdings,
         **live,
-        buy_form=buy_form or BuyForm(outcomes=detail.outcomes),
+        buy_form=buy_form or BuyForm(outcomes=list(snapshot.outcomes)),
         sell_form=sell_form or (SellForm(outcomes=held) if held else None),
         error=error,
         poll_seconds=ODDS_POLL_SECONDS,
@@ -158,30 +203,39 @@ def market_page_response(
     )
     if isinstance(error, RateLimited):
         response["Retry-After"] = str(error.retry_after)
+    if etag is not None:
+        mark_cacheable(response, etag, private=True)
     return response
 
 
 @require_GET
 @member_page
-def market(request: HttpRequest, ctx: MemberContext, market_id: int) -> HttpResponse:
-    return market_page_response(request, ctx, guild_market(ctx, market_id))
+def market(request: HttpRequest, ctx: MemberContext, market_id: int) -> HttpResponseBase:
+    snapshot = _snapshot(ctx, market_id)
+    etag = _page_etag(request, ctx, snapshot)
+    # A notice waiting to be shown once (a trade's "Bought …") is in no cached copy.
+    if not get_messages(request) and (answer := not_modified(request, etag, private=True)):
+        return answer
+    return _market_page(request, ctx, snapshot, etag=etag)
 
 
 @require_GET
 @member_page
-def odds(request: HttpRequest, ctx: MemberContext, market_id: int) -> HttpResponse:
-    """The odds, with the chart and the trades out of band: the market page polls it (htmx)."""
-    found = guild_market(ctx, market_id)
-    return render(
+def odds(request: HttpRequest, ctx: MemberContext, market_id: int) -> HttpResponseBase:
+    """The odds, with the chart and the trades out of band: the market page polls it (htmx).
+
+    A poll with the current ETag is a 304 from the cached snapshot: no market row is read.
+    """
+    snapshot = _snapshot(ctx, market_id)
+    etag = combined_etag("app-odds", [snapshot.etag(), ctx.guild.pk])
+    if (answer := not_modified(request, etag, private=True)) is not None:
+        return answer
+    response = render(
         request,
         "webapp/_live_update.html",
-        {
-            "guild": ctx.guild,
-            "market": found,
-            "poll_seconds": ODDS_POLL_SECONDS,
-            **live_parts(found),
-        },
+        {"guild": ctx.guild, "poll_seconds": ODDS_POLL_SECONDS, **live_parts(snapshot)},
     )
+    return mark_cacheable(response, etag, private=True)
 
 
 @require_GET

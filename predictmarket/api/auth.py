@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
-from points.api_tokens import api_token_authenticate
+from points.api_tokens import KeyCredential, api_key_credential, api_token_authenticate
 from points.models import ApiToken, Member
 
 
@@ -18,43 +18,69 @@ class MemberPrincipal:
     """``request.user`` for a key: acts as that member, in that guild only.
 
     It holds no moderator flag: ``predictmarket.api.context.is_moderator`` asks
-    Discord at the time of each moderator action.
+    Discord at the time of each moderator action. A read verified from the cache
+    carries the ids only; the member's row is read when a view first asks for it.
     """
 
-    member: Member
+    member_id: int
+    guild_id: int
     issued_by_moderator: bool
+    loaded_member: Member | None = field(default=None, repr=False)
     is_authenticated: bool = True
     is_staff: bool = False
 
     @property
-    def pk(self) -> int:
-        return self.member.pk
+    def member(self) -> Member:
+        if self.loaded_member is None:
+            found = (
+                Member.objects.select_related("guild", "account").filter(pk=self.member_id).first()
+            )
+            if found is None:
+                raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.")
+            self.loaded_member = found
+        return self.loaded_member
 
     @property
-    def guild_id(self) -> int:
-        return self.member.guild_id
+    def pk(self) -> int:
+        return self.member_id
 
     def __str__(self) -> str:
-        return f"member {self.member.pk}"
+        return f"member {self.member_id}"
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
-    def authenticate(self, request: Request) -> tuple[MemberPrincipal, ApiToken] | None:
+    def authenticate(
+        self, request: Request
+    ) -> tuple[MemberPrincipal, ApiToken | KeyCredential] | None:
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header:
             return None
         scheme, _, key = header.partition(" ")
         if scheme != self.keyword or not key.strip():
             raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <API key>'.")
+        if request.method in permissions.SAFE_METHODS:
+            # Reads: verified from the cache (points.api_tokens), no query when warm.
+            credential = api_key_credential(key.strip())
+            if credential is None:
+                raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.")
+            principal = MemberPrincipal(
+                member_id=credential.member_id,
+                guild_id=credential.guild_id,
+                issued_by_moderator=credential.issued_by_moderator,
+            )
+            return principal, credential
         token = api_token_authenticate(key.strip())
         if token is None:
             raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.")
-        return (
-            MemberPrincipal(member=token.member, issued_by_moderator=token.issued_by_moderator),
-            token,
+        principal = MemberPrincipal(
+            member_id=token.member_id,
+            guild_id=token.member.guild_id,
+            issued_by_moderator=token.issued_by_moderator,
+            loaded_member=token.member,
         )
+        return principal, token
 
     def authenticate_header(self, request: Request) -> str:
         # Makes DRF answer 401 (with WWW-Authenticate), not 403, when no key is sent.

@@ -25,7 +25,7 @@ class SharedRateLimit(BaseThrottle):
         bypass = may_bypass_rate_limits(request)
         # RateLimited propagates to the API's exception handler: 429 with
         # Retry-After and the limiter's own message.
-        rate_limit_hit("command", user.member.pk, bypass=bypass)
+        rate_limit_hit("command", user.member_id, bypass=bypass)
         rate_limit_hit("guild_command", user.guild_id, bypass=bypass)
         return True
 

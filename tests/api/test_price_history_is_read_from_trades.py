@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from betting.models import Trade
 from betting.services import bet_place, shares_sell
 from markets.models import Market
-from markets.selectors import price_history
+from markets.selectors import market_price_history
 from points.models import Member
 from tests.api.helpers import open_market, url
 
@@ -54,7 +54,7 @@ def traded(member: Member, other_member: Member) -> Market:
 
 
 def test_the_selector_gives_the_opening_then_every_trade(traded: Market) -> None:
-    history = price_history(traded)
+    history = market_price_history(traded)
 
     assert [(p.at, [str(v) for v in p.probabilities]) for p in history] == _expected(traded)
     assert all(isinstance(v, Decimal) for p in history for v in p.probabilities)
@@ -77,7 +77,7 @@ def test_the_history_endpoint_answers_the_same(alice: APIClient, traded: Market)
 def test_thinning_keeps_the_opening_and_the_last_trade(traded: Market) -> None:
     expected = _expected(traded)
 
-    thinned = price_history(traded, limit=3)
+    thinned = market_price_history(traded, limit=3)
 
     assert [(p.at, [str(v) for v in p.probabilities]) for p in thinned] == [
         expected[0],
@@ -89,7 +89,26 @@ def test_thinning_keeps_the_opening_and_the_last_trade(traded: Market) -> None:
 def test_a_market_without_trades_has_its_opening_only(other_member: Member) -> None:
     market = open_market(other_member)
 
-    [opening] = price_history(market)
+    [opening] = market_price_history(market)
 
     assert opening.at == market.opens_at
     assert opening.probabilities == [Decimal("0.500000")] * 2
+
+
+def _thinned_in_python(points: list, limit: int) -> list:
+    """The rule as first written: every point read, then the first, the last and an even spread."""
+    if len(points) <= limit:
+        return points
+    step = (len(points) - 1) / (limit - 1)
+    return [points[round(i * step)] for i in range(limit)]
+
+
+@pytest.mark.parametrize("limit", [2, 3, 4, 5, 6])
+def test_the_database_keeps_the_same_points_as_thinning_every_row_would(
+    traded: Market, limit: int
+) -> None:
+    expected = _thinned_in_python(_expected(traded), limit)
+
+    thinned = market_price_history(traded, limit=limit)
+
+    assert [(p.at, [str(v) for v in p.probabilities]) for p in thinned] == expected

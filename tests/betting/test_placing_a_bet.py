@@ -7,7 +7,7 @@ from decimal import Decimal
 from betting.models import Position, Trade, TradeSide
 from betting.services import bet_quote
 from markets.models import Market
-from markets.selectors import price_history
+from markets.selectors import market_price_history
 from points.models import LedgerTransaction, Member, TransactionKind
 from predictmarket.models import AuditLogEntry, OutboxEvent
 from tests.betting.helpers import bet
@@ -55,7 +55,7 @@ def test_it_gives_the_quoted_shares_and_moves_the_points(creator: Member, bettor
     market.refresh_from_db()
     assert market.volume == 150
     assert trade.probabilities_after == result.probabilities_after
-    latest = price_history(market)[-1]  # the chart's last point is the trade's
+    latest = market_price_history(market)[-1]  # the chart's last point is the trade's
     assert (latest.at, [str(p) for p in latest.probabilities]) == (
         trade.created_at,
         result.probabilities_after,

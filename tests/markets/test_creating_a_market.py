@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from markets.models import MarketStatus
-from markets.selectors import price_history
+from markets.selectors import market_price_history
 from points.models import Guild, LedgerTransaction, Member, TransactionKind
 from predictmarket.models import AuditLogEntry, OutboxEvent
 from tests.markets.helpers import (
@@ -43,7 +43,7 @@ def test_it_funds_the_market_from_the_house_with_equal_pools(creator: Member) ->
 
     subsidy = LedgerTransaction.objects.get(idempotency_key=f"market:{market.pk}:subsidy")
     assert subsidy.kind == TransactionKind.SUBSIDY
-    [opening] = price_history(market)  # no trade yet: the opening prices
+    [opening] = market_price_history(market)  # no trade yet: the opening prices
     assert [str(p) for p in opening.probabilities] == ["0.333333"] * 3
     audit = AuditLogEntry.objects.get(action="market.create", target_id=str(market.pk))
     assert audit.actor == f"discord:{creator.discord_id}"

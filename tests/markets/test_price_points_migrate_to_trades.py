@@ -14,7 +14,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from markets.models import Market
-from markets.selectors import price_history
+from markets.selectors import market_price_history
 from tests.betting.helpers import bet, sell
 from tests.markets.helpers import make_guild, make_market, make_member
 
@@ -59,14 +59,16 @@ def _points(executor: MigrationExecutor, market: Market) -> list[tuple[object, l
 def test_the_points_rebuilt_backwards_are_the_history_forwards(
     traded: Market, before_the_migration: MigrationExecutor
 ) -> None:
-    history = [(p.at, [str(v) for v in p.probabilities]) for p in price_history(traded)]
+    history = [(p.at, [str(v) for v in p.probabilities]) for p in market_price_history(traded)]
 
     rebuilt = _points(before_the_migration, traded)
     assert rebuilt == history
     assert len(rebuilt) == 4  # the opening and three trades
 
     before_the_migration.migrate([REPLACED])
-    assert [(p.at, [str(v) for v in p.probabilities]) for p in price_history(traded)] == history
+    assert [
+        (p.at, [str(v) for v in p.probabilities]) for p in market_price_history(traded)
+    ] == history
 
 
 def test_a_point_nothing_reproduces_stops_the_migration(

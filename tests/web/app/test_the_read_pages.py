@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+import time_machine
 from allauth.socialaccount.models import SocialToken
 from django.core.cache import cache
 from django.test import Client
@@ -90,8 +91,9 @@ def test_the_odds_fragment_polls_while_the_market_is_open(members_app: MembersAp
         assert f'id="{part}" hx-swap-oob="true"' in fragment.content.decode()
         assert f'id="{part}" hx-swap-oob' not in page.content.decode()
 
-    Market.objects.filter(pk=market.pk).update(status=MarketStatus.CLOSED)
-    closed = client.get(app_url("odds", market), HTTP_HX_REQUEST="true")
+    # Past its closing time (before any sweep marks it closed): polling stops.
+    with time_machine.travel(market.closes_at + timedelta(seconds=1)):
+        closed = client.get(app_url("odds", market), HTTP_HX_REQUEST="true")
     assert b"hx-trigger" not in closed.content  # nothing moves any more: polling stops
 
 

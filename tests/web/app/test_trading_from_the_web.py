@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 from django.urls import reverse
-from pytest_django import Settings
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from betting.models import Position, Trade
 from betting.services import bet_place
@@ -44,7 +44,9 @@ def _balance(market: Market, client: Client) -> int:
     return Account.objects.get(member__guild=market.guild, member__discord_id=discord_id).balance
 
 
-def test_a_bet_is_quoted_then_placed_on_confirm(market: Market, ana: Client) -> None:
+def test_a_bet_is_quoted_then_placed_on_confirm(
+    market: Market, ana: Client, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     page = ana.get(app_url("market", market))
     assert page.status_code == 200
     assert b'id="buy-form"' in page.content
@@ -59,7 +61,9 @@ def test_a_bet_is_quoted_then_placed_on_confirm(market: Market, ana: Client) -> 
     assert fields["outcome"] == "0" and fields["amount"] == "100"
     assert Decimal(fields["min_shares"]) > 100  # 100 points at 50% buy more than 100 shares
 
-    placed = ana.post(app_url("buy", market), fields)
+    # Committed as in production: the market's snapshot moves on after the commit.
+    with django_capture_on_commit_callbacks(execute=True):
+        placed = ana.post(app_url("buy", market), fields)
 
     assert placed.status_code == 302
     assert placed["Location"] == app_url("market", market)
