@@ -7,10 +7,13 @@ full key exists only in the response that issued it.
 Reads verify from the cache. A verified key's ``KeyCredential`` (ids and the
 digest, no member row) is cached for ``API_KEY_CACHE_SECONDS`` under its
 prefix, so a cached market read runs no query at all; the secret is still
-compared with the digest on every request. Issuing and revoking drop the
-entry when they commit. Writes always verify against the database: if Redis
-failed to drop an entry, a revoked key can at most keep *reading* until the
-entry expires.
+compared with the digest on every request. Revoking (and regenerating, which
+revokes the old key) replaces the entry with a tombstone, before and again
+after it commits, and reads fill the cache only where there is no entry at
+all (``cache.add``): a read that verified the key in the database just before
+the revoke committed cannot cache it afterwards. Writes always verify against
+the database: if Redis failed to take the tombstone, a revoked key can at
+most keep *reading* until the entry expires.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -38,6 +42,9 @@ logger = logging.getLogger(__name__)
 
 PREFIX_BYTES = 6
 SECRET_BYTES = 24
+_PREFIX = re.compile(rf"[0-9a-f]{{{PREFIX_BYTES * 2}}}")  # secrets.token_hex's
+# The cache entry of a revoked key's prefix: reads go to the database and fill nothing.
+_REVOKED = "revoked"
 
 
 def _digest(secret: str) -> str:
@@ -105,7 +112,7 @@ def _revoke_live_tokens(member: Member) -> int:
 
 def _split(key: str) -> tuple[str, str] | None:
     parts = key.split("_", 2)  # the secret itself may contain "_"
-    if len(parts) != 3 or parts[0] != "pm" or len(parts[1]) != PREFIX_BYTES * 2:
+    if len(parts) != 3 or parts[0] != "pm" or not _PREFIX.fullmatch(parts[1]):
         return None
     return parts[1], parts[2]
 
@@ -164,14 +171,16 @@ def api_key_credential(key: str) -> KeyCredential | None:
     except CACHE_ERRORS:
         count_cache_read("api_key", "error")
         return _credential(api_token_authenticate(key))
-    if cached is not None:
+    if isinstance(cached, KeyCredential):
         count_cache_read("api_key", "hit")
         return cached if hmac.compare_digest(cached.key_hash, _digest(secret)) else None
     count_cache_read("api_key", "miss")
     credential = _credential(api_token_authenticate(key))
-    if credential is not None:  # only keys that verified: guessed prefixes fill nothing
+    if credential is not None and cached is None:
+        # Only keys that verified (guessed prefixes fill nothing), and only where there is
+        # no entry: ``add`` never overwrites a revoke's tombstone set meanwhile.
         with contextlib.suppress(*CACHE_ERRORS):
-            cache.set(_credential_key(prefix), credential, timeout=settings.API_KEY_CACHE_SECONDS)
+            cache.add(_credential_key(prefix), credential, timeout=settings.API_KEY_CACHE_SECONDS)
     return credential
 
 
@@ -188,8 +197,12 @@ def _credential(token: ApiToken | None) -> KeyCredential | None:
 
 
 def _forget(prefixes: Iterable[str]) -> None:
+    """Tombstone the prefixes' entries: a racing read's ``cache.add`` cannot bring them back."""
     try:
-        cache.delete_many([_credential_key(p) for p in prefixes])
+        cache.set_many(
+            {_credential_key(p): _REVOKED for p in prefixes},
+            timeout=settings.API_KEY_CACHE_SECONDS,
+        )
     except CACHE_ERRORS:
         # Reads may accept the revoked key until API_KEY_CACHE_SECONDS pass; writes
         # check the database and refuse it already.
