@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.timesince import timeuntil
 from django.views.decorators.http import require_GET
 
 from betting.models import Position
@@ -144,12 +145,22 @@ def _page_etag(request: HttpRequest, ctx: MemberContext, snapshot: MarketSnapsho
     """The market page's tag: the market's version, and what else it shows of this person.
 
     Their shares change only through trades and endings of this market, which bump
-    its version; their balance and their form's CSRF secret are part of the tag.
+    its version; their balance and their form's CSRF secret are part of the tag,
+    and so are the server's name (in the header) and the "(… left)" the page
+    shows while betting is open (it changes by the minute).
     """
     get_token(request)  # the secret the forms' tokens are made from (set now if new)
+    left = timeuntil(snapshot.closes_at) if snapshot.accepting_bets else ""
     return combined_etag(
         "app-market",
-        [snapshot.etag(), ctx.member.pk, shown_balance(ctx), request.META["CSRF_COOKIE"]],
+        [
+            snapshot.etag(),
+            ctx.member.pk,
+            shown_balance(ctx),
+            request.META["CSRF_COOKIE"],
+            ctx.guild.name,
+            left,
+        ],
     )
 
 

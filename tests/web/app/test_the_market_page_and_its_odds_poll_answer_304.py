@@ -142,3 +142,22 @@ def test_another_guilds_market_is_not_found_from_the_cache_either(
         response = ana.get(path)
         assert response.status_code == 404
         assert b"Hilltop only?" not in response.content
+
+
+def test_the_market_page_tag_moves_with_the_server_name_and_the_time_left(
+    ana: Client, market: Market, members_app: MembersApp
+) -> None:
+    """Both are on the page but not in the market's version: a 304 would keep them stale."""
+    import time_machine
+
+    from points.models import Guild
+
+    first = ana.get(app_url("market", market))
+    Guild.objects.filter(pk=market.guild_id).update(name="Harbour (renamed)")
+    renamed = ana.get(app_url("market", market), HTTP_IF_NONE_MATCH=first["ETag"])
+    assert renamed.status_code == 200
+    assert "Harbour (renamed)" in renamed.content.decode()
+
+    with time_machine.travel(market.closes_at - (market.closes_at - market.opens_at) / 2):
+        later = ana.get(app_url("market", market), HTTP_IF_NONE_MATCH=renamed["ETag"])
+    assert later.status_code == 200  # "(… left)" says something else now
