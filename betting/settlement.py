@@ -316,15 +316,19 @@ def _queue_result_messages(
     events = [
         (
             market.pk,
+            # The member's own fields last, as a dict: a key of ``common`` with the
+            # same name is overridden, never a TypeError inside the settlement.
             market_event_payload(
                 market,
-                kind=kind,
-                member_id=row["member_id"],
-                discord_id=str(row["member__discord_id"]),
-                display_name=row["member__display_name"],
-                amount=payments.get(row["member_id"], 0),
-                net=row["received"] - row["spent"],
-                **common,
+                **{
+                    **common,
+                    "kind": kind,
+                    "member_id": row["member_id"],
+                    "discord_id": str(row["member__discord_id"]),
+                    "display_name": row["member__display_name"],
+                    "amount": payments.get(row["member_id"], 0),
+                    "net": row["received"] - row["spent"],
+                },
             ),
         )
         for row in traders
