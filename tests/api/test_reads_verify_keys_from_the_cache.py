@@ -32,6 +32,7 @@ def test_cached_reads_of_each_kind_run_no_query(
         again = [alice.get(url("", market)), alice.get(url("markets")), browser.get(public_page)]
 
     assert [r.status_code for r in again] == [200, 200, 200]  # whole bodies, not 304s
+
     def without_clock(body: dict[str, object]) -> dict[str, object]:
         return {k: v for k, v in body.items() if k != "seconds_left"}  # counts down meanwhile
 
