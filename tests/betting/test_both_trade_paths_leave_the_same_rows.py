@@ -133,7 +133,14 @@ def rows(market: Market, names: dict[int, str], run: str) -> dict[str, Any]:
                 e.aggregate_type,
                 e.aggregate_id == str(market.pk),
                 {
-                    k: (trade_numbers[v] if k == "trade_id" else v)
+                    k: (
+                        trade_numbers[v]
+                        if k == "trade_id"
+                        # each run's market closes at its own time: compare it with its row
+                        else v == market.closes_at.isoformat()
+                        if k == "closes_at"
+                        else v
+                    )
                     for k, v in e.payload.items()
                     if k not in ("market_id", "question")
                 },
