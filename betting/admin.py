@@ -61,7 +61,7 @@ SEASONS_HELP = (
     "A moderator starts a season with /season start [reset] in Discord (or POST "
     "/api/v1/seasons/): the open season ends and its standings are archived (Season "
     "standings), and with reset every member's balance is brought to the starting balance "
-    "in one ledger transaction (shares in open markets and escrows are kept). Read-only "
+    "(one ledger transaction per member; shares in open markets and escrows are kept). Read-only "
     "here: only a new season undoes a reset."
 )
 
@@ -77,7 +77,7 @@ class SeasonAdmin(ReadOnlyAdmin, GuildScopedAdmin):
                 "description": SEASONS_HELP,
             },
         ),
-        ("Ledger", {"fields": ["reset_transaction", "idempotency_key"]}),
+        ("Ledger", {"fields": ["members_reset", "idempotency_key"]}),
     ]
     list_display = ["number", "guild", "started_at", "ended_at", "started_by", "reset"]
     list_filter = ["reset", "guild"]

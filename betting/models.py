@@ -97,8 +97,8 @@ class Season(models.Model):
     At most one season of a guild is open (``ended_at`` null; a partial UNIQUE
     holds it). Starting the next one ends it and archives its standings
     (``SeasonStanding``) once. With ``reset`` the new season also brought every
-    member's balance to the guild's starting balance, in one ledger transaction
-    (``reset_transaction``); nothing undoes it but another season.
+    member's balance to the guild's starting balance, one ledger transaction per
+    member whose balance changed; nothing undoes it but another season.
     """
 
     guild = models.ForeignKey("points.Guild", on_delete=models.PROTECT, related_name="seasons")
@@ -107,10 +107,10 @@ class Season(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     started_by = models.CharField(max_length=100)
     reset = models.BooleanField(default=False)
+    # Members whose balance the reset changed: one ledger transaction each, keyed
+    # ``season:<guild>:<number>:reset:<account>``.
+    members_reset = models.PositiveIntegerField(default=0)
     idempotency_key = models.CharField(max_length=200, unique=True)
-    reset_transaction = models.OneToOneField(
-        LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="season"
-    )
 
     class Meta:
         constraints = [

@@ -11,8 +11,13 @@
 * the season that was open ends now, and every member's final place (profit
   over the markets settled during it, balance at the end) is written by one
   ``INSERT … SELECT`` (``betting.leaderboards.standings_archive``);
-* with ``reset``: one ledger transaction (``ledger_post``) brings every member's
-  balance to the guild's starting balance, against the house. Positions on open
+* with ``reset``: every member's balance is brought to the guild's starting
+  balance against the house, one ledger transaction per member whose balance
+  changes, all written at once by ``points.ledger_batch.ledger_post_batch`` (the
+  batch form of ``ledger_post`` that settlement uses). Not one transaction of
+  100,000 legs: the ledger's deferred balance trigger sums a transaction's
+  entries for each entry, so one huge transaction costs n² (14.6 s for 10,000
+  members in ``bench/leaderboard.py``). Positions on open
   markets are kept, and so is the escrow (their collateral): a market still open
   pays or unwinds as usual, and counts in the season it ends in, as every market
   does. Nothing undoes a reset except another season's.
@@ -28,12 +33,13 @@ from django.utils import timezone
 
 from betting.leaderboards import standings_archive
 from betting.models import Season, SeasonStanding
-from points.ledger import Leg, ledger_post
+from points.ledger import Leg
+from points.ledger_batch import Posting as BatchPosting
+from points.ledger_batch import ledger_post_batch
 from points.models import (
     Account,
     AccountKind,
     Guild,
-    LedgerEntry,
     PointsBackend,
     TransactionKind,
 )
@@ -105,16 +111,14 @@ def season_start(
         )
         members_reset = 0
         if reset:
-            txn_id, members_reset = _reset_balances(guild, season=season, actor=actor)
-            if txn_id is not None:
-                season.reset_transaction_id = txn_id
-                season.save(update_fields=["reset_transaction"])
+            members_reset = _reset_balances(guild, season=season, actor=actor)
+            season.members_reset = members_reset
+            season.save(update_fields=["members_reset"])
         data = {
             "number": number,
             "reset": reset,
             "starting_balance": guild.starting_balance if reset else None,
             "members_reset": members_reset,
-            "transaction_id": season.reset_transaction_id,
             "ended": ended.number if ended else None,
         }
         audit_record(
@@ -137,19 +141,21 @@ def _replay(*, guild_id: int, reset: bool, idempotency_key: str) -> SeasonStarte
     if earlier.guild_id != guild_id or earlier.reset != reset:
         raise IdempotencyConflict(key=idempotency_key)
     ended = Season.objects.filter(guild_id=guild_id, number=earlier.number - 1).first()
-    members = 0
-    if earlier.reset_transaction_id is not None:
-        members = LedgerEntry.objects.filter(
-            transaction_id=earlier.reset_transaction_id, account__kind=AccountKind.MEMBER
-        ).count()
-    return SeasonStarted(season=earlier, ended=ended, members_reset=members, replayed=True)
+    return SeasonStarted(
+        season=earlier, ended=ended, members_reset=earlier.members_reset, replayed=True
+    )
 
 
-def _reset_balances(guild: Guild, *, season: Season, actor: str) -> tuple[int | None, int]:
-    """Post the legs that bring every member's balance to the starting balance."""
+def reset_key_prefix(season: Season) -> str:
+    """Every reset transaction of ``season`` has a key starting with this."""
+    return f"season:{season.guild_id}:{season.number}:reset:"
+
+
+def _reset_balances(guild: Guild, *, season: Season, actor: str) -> int:
+    """Post what brings every member's balance to the starting balance; how many moved."""
     # Every member account and the house, locked in primary-key order (the ledger's
     # lock order): no trade, claim or tip moves a balance between this read and
-    # the posting, so each member ends at exactly the starting balance.
+    # the postings, so each member ends at exactly the starting balance.
     accounts = list(
         Account.objects.select_for_update()
         .filter(guild_id=guild.pk, kind__in=[AccountKind.HOUSE, AccountKind.MEMBER])
@@ -160,23 +166,18 @@ def _reset_balances(guild: Guild, *, season: Season, actor: str) -> tuple[int | 
     if house is None:
         raise NotFound("This server is not set up yet.")
     start = guild.starting_balance
-    legs = [
-        Leg(pk, start - balance)
+    memo = f"season {season.number}: balance reset to the starting balance ({start:,})"
+    postings = [
+        BatchPosting(
+            legs=[Leg(house, balance - start), Leg(pk, start - balance)],
+            kind=TransactionKind.ADJUSTMENT,
+            memo=memo,
+            idempotency_key=f"{reset_key_prefix(season)}{pk}",
+        )
         for pk, kind, balance in accounts
         if kind == AccountKind.MEMBER and balance != start
     ]
-    if not legs:
-        return None, 0
-    legs.append(Leg(house, -sum(leg.amount for leg in legs)))
-    txn = ledger_post(
-        guild_id=guild.pk,
-        legs=legs,
-        kind=TransactionKind.ADJUSTMENT,
-        actor=actor,
-        memo=f"season {season.number}: every balance reset to the starting balance ({start:,})",
-        idempotency_key=f"season:{guild.pk}:{season.number}:reset",
-    )
-    return txn.pk, len(legs) - 1
+    return len(ledger_post_batch(guild_id=guild.pk, postings=postings, actor=actor))
 
 
 def _top_rows(season: Season) -> list[dict]:

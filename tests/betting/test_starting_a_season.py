@@ -10,14 +10,15 @@ from django.utils import timezone
 
 from betting.leaderboards import period_start
 from betting.models import Season, SeasonStanding
-from betting.seasons import season_standings, season_start
+from betting.seasons import reset_key_prefix, season_standings, season_start
 from betting.selectors import worth_leaderboard
 from betting.settlement import settle_resolved_market
 from markets.models import Market
-from points.models import Account, AccountKind, Guild, LedgerEntry, Member
+from points.models import Account, AccountKind, Guild, LedgerTransaction, Member
 from predictmarket.errors import IdempotencyConflict, InvalidState, PermissionDenied
 from predictmarket.models import AuditLogEntry, OutboxEvent
 from tests.betting.helpers import bet, new_key
+from tests.concurrency import run_concurrently
 from tests.markets.helpers import (
     MODERATORS,
     assert_ledger_sound,
@@ -25,6 +26,7 @@ from tests.markets.helpers import (
     decide,
     escrow_of,
     guild_total,
+    make_guild,
     make_market,
     make_member,
     money_state,
@@ -122,9 +124,14 @@ def test_reset_brings_every_balance_to_the_start_and_the_ledger_still_sums_to_ze
     assert result.members_reset == 2  # the creator was at the start already
     assert escrow_of(still_open) == escrow_before
     assert list(loser.positions.values_list("outcome_id", "shares")) == shares_before
-    txn = result.season.reset_transaction
-    assert txn is not None and txn.kind == "adjustment" and "season 1" in txn.memo
-    assert sum(LedgerEntry.objects.filter(transaction=txn).values_list("amount", flat=True)) == 0
+    assert result.season.members_reset == 2
+    resets = LedgerTransaction.objects.filter(
+        idempotency_key__startswith=reset_key_prefix(result.season)
+    )
+    assert resets.count() == 2
+    for txn in resets:
+        assert txn.kind == "adjustment" and "season 1" in txn.memo
+        assert sum(txn.entries.values_list("amount", flat=True)) == 0
     assert guild_total(guild.pk) == 0
     assert_ledger_sound()
 
@@ -198,3 +205,36 @@ def test_the_database_holds_one_open_season_per_guild(guild: Guild) -> None:
             started_by=MOD,
             idempotency_key=new_key(),
         )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_starts_queue_on_the_guild_and_a_shared_key_starts_one() -> None:
+    guild = make_guild(min_resolution_votes=2)
+    creator = make_member(guild, "creator")
+    won_and_lost(guild, creator)
+
+    def start_with(key: str) -> object:
+        return season_start(
+            guild_id=guild.pk, actor=MOD, is_moderator=True, reset=True, idempotency_key=key
+        )
+
+    outcomes = run_concurrently(
+        [lambda: start_with("k-1"), lambda: start_with("k-1"), lambda: start_with("k-2")],
+        workers=3,
+    )
+
+    assert [o.error for o in outcomes] == [None, None, None]
+    assert outcomes[0].value.season.pk == outcomes[1].value.season.pk
+    seasons = list(Season.objects.filter(guild=guild).order_by("number"))
+    assert [s.number for s in seasons] == [1, 2]
+    assert seasons[0].ended_at == seasons[1].started_at and seasons[1].ended_at is None
+    # The first season's standings were archived once, by the start that ended it.
+    assert SeasonStanding.objects.filter(season=seasons[0]).count() == 3
+    assert set(
+        Account.objects.filter(guild=guild, kind=AccountKind.MEMBER).values_list(
+            "balance", flat=True
+        )
+    ) == {guild.starting_balance}
+    assert guild_total(guild.pk) == 0
+    assert_ledger_sound()
