@@ -14,14 +14,21 @@ across the ranking (each lookup is the board plus the caller's own rank):
   scores every member) and **cached** (the board from the cache, the caller's
   own figures live);
 * the profit boards for the last week, the last month and all time, cold and
-  cached.
+  cached;
+* the season board (a season opened 90 days ago), cold and cached, and the
+  board the period-end post computes (the last ISO week, bounded at its end);
+* ``season_start`` with a reset for every member (the archive of 100,000
+  standings in one INSERT … SELECT, and one ledger posting of 100,000 legs),
+  then reads of the archived standings (top 10 and the caller's own place).
 
 Cached figures use the cache the settings name (Redis with ``REDIS_URL``,
 else local memory). The last line is machine-readable:
 
     RESULT members=<N> p50_ms=<balance> p99_ms=<balance> worth_cold_p99_ms=<…>
       worth_cached_p99_ms=<…> profit_week_cold_p99_ms=<…> profit_month_cold_p99_ms=<…>
-      profit_all_cold_p99_ms=<…> profit_cached_p99_ms=<…>
+      profit_all_cold_p99_ms=<…> profit_cached_p99_ms=<…> season_cold_p99_ms=<…>
+      season_cached_p99_ms=<…> period_post_board_ms=<…> season_start_s=<…>
+      standings_p99_ms=<…>
 """
 
 from __future__ import annotations
@@ -134,6 +141,7 @@ def plan_report(member_id: int, since: object) -> None:
     import re
 
     from django.db import connection
+    from django.utils import timezone
 
     from betting import leaderboards
 
@@ -143,11 +151,13 @@ def plan_report(member_id: int, since: object) -> None:
         "profit all board": leaderboards._board_sql("profit", None),
         "own net worth": leaderboards._own_sql("net_worth", None),
         "own profit week": leaderboards._own_sql("profit", since),
+        "ended week board": leaderboards._board_sql("profit", since, bounded=True),
     }
     with connection.cursor() as cursor:
         cursor.execute("SET jit = off")
         for name, sql in statements.items():
-            cursor.execute("EXPLAIN " + sql, leaderboards._params(GUILD_ID, since, member_id))
+            params = leaderboards._params(GUILD_ID, since, member_id, until=timezone.now())
+            cursor.execute("EXPLAIN " + sql, params)
             plan = "\n".join(row[0] for row in cursor.fetchall())
             indexes = sorted(
                 set(re.findall(r"Index(?: Only)? Scan(?: Backward)? using (\w+)", plan))
@@ -182,7 +192,10 @@ def main() -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from betting.models import Position
+    from betting.leaderboards import compute_board, period_start
+    from betting.models import Position, Season
+    from betting.period_posts import ended_span
+    from betting.seasons import season_standings, season_start
     from betting.selectors import worth_leaderboard
     from points.models import Member
     from points.selectors import balance_leaderboard
@@ -256,6 +269,59 @@ def main() -> None:
     results["profit_cached"] = report(
         "profit week, cached board + own live", time_lookups(profit, args.lookups)
     )
+
+    # Seasons: one opened 90 days ago (seeded, like the rest), read as members read it.
+    Season.objects.create(
+        guild_id=GUILD_ID,
+        number=1,
+        started_at=now - timedelta(days=90),
+        started_by="bench",
+        idempotency_key="bench-season-1",
+    )
+    season_since = period_start("season", guild_id=GUILD_ID)
+    settings.READ_CACHE_ENABLED = False
+    results["season_cold"] = report(
+        "profit season, cold (uncached)",
+        time_lookups(board("profit", season_since), args.cold_lookups),
+    )
+    settings.READ_CACHE_ENABLED = True
+    season = board("profit", season_since)
+    season(0)
+    results["season_cached"] = report(
+        "profit season, cached board + own live", time_lookups(season, args.lookups)
+    )
+    week = ended_span("week", now=now)
+    ended_week = []
+    for _ in range(args.cold_lookups):
+        started = time.perf_counter()
+        compute_board(GUILD_ID, board="profit", since=week.starts_at, until=week.ends_at)
+        ended_week.append(time.perf_counter() - started)
+    results["period_post_board"] = report("ended ISO week board (the post)", ended_week)
+
+    # The next season, with a reset: archive every member's standing, post every reset.
+    started = time.perf_counter()
+    next_season = season_start(
+        guild_id=GUILD_ID,
+        actor="bench",
+        is_moderator=True,
+        reset=True,
+        idempotency_key="bench-season-2",
+    )
+    results["season_start"] = time.perf_counter() - started
+    print(
+        f"season_start with reset: {results['season_start']:.1f} s "
+        f"({next_season.members_reset:,} balances reset, "
+        f"{args.members:,} standings archived)"
+    )
+
+    def standings(i: int) -> None:
+        archived = season_standings(
+            guild_id=GUILD_ID, number=1, limit=10, member_id=callers[i % len(callers)].pk
+        )
+        assert len(archived.rows) == 10 and archived.own is not None
+
+    standings_timings = time_lookups(standings, args.lookups)
+    results["standings"] = report("archived season standings + own", standings_timings)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
         print(f"database size {cursor.fetchone()[0]}")
@@ -266,7 +332,12 @@ def main() -> None:
         f"profit_week_cold_p99_ms={results['profit_week_cold']:.1f} "
         f"profit_month_cold_p99_ms={results['profit_month_cold']:.1f} "
         f"profit_all_cold_p99_ms={results['profit_all_cold']:.1f} "
-        f"profit_cached_p99_ms={results['profit_cached']:.1f}"
+        f"profit_cached_p99_ms={results['profit_cached']:.1f} "
+        f"season_cold_p99_ms={results['season_cold']:.1f} "
+        f"season_cached_p99_ms={results['season_cached']:.1f} "
+        f"period_post_board_ms={results['period_post_board']:.1f} "
+        f"season_start_s={results['season_start']:.1f} "
+        f"standings_p99_ms={results['standings']:.1f}"
     )
 
 

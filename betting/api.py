@@ -299,7 +299,8 @@ class LeaderboardView(APIView):
         period = serializers.ChoiceField(
             choices=list(PERIOD_CHOICES),
             default="all",
-            help_text="Profit over the markets settled in the last week or month (by=profit)",
+            help_text="Profit over the markets settled in the last week or month, or since the "
+            "current season started (by=profit)",
         )
 
         def validate(self, attrs: dict) -> dict:
@@ -310,7 +311,8 @@ class LeaderboardView(APIView):
     @extend_schema(
         operation_id="leaderboard",
         parameters=[Params],
-        responses={200: LeaderboardOutput, **ERRORS},
+        # 409: period=season in a server where no season has been started.
+        responses={200: LeaderboardOutput, **ERRORS, 409: WRITE_ERRORS[409]},
         tags=["leaderboard"],
     )
     def get(self, request: Request) -> Response:
@@ -335,7 +337,11 @@ class LeaderboardView(APIView):
             )
         else:
             ranked, mine = worth_leaderboard(
-                guild_id, by=by, limit=limit, member=member, since=period_start(period)
+                guild_id,
+                by=by,
+                limit=limit,
+                member=member,
+                since=period_start(period, guild_id=guild_id),
             )
             rows = [
                 _row(

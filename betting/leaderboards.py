@@ -44,10 +44,11 @@ from typing import Literal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from betting.models import Position
+from betting.models import Position, Season, SeasonStanding
 from markets.models import Market, MarketStatus, Outcome
 from points.leaderboard_cache import cached_board
 from points.models import Account, AccountKind, Member
+from predictmarket.errors import InvalidState
 
 Board = Literal["net_worth", "profit"]
 BOARDS: tuple[Board, ...] = ("net_worth", "profit")
@@ -103,7 +104,9 @@ def _tables() -> dict[str, str]:
     }
 
 
-def _scored_sql(*, board: Board, since: datetime | None, one_member: bool) -> str:
+def _scored_sql(
+    *, board: Board, since: datetime | None, one_member: bool, bounded: bool = False
+) -> str:
     """CTEs ending in ``scored``: member_id, balance, value_cents, net, score (cents).
 
     ``net`` is points received - spent: over the period's settled markets on the
@@ -117,6 +120,8 @@ def _scored_sql(*, board: Board, since: datetime | None, one_member: bool) -> st
         else ""
     )
     settled = "AND m.settled_at >= %(since)s" if since is not None else ""
+    if bounded:  # an ended period: markets settled before its end only
+        settled += " AND m.settled_at < %(until)s"
     with_flows = board == "profit" or one_member
     flows_settled = settled if board == "profit" else ""
     # A period's board ranks settled markets only: the open value is shown for the
@@ -166,10 +171,16 @@ def _scored_sql(*, board: Board, since: datetime | None, one_member: bool) -> st
         )"""  # noqa: S608
 
 
-def _params(guild_id: int, since: datetime | None, member_id: int | None = None) -> dict:
+def _params(
+    guild_id: int,
+    since: datetime | None,
+    member_id: int | None = None,
+    until: datetime | None = None,
+) -> dict:
     return {
         "guild": guild_id,
         "since": since,
+        "until": until,
         "member": member_id,
         "open": MarketStatus.OPEN.value,
         "closed": MarketStatus.CLOSED.value,
@@ -178,7 +189,7 @@ def _params(guild_id: int, since: datetime | None, member_id: int | None = None)
     }
 
 
-def _board_sql(board: Board, since: datetime | None) -> str:
+def _board_sql(board: Board, since: datetime | None, *, bounded: bool = False) -> str:
     # On the net-worth board a shown row's profit (all time) is summed for the top
     # rows only: PostgreSQL runs a CASE branch's subquery only for rows that take it.
     if board == "net_worth":
@@ -204,7 +215,8 @@ def _board_sql(board: Board, since: datetime | None) -> str:
                mem.discord_id, mem.display_name
         FROM ranked r LEFT JOIN {{member}} mem ON mem.id = r.member_id AND r.place <= %(top)s
         ORDER BY r.place"""  # noqa: S608
-    return (_scored_sql(board=board, since=since, one_member=False) + ranked).format(**_tables())
+    scored = _scored_sql(board=board, since=since, one_member=False, bounded=bounded)
+    return (scored + ranked).format(**_tables())
 
 
 def _own_sql(board: Board, since: datetime | None) -> str:
@@ -216,15 +228,30 @@ def _cents(value: int) -> Decimal:
     return Decimal(int(value)) / CENTS
 
 
-def compute_board(guild_id: int, *, board: Board, since: datetime | None) -> ScoredBoard:
-    """Score and rank every member of the guild (one statement; not cached)."""
+def _jit_off(cursor: object) -> None:
+    if connection.vendor == "postgresql":
+        # The planner's cost for a whole guild passes jit_above_cost, and compiling
+        # the plan then took 3.1 s of a 4.1 s run (EXPLAIN ANALYZE, 10,000 members
+        # and 200,000 positions) for a query that runs in well under one.
+        cursor.execute("SET LOCAL jit = off")  # type: ignore[attr-defined]
+
+
+def compute_board(
+    guild_id: int, *, board: Board, since: datetime | None, until: datetime | None = None
+) -> ScoredBoard:
+    """Score and rank every member of the guild (one statement; not cached).
+
+    ``until`` (the profit board of an ended period): only the markets settled
+    in ``[since, until)`` count.
+    """
+    if until is not None and (board != "profit" or since is None):
+        raise ValueError("until bounds a profit period")
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # The planner's cost for a whole guild passes jit_above_cost, and compiling
-            # the plan then took 3.1 s of a 4.1 s run (EXPLAIN ANALYZE, 10,000 members
-            # and 200,000 positions) for a query that runs in well under one.
-            cursor.execute("SET LOCAL jit = off")
-        cursor.execute(_board_sql(board, since), _params(guild_id, since))
+        _jit_off(cursor)
+        cursor.execute(
+            _board_sql(board, since, bounded=until is not None),
+            _params(guild_id, since, until=until),
+        )
         records = cursor.fetchall()
     rows: list[WorthRow] = []
     neg_scores = array("q", (-int(r[1]) for r in records))
@@ -265,20 +292,60 @@ def own_row(
     )
 
 
-# The profit boards' periods (issue 15): rolling windows ending now.
+# The profit boards' periods (issue 15): rolling windows ending now, and the
+# guild's current season (since a moderator started it, ``betting.seasons``).
 PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30)}
-PERIOD_CHOICES = ("all", *PERIODS)
+PERIOD_CHOICES = ("all", *PERIODS, "season")
 
 
-def period_start(period: str, *, now: datetime | None = None) -> datetime | None:
-    """When a period's board starts (None: all time), to the minute.
+def period_start(
+    period: str, *, now: datetime | None = None, guild_id: int | None = None
+) -> datetime | None:
+    """When a period's board starts (None: all time); rolling windows to the minute.
 
     To the minute so that every read within a minute shares one cached board.
+    ``season`` needs ``guild_id``: its open season's start, or ``InvalidState``
+    when no season has been started there.
     """
     if period == "all":
         return None
+    if period == "season":
+        if guild_id is None:
+            raise ValueError("the season board is a guild's")
+        started = (
+            Season.objects.filter(guild_id=guild_id, ended_at__isnull=True)
+            .values_list("started_at", flat=True)
+            .first()
+        )
+        if started is None:
+            raise InvalidState(
+                "No season has been started in this server yet: a moderator starts one "
+                "with /season start."
+            )
+        return started
     start = (now or timezone.now()) - PERIODS[period]
     return start.replace(second=0, microsecond=0)
+
+
+def standings_archive(*, season: Season, until: datetime) -> int:
+    """Write every member's final place in ``season`` (ending at ``until``); one statement.
+
+    The season's profit board (markets settled in ``[started_at, until)``),
+    ranked as the boards rank (ties share a rank, the next skips), with each
+    member's balance now: ``INSERT … SELECT`` from the same scoring SQL, so a
+    season of 100,000 members is archived without a row passing through Python.
+    """
+    insert = """
+        INSERT INTO {standing} (season_id, member_id, rank, profit, balance)
+        SELECT %(season)s, member_id, RANK() OVER (ORDER BY score DESC), score / 100, balance
+        FROM scored"""
+    sql = _scored_sql(board="profit", since=season.started_at, one_member=False, bounded=True)
+    tables = {**_tables(), "standing": SeasonStanding._meta.db_table}
+    with transaction.atomic(), connection.cursor() as cursor:
+        _jit_off(cursor)
+        params = _params(season.guild_id, season.started_at, until=until)
+        cursor.execute((sql + insert).format(**tables), {**params, "season": season.pk})
+        return cursor.rowcount
 
 
 def period_key(since: datetime | None) -> str:

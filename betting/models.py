@@ -89,3 +89,91 @@ class Position(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member} holds {self.shares} of {self.outcome}"
+
+
+class Season(models.Model):
+    """A stretch of a guild's competition, started by a moderator (``betting.seasons``).
+
+    At most one season of a guild is open (``ended_at`` null; a partial UNIQUE
+    holds it). Starting the next one ends it and archives its standings
+    (``SeasonStanding``) once. With ``reset`` the new season also brought every
+    member's balance to the guild's starting balance, one ledger transaction per
+    member whose balance changed; nothing undoes it but another season.
+    """
+
+    guild = models.ForeignKey("points.Guild", on_delete=models.PROTECT, related_name="seasons")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    started_by = models.CharField(max_length=100)
+    reset = models.BooleanField(default=False)
+    # Members whose balance the reset changed: one ledger transaction each, keyed
+    # ``season:<guild>:<number>:reset:<account>``.
+    members_reset = models.PositiveIntegerField(default=0)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["guild", "number"], name="season_number_unique"),
+            models.UniqueConstraint(
+                fields=["guild"], condition=Q(ended_at__isnull=True), name="season_one_open"
+            ),
+            models.CheckConstraint(condition=Q(number__gte=1), name="season_number_gte_1"),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("started_at")),
+                name="season_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"season {self.number} of {self.guild_id}"
+
+
+class SeasonStanding(models.Model):
+    """A member's final place in an ended season: written once, when the season ends."""
+
+    season = models.ForeignKey(Season, on_delete=models.PROTECT, related_name="standings")
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="season_standings")
+    rank = models.PositiveIntegerField()
+    # Points received - spent on the markets settled during the season (whole points).
+    profit = models.BigIntegerField()
+    balance = models.BigIntegerField(help_text="The member's balance when the season ended")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["season", "member"], name="season_standing_unique"),
+        ]
+        indexes = [models.Index(fields=["season", "rank", "member"], name="season_standing_rank")]
+
+    def __str__(self) -> str:
+        return f"#{self.rank} {self.member} in {self.season}"
+
+
+class LeaderboardPeriod(models.TextChoices):
+    WEEK = "week", "ISO week"
+    MONTH = "month", "Calendar month"
+
+
+class PeriodPost(models.Model):
+    """The claim that a guild's leaders of one ended week or month are announced.
+
+    Inserted before the announcement's outbox event, in its transaction: the
+    UNIQUE makes concurrent or repeated beats post once (``betting.period_posts``).
+    """
+
+    guild = models.ForeignKey("points.Guild", on_delete=models.PROTECT, related_name="+")
+    period = models.CharField(max_length=8, choices=LeaderboardPeriod.choices)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    members_listed = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["guild", "period", "starts_at"], name="period_post_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period} from {self.starts_at:%Y-%m-%d} in {self.guild_id}"

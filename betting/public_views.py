@@ -11,8 +11,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from betting.board_pages import board_page
 from betting.charts_svg import chart_series
-from betting.selectors import worth_leaderboard
 from markets.selectors import market_list
 from markets.snapshots import (
     cached_market_ids,
@@ -21,11 +21,9 @@ from markets.snapshots import (
     snapshot_price_history,
 )
 from points.public_guild import PublicGuild, public_guild
-from points.selectors import balance_leaderboard
 from predictmarket.errors import NotFound
 from predictmarket.http_cache import combined_etag, mark_cacheable, not_modified
 
-BOARDS = {"balance": "Balance", "net_worth": "Net worth", "profit": "Profit"}
 LIST_LIMIT = 100
 
 
@@ -96,21 +94,5 @@ def market_page(request: HttpRequest, guild_id: int, market_id: int) -> HttpResp
 @require_GET
 def leaderboard_page(request: HttpRequest, guild_id: int) -> HttpResponse:
     guild = _public_guild(guild_id)
-    by = request.GET.get("by", "balance")
-    if by not in BOARDS:
-        by = "balance"
-    if by == "balance":
-        rows = [
-            (r.rank, r.display_name, r.balance)
-            for r in balance_leaderboard(guild.pk, limit=50).rows
-        ]
-    else:
-        ranked, _ = worth_leaderboard(guild.pk, by=by, limit=50)
-        rows = [
-            (r.rank, r.display_name, r.net_worth if by == "net_worth" else r.profit) for r in ranked
-        ]
-    return render(
-        request,
-        "public/leaderboard.html",
-        {"guild": guild, "rows": rows, "by": by, "boards": BOARDS},
-    )
+    board = board_page(guild.pk, request.GET, limit=50)
+    return render(request, "public/leaderboard.html", {"guild": guild, "board": board})

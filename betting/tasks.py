@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from celery import shared_task
 
 from betting.corrections import correction_apply, corrections_due
+from betting.period_posts import period_leaders_post_due
 from betting.settlement import markets_due_for_settlement, settle_resolved_market
 from betting.unwind import markets_due_for_auto_refund, refund_market
 from markets.models import MarketStatus
@@ -73,3 +75,12 @@ def auto_refund_sweep() -> int:
             except Exception:
                 logger.exception("auto-refunding market %s failed", market_id)
     return done
+
+
+@shared_task(name="betting.post_period_leaders")
+def post_period_leaders(now: str | None = None) -> int:
+    """Announce each guild's leaders of the ISO week and calendar month just ended (once).
+
+    ``now`` (ISO 8601) stands in for the clock: the period ended by it is posted.
+    """
+    return period_leaders_post_due(now=datetime.fromisoformat(now) if now else None)

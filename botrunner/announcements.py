@@ -27,6 +27,8 @@ ANNOUNCED_KINDS = frozenset(
         "market.corrected",
         "market.correction_settled",
         "market.reminder",
+        "leaderboard.period_ended",
+        "season.started",
     }
 )
 # A market's own updates, posted in its thread too (when it has one). A new
@@ -123,9 +125,67 @@ def _correction_deciders(payload: dict[str, Any]) -> list[str]:
     return [safe(name, 80) for name in (payload.get("voter_names") or [])[:25]]
 
 
+def _standings_lines(payload: dict[str, Any]) -> str:
+    """``**1.** alice — +120 points`` for each of a board's top rows (at most 10)."""
+    return "\n".join(
+        f"**{int(row.get('rank') or 0)}.** {safe(row.get('display_name') or 'a member', 80)} — "
+        f"{points(int(row.get('profit') or 0), sign=True)} points"
+        for row in (payload.get("top") or [])[:10]
+        if isinstance(row, dict)
+    )
+
+
+def _period_name(payload: dict[str, Any]) -> str:
+    starts = datetime.fromisoformat(str(payload.get("starts_at")))
+    if payload.get("period") == "month":
+        return f"{starts:%B %Y}"
+    year, week, _ = starts.isocalendar()
+    return f"week {week} of {year} (from {starts:%d %b})"
+
+
+def _season_announcement(payload: dict[str, Any]) -> nextcord.Embed:
+    number = int(payload.get("number") or 0)
+    parts = []
+    if payload.get("ended"):
+        parts.append(f"Season {int(payload['ended'])} is over. Final standings by profit:")
+        parts.append(_standings_lines(payload) or "Nobody won or lost anything.")
+        parts.append("")
+    if payload.get("reset"):
+        parts.append(
+            f"Every balance starts again from {points(int(payload.get('starting_balance') or 0))} "
+            "points; shares in open markets are kept."
+        )
+    parts.append(
+        "See the standings with `/leaderboard by:Profit period:This season`"
+        + (
+            f", or `/leaderboard season:{int(payload['ended'])}` for the last one."
+            if payload.get("ended")
+            else "."
+        )
+    )
+    return nextcord.Embed(
+        title=f"Season {number} has started",
+        description=clip("\n".join(parts), 4096),
+        colour=nextcord.Colour.gold(),
+    )
+
+
 def build_announcement(
     kind: str, payload: dict[str, Any], *, moderator_role_id: int | None = None
 ) -> Announcement | None:
+    if kind == "leaderboard.period_ended":
+        which = "week" if payload.get("period") == "week" else "month"
+        embed = nextcord.Embed(
+            title=f"Top traders of {_period_name(payload)}"[:256],
+            description=clip(
+                f"Profit on the markets settled this {which}:\n" + _standings_lines(payload), 4096
+            ),
+            colour=nextcord.Colour.gold(),
+        )
+        return Announcement(content=None, embed=embed, allowed_mentions=NO_MENTIONS)
+    if kind == "season.started":
+        embed = _season_announcement(payload)
+        return Announcement(content=None, embed=embed, allowed_mentions=NO_MENTIONS)
     title = _title(payload)
     winner = safe(payload.get("winning_outcome") or "", 200)
     paid = points(int(payload.get("paid_total") or 0))

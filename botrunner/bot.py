@@ -38,6 +38,7 @@ EXTENSIONS = (
     "botrunner.cogs.trading",
     "botrunner.cogs.points",
     "botrunner.cogs.moderation",
+    "botrunner.cogs.seasons",
     "botrunner.cogs.config",
     "botrunner.cogs.help",
 )

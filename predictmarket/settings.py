@@ -266,6 +266,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "auto-refund-sweep": {"task": "betting.auto_refund_sweep", "schedule": 300.0},
     "remind-moderators": {"task": "markets.remind_moderators", "schedule": 900.0},
     "announce-closing-soon": {"task": "markets.announce_closing_soon", "schedule": 60.0},
+    # Claims each guild's ended ISO week and month once (betting.period_posts), so the
+    # leaders are posted within ten minutes of the period's end.
+    "post-period-leaders": {"task": "betting.post_period_leaders", "schedule": 600.0},
     "deliver-drip-transfers": {"task": "points.deliver_drip_transfers", "schedule": 15.0},
     "reconcile-drip": {"task": "points.reconcile_drip", "schedule": 3600.0},
 }

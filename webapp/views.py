@@ -15,14 +15,15 @@ from django.utils import timezone
 from django.utils.timesince import timeuntil
 from django.views.decorators.http import require_GET
 
+from betting.board_pages import board_page
 from betting.models import Position
-from betting.selectors import member_portfolio, worth_leaderboard
+from betting.selectors import member_portfolio
 from markets.models import Market, MarketStatus
 from markets.selectors import market_categories, market_detail, market_list
 from markets.snapshots import MarketSnapshot, market_snapshot, snapshot_price_history
-from points.selectors import balance_leaderboard, member_display_balance, member_history
+from points.selectors import member_display_balance, member_history
 from predictmarket.api.context import existing_id
-from predictmarket.errors import DomainError, InvalidState, NotFound, RateLimited
+from predictmarket.errors import DomainError, NotFound, RateLimited
 from predictmarket.http_cache import combined_etag, mark_cacheable, not_modified
 from webapp.access import (
     MemberContext,
@@ -39,7 +40,6 @@ from webapp.membership import member_guilds
 ODDS_POLL_SECONDS = 2
 MARKETS_PER_PAGE = 20
 RECENT_TRADES = 20
-BOARDS = {"balance": "Balance", "net_worth": "Net worth", "profit": "Profit"}
 
 
 def shown_balance(ctx: MemberContext) -> int | None:
@@ -271,43 +271,5 @@ def history(request: HttpRequest, ctx: MemberContext) -> HttpResponse:
 @require_GET
 @member_page
 def leaderboard(request: HttpRequest, ctx: MemberContext) -> HttpResponse:
-    by = request.GET.get("by", "balance")
-    if by not in BOARDS:
-        by = "balance"
-    rows: list[tuple[int, int, str, Any]] = []
-    own = None
-    refused = None
-    if by == "balance":
-        try:
-            board = balance_leaderboard(ctx.guild.pk, limit=25, member=ctx.member)
-        except InvalidState as error:  # a DRIP guild: its balances live in DRIP
-            refused = error
-        else:
-            rows = [(r.rank, r.member_id, r.display_name, r.balance) for r in board.rows]
-            if board.own:
-                own = (
-                    board.own.rank,
-                    board.own.member_id,
-                    board.own.display_name,
-                    board.own.balance,
-                )
-    else:
-        ranked, mine = worth_leaderboard(ctx.guild.pk, by=by, limit=25, member=ctx.member)
-
-        def score(r: Any) -> Any:
-            return r.net_worth if by == "net_worth" else r.profit
-
-        rows = [(r.rank, r.member_id, r.display_name, score(r)) for r in ranked]
-        if mine:
-            own = (mine.rank, mine.member_id, mine.display_name, score(mine))
-    return page(
-        request,
-        ctx,
-        "webapp/leaderboard.html",
-        rows=rows,
-        own=own,
-        error=refused,
-        by=by,
-        by_name=BOARDS[by],
-        boards=BOARDS,
-    )
+    board = board_page(ctx.guild.pk, request.GET, limit=25, member=ctx.member)
+    return page(request, ctx, "webapp/leaderboard.html", board=board)

@@ -33,8 +33,8 @@ from points.services import guild_update_settings
 from predictmarket.errors import ValidationFailed
 
 MODERATOR_COMMANDS_NOTE = (
-    "/resolve, /moderate and /points are hidden from members by default: Discord shows "
-    "them only to members with Manage Server. To let the moderator role use them, open "
+    "/resolve, /moderate, /points and /season are hidden from members by default: Discord "
+    "shows them only to members with Manage Server. To let the moderator role use them, open "
     "Server Settings → Integrations → this bot, pick each command, and add the role."
 )
 

@@ -32,7 +32,20 @@ HELP_ROWS = [
         "open) with your profit.",
     ),
     ("/daily · /tip", "Claim daily points; give points to another member."),
-    ("/leaderboard", "Top members by balance, net worth or profit (all time, last week or month)."),
+    (
+        "/leaderboard",
+        "Top members by balance, net worth or profit: all time, the last week or month, or "
+        "this season (profit on the markets settled in the period). season:<number> shows an "
+        "ended season's final standings.",
+    ),
+    (
+        "Periods and seasons",
+        "Each Monday and on the 1st (UTC) the announcement channel gets the top traders of "
+        "the week or month just ended. A moderator starts a new season with /season start: "
+        "the old season's standings are kept, and with reset:True every balance starts again "
+        "from the server's starting balance (shares in open markets are kept; only another "
+        "season undoes a reset).",
+    ),
     ("/apikey", "Your personal key for the REST API (shown once, only to you)."),
     (
         "/notify on · /notify off",
@@ -46,9 +59,9 @@ HELP_ROWS = [
         "/resolve (vote the winning answer, or cancel), /moderate close, /moderate cancel, "
         "/moderate correct (vote to change a decided market's result, within the server's "
         "correction window), "
-        "/points grant|deduct|freeze|unfreeze with a reason. Discord hides these from members "
-        "until a server manager adds the moderator role to them (Server Settings → "
-        "Integrations → this bot).",
+        "/points grant|deduct|freeze|unfreeze with a reason, /season start [reset]. "
+        "Discord hides these from members until a server manager adds the moderator role to "
+        "them (Server Settings → Integrations → this bot).",
     ),
     (
         "Server managers",

@@ -1,5 +1,8 @@
 """Member points: ``/balance``, ``/daily``, ``/tip``, ``/leaderboard``, ``/history``, ``/notify``.
 
+``/leaderboard season:<number>`` shows an ended season's archived standings
+(``betting.seasons``); moderators start seasons with ``/season start``.
+
 Replies are ephemeral: balances and history are a member's own business.
 """
 
@@ -12,6 +15,7 @@ from django.conf import settings
 from nextcord.ext import commands
 
 from betting.leaderboards import PERIOD_CHOICES, period_start
+from betting.seasons import season_standings
 from betting.selectors import MarketOutcomeForMember, member_market_result, worth_leaderboard
 from botrunner.autocomplete import ANY_STATUS, suggest_markets
 from botrunner.calls import call
@@ -40,6 +44,7 @@ PERIODS = {
     "All time": "all",
     "Last week (markets settled in it)": "week",
     "Last month (markets settled in it)": "month",
+    "This season (markets settled since it started)": "season",
 }
 
 
@@ -94,10 +99,49 @@ async def tip_command(
     )
 
 
+async def season_standings_reply(inv: Invocation, *, number: int) -> None:
+    """An ended season's archived standings: the top 10 and the caller's own place."""
+    actor = await inv.actor()
+    archived = await call(
+        season_standings, guild_id=actor.guild_id, number=number, member_id=actor.member.pk
+    )
+    lines = [
+        f"**{row.rank}.** {safe(row.member.display_name, 80) or '—'} — "
+        f"{points(row.profit, sign=True)} points"
+        for row in archived.rows
+    ]
+    season = archived.season
+    embed = nextcord.Embed(
+        title=f"Season {season.number}: final standings by profit",
+        description=clip("\n".join(lines) or "Nobody took part.", 4096),
+        colour=nextcord.Colour.gold(),
+    )
+    ended = season.ended_at
+    embed.add_field(
+        name="Ran",
+        value=f"<t:{int(season.started_at.timestamp())}:d> to <t:{int(ended.timestamp())}:d>"
+        if ended
+        else "—",
+    )
+    if archived.own:
+        embed.set_footer(
+            text=f"You: #{archived.own.rank} of {archived.members} with "
+            f"{points(archived.own.profit, sign=True)} points"
+        )
+    await inv.reply(embed=embed)
+
+
 @handler("leaderboard")
-async def leaderboard_command(inv: Invocation, *, by: str = "balance", period: str = "all") -> None:
+async def leaderboard_command(
+    inv: Invocation, *, by: str = "balance", period: str = "all", season: int | None = None
+) -> None:
+    if season is not None:
+        await season_standings_reply(inv, number=season)
+        return
     if period not in PERIOD_CHOICES or (period != "all" and by != "profit"):
-        raise ValidationFailed("Only the profit board has periods: all, week or month.")
+        raise ValidationFailed(
+            "Only the profit board has periods: all, week, month or this season."
+        )
     actor = await inv.actor()
     if by == "balance":
         board = await call(balance_leaderboard, actor.guild_id, limit=10, member=actor.member)
@@ -110,7 +154,7 @@ async def leaderboard_command(inv: Invocation, *, by: str = "balance", period: s
             by=by,
             limit=10,
             member=actor.member,
-            since=period_start(period),
+            since=await call(period_start, period, guild_id=actor.guild_id),
         )
         value = (lambda r: r.net_worth) if by == "net_worth" else (lambda r: r.profit)
         rows = [(r.rank, r.display_name, f"{points(value(r))} points") for r in ranked]
@@ -118,7 +162,9 @@ async def leaderboard_command(inv: Invocation, *, by: str = "balance", period: s
     else:
         raise ValidationFailed("Rank by balance, net worth or profit.")
     title = {"balance": "Balance", "net_worth": "Net worth", "profit": "Profit"}[by]
-    title += {"all": "", "week": ", last week", "month": ", last month"}[period]
+    title += {"all": "", "week": ", last week", "month": ", last month", "season": ", this season"}[
+        period
+    ]
     lines = [f"**{rank}.** {safe(name, 80) or '—'} — {value}" for rank, name, value in rows]
     embed = nextcord.Embed(
         title=f"Leaderboard: {title}",
@@ -289,8 +335,15 @@ class PointsCog(commands.Cog, name="Points"):
         period: str = nextcord.SlashOption(
             description="Profit over a period", choices=PERIODS, default="all", required=False
         ),
+        season: int | None = nextcord.SlashOption(
+            description="An ended season's final standings (its number)",
+            required=False,
+            min_value=1,
+        ),
     ) -> None:
-        await leaderboard_command(interaction, by=by or "balance", period=period or "all")
+        await leaderboard_command(
+            interaction, by=by or "balance", period=period or "all", season=season
+        )
 
     @nextcord.slash_command(
         name="apikey", description="Get (or revoke) your personal API key", dm_permission=False

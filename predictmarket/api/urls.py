@@ -6,6 +6,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from betting import api as betting_api
+from betting import season_api
 from markets import api as markets_api
 from points import api as points_api
 from predictmarket.api.errors import api_not_found
@@ -51,6 +52,12 @@ v1 = [
     path("me/portfolio/", betting_api.MyPortfolioView.as_view(), name="me-portfolio"),
     path("me/transactions/", points_api.MyTransactionsView.as_view(), name="me-transactions"),
     path("leaderboard/", betting_api.LeaderboardView.as_view(), name="leaderboard"),
+    path("seasons/", season_api.SeasonListView.as_view(), name="seasons"),
+    path(
+        "seasons/<int:number>/standings/",
+        season_api.SeasonStandingsView.as_view(),
+        name="season-standings",
+    ),
     # Last: a client's typo gets the JSON envelope like every other error.
     re_path(r"", api_not_found),
 ]

@@ -100,6 +100,7 @@ def test_every_capability_has_a_command() -> None:
         "config local-points",
         "apikey",
         "notify",
+        "season start",
     }
 
 
@@ -125,4 +126,10 @@ def test_exactly_the_moderator_and_manager_commands_are_hidden_from_members() ->
         for p in _payloads()
         if p.get("default_member_permissions") is not None
     }
-    assert hidden == {"resolve": 1 << 5, "moderate": 1 << 5, "points": 1 << 5, "config": 1 << 5}
+    assert hidden == {
+        "resolve": 1 << 5,
+        "moderate": 1 << 5,
+        "points": 1 << 5,
+        "config": 1 << 5,
+        "season": 1 << 5,
+    }

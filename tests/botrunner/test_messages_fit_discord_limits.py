@@ -239,3 +239,25 @@ def _now() -> Any:
     from django.utils import timezone
 
     return timezone.now()
+
+
+def test_the_period_and_season_announcements_fit_and_ping_nobody() -> None:
+    top = [{"rank": 10**6, "display_name": "@everyone " + "*" * 90, "profit": -(10**15)}] * 10
+    period = {
+        "period": "week",
+        "starts_at": _now().isoformat(),
+        "ends_at": _now().isoformat(),
+        "top": top,
+    }
+    season = {"number": 10**6, "reset": True, "starting_balance": 10**15, "ended": 10**6 - 1}
+    for kind, payload in (
+        ("leaderboard.period_ended", period),
+        ("leaderboard.period_ended", {**period, "period": "month"}),
+        ("season.started", {**season, "top": top}),
+        ("season.started", {"number": 1, "reset": False, "ended": None, "top": []}),
+    ):
+        announcement = build_announcement(kind, payload)
+        assert announcement is not None
+        check_embed(announcement.embed)
+        assert announcement.allowed_mentions.everyone is False
+        assert "@everyone" not in (announcement.embed.description or "")  # escaped

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django import Settings
 
+from betting.seasons import season_start
 from betting.services import bet_place
 from markets.models import Market
 from points.models import DripTransfer, DripTransferStatus, Guild, Member
@@ -79,7 +80,7 @@ class World:
 
 
 def make_world(cast: Cast) -> World:
-    """Markets, trades, positions, grants (ledger + audit) and DRIP transfers in A and B."""
+    """Markets, trades, positions, grants (ledger + audit), DRIP transfers, seasons in A and B."""
     guilds = {}
     for setup, word in ((cast.a, "alpha"), (cast.b, "bravo")):
         guild = GuildFactory(id=setup.guild_id, name=setup.name)
@@ -116,6 +117,14 @@ def make_world(cast: Cast) -> World:
             attempts=1,
             sent_at=timezone.now(),
         )
+        for number in (1, 2):  # season 1 ended (its standings archived), season 2 open
+            season_start(
+                guild_id=guild.pk,
+                actor=f"admin:{word}",
+                is_moderator=True,
+                reset=False,
+                idempotency_key=f"{word}-season-{number}-{guild.pk}",
+            )
         guilds[word] = (guild.__class__.objects.get(pk=guild.pk), market, trader)
     return World(
         guild_a=guilds["alpha"][0],

@@ -22,7 +22,7 @@ from django.contrib.auth.models import Group, User
 from django.db.models import Model
 from django.test import Client
 
-from betting.models import Position, Trade
+from betting.models import Position, Season, SeasonStanding, Trade
 from markets.models import Market
 from points.models import Account, DripTransfer, Guild, LedgerTransaction, Member
 from predictmarket.models import AuditLogEntry, OutboxCursor, OutboxEvent
@@ -39,6 +39,8 @@ GUILD_OF: dict[type[Model], Callable[[Any], int | None]] = {
     Market: lambda o: o.guild_id,
     Trade: lambda o: o.market.guild_id,
     Position: lambda o: o.market.guild_id,
+    Season: lambda o: o.guild_id,
+    SeasonStanding: lambda o: o.season.guild_id,
     AuditLogEntry: lambda o: o.guild_id,
 }
 

@@ -25,7 +25,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-HIDDEN = {"resolve", "moderate", "points", "config"}
+HIDDEN = {"resolve", "moderate", "points", "config", "season"}
 MEMBERS = {"market", "bet", "sell", "portfolio", "balance", "daily", "tip", "leaderboard"}
 
 
