@@ -13,5 +13,7 @@ class BotrunnerConfig(AppConfig):
         from predictmarket.outbox_status import register_outbox_consumer
 
         register_check("bot", check_bot)
-        # botrunner.outbox_consumer.CONSUMER (not imported: it brings nextcord into every process).
+        # botrunner.outbox_consumer.CONSUMER and RESULTS_CONSUMER (not imported: that
+        # brings nextcord into every process).
         register_outbox_consumer("discord")
+        register_outbox_consumer("discord-result-dms")

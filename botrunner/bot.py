@@ -27,8 +27,9 @@ from botrunner.metrics import (
     record_heartbeat,
     record_shards_connected,
 )
-from botrunner.outbox_consumer import OutboxConsumer
+from botrunner.outbox_consumer import CONSUMER, RESULTS_CONSUMER, OutboxConsumer
 from botrunner.replies import unexpected_error_text
+from botrunner.result_messages import RESULT_KIND
 from botrunner.text import NO_MENTIONS
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,12 @@ class PredictBot(commands.AutoShardedBot):
         self._synced_once = False
         self._shards_down: set[int] = set()
         count_interactions_as_they_arrive(self._connection)
-        self.outbox = OutboxConsumer(self)
+        # Announcements and live edits on one cursor, result DMs on another: a
+        # settlement's many DMs (and their rate limits) never delay the feed.
+        self.outbox = OutboxConsumer(self, skip={RESULT_KIND})
+        self.result_dms = OutboxConsumer(
+            self, consumer=RESULTS_CONSUMER, only={RESULT_KIND}, start_from=CONSUMER
+        )
         self._background: list[asyncio.Task[Any]] = []
         for extension in EXTENSIONS:
             self.load_extension(extension)
@@ -93,6 +99,7 @@ class PredictBot(commands.AutoShardedBot):
         self._background = [asyncio.create_task(self._vitals(), name="bot-heartbeat")]
         if self.run_outbox:
             self._background.append(asyncio.create_task(self._outbox(), name="bot-outbox"))
+            self._background.append(asyncio.create_task(self._result_dms(), name="bot-result-dms"))
         await super().start(token, reconnect=reconnect)
 
     async def close(self) -> None:
@@ -189,3 +196,7 @@ class PredictBot(commands.AutoShardedBot):
     async def _outbox(self) -> None:
         await self.wait_until_ready()
         await self.outbox.run()
+
+    async def _result_dms(self) -> None:
+        await self.wait_until_ready()
+        await self.result_dms.run()

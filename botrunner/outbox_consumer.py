@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, TypeVar
 
 import aiohttp
@@ -49,12 +49,15 @@ from botrunner.result_messages import RESULT_KIND, result_message
 from botrunner.services import announcement_delivered, announcement_record
 from botrunner.text import NO_MENTIONS
 from predictmarket.models import OutboxEvent
-from predictmarket.outbox import outbox_acknowledge, outbox_read
+from predictmarket.outbox import outbox_acknowledge, outbox_cursor_ensure, outbox_read
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CONSUMER = "discord"
+# Result DMs have their own cursor: one big settlement's DMs (two requests each, and
+# Discord's rate limits) never hold up announcements and live edits in other guilds.
+RESULTS_CONSUMER = "discord-result-dms"
 EDITED_KINDS = frozenset(
     {
         "market.trade",
@@ -106,9 +109,19 @@ class OutboxConsumer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         with_charts: bool = True,
+        only: Collection[str] | None = None,
+        skip: Collection[str] = (),
+        start_from: str | None = None,
     ) -> None:
         self.client = client  # anything with get_partial_messageable(channel_id, type=...)
         self.consumer = consumer
+        # Which kinds this consumer handles (every other event is passed over); a
+        # consumer with a cursor of its own never waits behind another's events.
+        self.only = frozenset(only) if only is not None else None
+        self.skip = frozenset(skip)
+        # A consumer new to this deployment starts where that one's cursor is,
+        # instead of reading the whole outbox's history.
+        self.start_from = start_from
         self.batch = batch
         self.debounce = debounce
         self.poll_interval = poll_interval
@@ -127,6 +140,8 @@ class OutboxConsumer:
 
     # -- the loop --------------------------------------------------------------
     async def run(self) -> None:
+        if self.start_from is not None:
+            await call(outbox_cursor_ensure, self.consumer, start_from=self.start_from)
         while True:
             try:
                 await self.poll_once()
@@ -154,6 +169,8 @@ class OutboxConsumer:
         return handled
 
     async def _handle(self, event: OutboxEvent) -> bool:
+        if event.kind in self.skip or (self.only is not None and event.kind not in self.only):
+            return True
         if event.kind in EDITED_KINDS and event.aggregate_type == "market":
             self._stale.setdefault(int(event.aggregate_id), event.id)
         if event.kind in ANNOUNCED_KINDS:

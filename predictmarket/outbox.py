@@ -64,6 +64,21 @@ def outbox_position(consumer: str) -> int:
     return cursor.position if cursor else 0
 
 
+def outbox_cursor_ensure(consumer: str, *, start_from: str) -> int:
+    """Give a new consumer its cursor at ``start_from``'s position; its position either way.
+
+    A consumer added to a running deployment would otherwise start at 0 and read
+    the outbox's whole history first. Events up to ``start_from``'s position were
+    handled by that consumer (whatever it handled then), so nothing is skipped
+    that had not been seen.
+    """
+    with transaction.atomic():
+        cursor, _ = OutboxCursor.objects.get_or_create(
+            consumer=consumer, defaults={"position": outbox_position(start_from)}
+        )
+    return cursor.position
+
+
 def outbox_read(consumer: str, *, limit: int = 100) -> list[OutboxEvent]:
     """Events after the consumer's cursor, in id order, stopping at a young gap."""
     position = outbox_position(consumer)

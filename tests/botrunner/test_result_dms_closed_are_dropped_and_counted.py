@@ -145,3 +145,66 @@ def test_a_dm_discord_rate_limits_waits_for_the_next_poll_and_is_sent_then(
 
     assert len(emulator.direct_messages(alice)) == 1
     assert outbox_position(CONSUMER) == OutboxEvent.objects.latest("id").id
+
+
+def test_a_rate_limited_dm_never_holds_up_the_announcements(emulator: DiscordEmulator) -> None:
+    """The bot runs two consumers, as ``botrunner.bot`` sets them up: announcements and live
+    edits on one cursor, result DMs on their own. Discord keeps refusing to open a DM (429),
+    and the settlement's announcement is posted all the same."""
+    from botrunner.outbox_consumer import RESULTS_CONSUMER
+    from botrunner.result_messages import RESULT_KIND
+    from points.models import Guild
+    from predictmarket.outbox import outbox_cursor_ensure
+
+    alice, bob = emulator.guild.member("alice"), emulator.guild.member("bob")
+    channel = emulator.guild.general_channel_id
+    start_cursor_here()
+    outbox_cursor_ensure(RESULTS_CONSUMER, start_from=CONSUMER)
+    member = member_of(emulator, alice, notify=True)
+    Guild.objects.filter(pk=member.guild_id).update(announcement_channel_id=channel)
+    settled_market([member])  # its announcement, then alice's DM
+    settled_market([member_of(emulator, bob, notify=False)])  # an announcement after the DM
+    emulator.fail_next("POST", r"^/users/@me/channels$", 429, count=100, retry_after=0.01)
+
+    async def poll(*consumers: tuple[str, dict[str, object]]) -> None:
+        client = nextcord.Client()
+        await client.http.static_login(emulator.token)
+        try:
+            for name, kinds in consumers:
+                consumer = OutboxConsumer(
+                    client, consumer=name, sleep=no_wait, with_charts=False, **kinds
+                )
+                await consumer.poll_once()
+        finally:
+            await client.close()
+
+    feed = (CONSUMER, {"skip": {RESULT_KIND}})
+    dms = (RESULTS_CONSUMER, {"only": {RESULT_KIND}})
+    asyncio.run(poll(feed, dms))
+
+    result = OutboxEvent.objects.get(kind=RESULT_KIND)
+    paid_out = [m for m in emulator.channel_messages(channel) if "Paid out" in message_text(m)]
+    assert len(paid_out) == 2  # the one after the stuck DM too
+    assert outbox_position(CONSUMER) == OutboxEvent.objects.latest("id").id  # not held back
+    assert emulator.direct_messages(alice) == []
+    assert outbox_position(RESULTS_CONSUMER) < result.id  # the DM waits on its own cursor
+
+    emulator.clear_failures()
+    asyncio.run(poll(dms))
+    assert len(emulator.direct_messages(alice)) == 1
+    assert outbox_position(RESULTS_CONSUMER) == OutboxEvent.objects.latest("id").id
+
+
+def test_a_new_consumer_starts_where_the_feed_is_not_at_the_outbox_start() -> None:
+    from botrunner.outbox_consumer import RESULTS_CONSUMER
+    from predictmarket.outbox import outbox_cursor_ensure
+
+    start_cursor_here()
+    feed_at = outbox_position(CONSUMER)
+    OutboxCursor.objects.filter(consumer=RESULTS_CONSUMER).delete()
+
+    assert outbox_cursor_ensure(RESULTS_CONSUMER, start_from=CONSUMER) == feed_at
+    outbox_acknowledge_dms = feed_at + 5
+    OutboxCursor.objects.filter(consumer=RESULTS_CONSUMER).update(position=outbox_acknowledge_dms)
+    # An existing cursor is kept as it is.
+    assert outbox_cursor_ensure(RESULTS_CONSUMER, start_from=CONSUMER) == outbox_acknowledge_dms
