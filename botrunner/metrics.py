@@ -51,7 +51,8 @@ MESSAGE_EDITS = Counter(
 RESULT_DMS = Counter(
     "predictmarket_bot_result_dms_total",
     "Result direct messages (/notify on), by result: sent, refused (the member's DMs are "
-    "closed to the bot, Discord code 50007: dropped), failed (another refusal: dropped)",
+    "closed to the bot, Discord code 50007: dropped), failed (another refusal: dropped), "
+    "unwanted (the member turned /notify off after the DM was queued: not sent)",
     ["result"],
 )
 

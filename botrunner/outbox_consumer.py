@@ -44,7 +44,7 @@ from botrunner.announcements import (
 from botrunner.calls import call
 from botrunner.cards import render_market_message
 from botrunner.metrics import MESSAGE_EDITS, OUTBOX_EVENTS, RESULT_DMS
-from botrunner.reads import announcement_target, market_card
+from botrunner.reads import announcement_target, market_card, member_wants_result_dms
 from botrunner.result_messages import RESULT_KIND, result_message
 from botrunner.services import announcement_delivered, announcement_record
 from botrunner.text import NO_MENTIONS
@@ -316,6 +316,9 @@ class OutboxConsumer:
         """DM one member their result; False only when Discord asks us to come back later."""
         if await call(announcement_delivered, event_id=event.id):
             return True  # sent before a restart
+        if not await call(member_wants_result_dms, int(event.payload.get("member_id") or 0)):
+            RESULT_DMS.labels("unwanted").inc()
+            return True  # /notify off since the settlement queued it
         discord_id = str(event.payload.get("discord_id") or "")
         embed = result_message(event.payload)
 

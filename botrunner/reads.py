@@ -471,3 +471,8 @@ def quote_sale(
         market_id=market_id, index=outcome_index
     )
     return SaleQuoteView(question, label, quote)
+
+
+def member_wants_result_dms(member_id: int) -> bool:
+    """Whether the member still has ``/notify on`` (read when their DM is about to go out)."""
+    return Member.objects.filter(pk=member_id, notify_results=True).exists()

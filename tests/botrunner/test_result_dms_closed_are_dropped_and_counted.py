@@ -208,3 +208,18 @@ def test_a_new_consumer_starts_where_the_feed_is_not_at_the_outbox_start() -> No
     OutboxCursor.objects.filter(consumer=RESULTS_CONSUMER).update(position=outbox_acknowledge_dms)
     # An existing cursor is kept as it is.
     assert outbox_cursor_ensure(RESULTS_CONSUMER, start_from=CONSUMER) == outbox_acknowledge_dms
+
+
+def test_a_member_who_turned_notify_off_after_the_settlement_gets_no_dm(
+    emulator: DiscordEmulator,
+) -> None:
+    alice = emulator.guild.member("alice")
+    start_cursor_here()
+    member = member_of(emulator, alice, notify=True)
+    settled_market([member])  # the DM is queued now
+    member_set_notify_results(member=member, on=False, actor=f"discord:{alice.user_id}")
+
+    deliver(emulator)
+
+    assert emulator.direct_messages(alice) == []
+    assert outbox_position(CONSUMER) == OutboxEvent.objects.latest("id").id
