@@ -61,8 +61,9 @@ SEASONS_HELP = (
     "A moderator starts a season with /season start [reset] in Discord (or POST "
     "/api/v1/seasons/): the open season ends and its standings are archived (Season "
     "standings), and with reset every member's balance is brought to the starting balance "
-    "(one ledger transaction per member; shares in open markets and escrows are kept). Read-only "
-    "here: only a new season undoes a reset."
+    "(one ledger transaction per member; refused while an unsettled market holds members' "
+    "shares; frozen members keep their balance). Read-only here: only a new season undoes a "
+    "reset."
 )
 
 

@@ -67,7 +67,8 @@ class SeasonListView(APIView):
         reset = serializers.BooleanField(
             default=False,
             help_text="Also bring every member's balance to the starting balance (one ledger "
-            "transaction; open positions and escrows are kept). Undone only by a new season.",
+            "transaction per member; frozen members keep theirs). Refused (409) while a market "
+            "not yet settled holds members' shares. Undone only by a new season.",
         )
 
     def get_permissions(self) -> list:

@@ -19,10 +19,11 @@
   entries for each entry, so one huge transaction costs n² (14.6 s for 10,000
   members in ``bench/leaderboard.py``). With 100,000 members a start with reset
   took 26 s there (archive about 2 s, the 100,000 postings the rest), holding
-  every member account's row lock meanwhile: bets and claims wait, none fails. Positions on open
-  markets are kept, and so is the escrow (their collateral): a market still open
-  pays or unwinds as usual, and counts in the season it ends in, as every market
-  does. Nothing undoes a reset except another season's.
+  every member account's row lock meanwhile: bets and claims wait, none fails.
+  A reset is refused while any market not yet settled holds members' shares
+  (points parked in shares would escape it and be paid twice by the house);
+  frozen members keep their balance. Nothing undoes a reset except another
+  season's.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from betting.leaderboards import standings_archive
-from betting.models import Season, SeasonStanding
+from betting.models import Position, Season, SeasonStanding
 from points.ledger import Leg
 from points.ledger_batch import Posting as BatchPosting
 from points.ledger_batch import ledger_post_batch
@@ -42,6 +43,7 @@ from points.models import (
     Account,
     AccountKind,
     Guild,
+    Member,
     PointsBackend,
     TransactionKind,
 )
@@ -167,6 +169,10 @@ def _reset_balances(guild: Guild, *, season: Season, actor: str) -> int:
     house = next((pk for pk, kind, _ in accounts if kind == AccountKind.HOUSE), None)
     if house is None:
         raise NotFound("This server is not set up yet.")
+    _refuse_while_points_are_parked(guild)
+    frozen = set(
+        Member.objects.filter(guild_id=guild.pk, is_frozen=True).values_list("account", flat=True)
+    )
     start = guild.starting_balance
     memo = f"season {season.number}: balance reset to the starting balance ({start:,})"
     postings = [
@@ -177,9 +183,37 @@ def _reset_balances(guild: Guild, *, season: Season, actor: str) -> int:
             idempotency_key=f"{reset_key_prefix(season)}{pk}",
         )
         for pk, kind, balance in accounts
-        if kind == AccountKind.MEMBER and balance != start
+        # A freeze stops every movement of the member's points, a reset's too.
+        if kind == AccountKind.MEMBER and balance != start and pk not in frozen
     ]
     return len(ledger_post_batch(guild_id=guild.pk, postings=postings, actor=actor))
+
+
+def _refuse_while_points_are_parked(guild: Guild) -> None:
+    """No reset while a market not yet settled holds members' shares.
+
+    The reset sets each member's *cash* to the start. Points in shares would
+    survive it: two members who put everything into opposite answers are
+    topped up from the house, then sell back (or the market is cancelled) and
+    leave with the start plus their parked points — the house pays for points
+    that never left them, once per reset. Checked after every member account is
+    locked, so no bet can add a position before the reset commits.
+    """
+    holding = list(
+        Position.objects.filter(
+            market__guild_id=guild.pk, market__settled_at__isnull=True, shares__gt=0
+        )
+        .values_list("market_id", flat=True)
+        .distinct()
+        .order_by("market_id")[:6]
+    )
+    if holding:
+        shown = ", ".join(f"#{pk}" for pk in holding[:5]) + (" …" if len(holding) > 5 else "")
+        raise InvalidState(
+            "Balances can be reset only when no market holds members' shares; still holding: "
+            f"{shown}. Wait for them to be settled (or cancel them), or start the season "
+            "without a reset."
+        )
 
 
 def _top_rows(season: Season) -> list[dict]:

@@ -153,7 +153,7 @@ def _season_announcement(payload: dict[str, Any]) -> nextcord.Embed:
     if payload.get("reset"):
         parts.append(
             f"Every balance starts again from {points(int(payload.get('starting_balance') or 0))} "
-            "points; shares in open markets are kept."
+            "points."
         )
     parts.append(
         "See the standings with `/leaderboard by:Profit period:This season`"

@@ -43,8 +43,9 @@ HELP_ROWS = [
         "Each Monday and on the 1st (UTC) the announcement channel gets the top traders of "
         "the week or month just ended. A moderator starts a new season with /season start: "
         "the old season's standings are kept, and with reset:True every balance starts again "
-        "from the server's starting balance (shares in open markets are kept; only another "
-        "season undoes a reset).",
+        "from the server's starting balance (only when no unsettled market holds shares, "
+        "so points parked in shares cannot escape it; frozen members keep theirs; only "
+        "another season undoes a reset).",
     ),
     ("/apikey", "Your personal key for the REST API (shown once, only to you)."),
     (

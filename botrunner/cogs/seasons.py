@@ -44,8 +44,7 @@ async def season_start_command(inv: Invocation, *, reset: bool = False) -> None:
     if reset:
         parts.append(
             f"{points(started.members_reset)} member balance"
-            f"{'s' if started.members_reset != 1 else ''} reset to the starting balance; "
-            "shares in open markets are kept."
+            f"{'s' if started.members_reset != 1 else ''} reset to the starting balance."
         )
     await inv.reply(" ".join(parts))
 

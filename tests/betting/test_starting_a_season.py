@@ -24,7 +24,6 @@ from tests.markets.helpers import (
     assert_ledger_sound,
     balance_of,
     decide,
-    escrow_of,
     guild_total,
     make_guild,
     make_market,
@@ -106,24 +105,25 @@ def test_starting_the_next_season_archives_the_old_ones_standings(
     assert announced.payload["top"][0] == {"rank": 1, "display_name": "winner", "profit": gain}
 
 
+def house_balance(guild: Guild) -> int:
+    return Account.objects.get(guild=guild, kind=AccountKind.HOUSE).balance
+
+
 def test_reset_brings_every_balance_to_the_start_and_the_ledger_still_sums_to_zero(
     guild: Guild, creator: Member
 ) -> None:
-    _winner, loser, _settled = won_and_lost(guild, creator)
-    still_open = make_market(creator)
-    bet(loser, still_open, 0, 300)  # an open position survives the reset
-    escrow_before = escrow_of(still_open)
-    shares_before = list(loser.positions.values_list("outcome_id", "shares"))
+    _winner, _loser, _settled = won_and_lost(guild, creator)
+    members = Account.objects.filter(guild=guild, kind=AccountKind.MEMBER)
+    owed = sum(guild.starting_balance - b for b in members.values_list("balance", flat=True))
+    house_before = house_balance(guild)
 
     result = season_start(
         guild_id=guild.pk, actor=MOD, is_moderator=True, reset=True, idempotency_key=new_key()
     )
 
-    members = Account.objects.filter(guild=guild, kind=AccountKind.MEMBER)
     assert set(members.values_list("balance", flat=True)) == {guild.starting_balance}
+    assert house_balance(guild) == house_before - owed  # the house pays exactly the difference
     assert result.members_reset == 2  # the creator was at the start already
-    assert escrow_of(still_open) == escrow_before
-    assert list(loser.positions.values_list("outcome_id", "shares")) == shares_before
     assert result.season.members_reset == 2
     resets = LedgerTransaction.objects.filter(
         idempotency_key__startswith=reset_key_prefix(result.season)
@@ -237,4 +237,46 @@ def test_concurrent_starts_queue_on_the_guild_and_a_shared_key_starts_one() -> N
         )
     ) == {guild.starting_balance}
     assert guild_total(guild.pk) == 0
+    assert_ledger_sound()
+
+
+def test_a_reset_is_refused_while_a_market_still_holds_members_shares(
+    guild: Guild, creator: Member
+) -> None:
+    """Parked points would escape it: two members put their whole balance into opposite
+    answers, are topped up to the start by the reset, then sell back (or the market is
+    cancelled) — the house pays for points that never left them."""
+    a, b = make_member(guild, "a"), make_member(guild, "b")
+    parked = make_market(creator)
+    bet(a, parked, 0, guild.starting_balance)
+    bet(b, parked, 1, guild.starting_balance)
+    before = money_state()
+
+    with refused(InvalidState) as refusal:
+        start(guild, reset=True)
+
+    assert f"#{parked.pk}" in refusal.value.message
+    assert money_state() == before
+    assert not Season.objects.filter(guild=guild).exists()
+    # Without the reset the season starts, and the positions are untouched.
+    assert start(guild).reset is False
+
+    def points(state: dict[str, object]) -> dict[str, object]:
+        return {k: v for k, v in state.items() if k not in ("outbox", "audit")}
+
+    assert points(money_state()) == points(before)
+
+
+def test_a_reset_leaves_a_frozen_members_balance_alone(guild: Guild, creator: Member) -> None:
+    """A freeze stops every movement of the member's points; a reset is no exception."""
+    from points.services import member_set_frozen
+    from tests.factories import set_balance
+
+    frozen = make_member(guild, "frozen")
+    set_balance(frozen, 0)
+    member_set_frozen(member=frozen, frozen=True, reason="abuse", actor=MOD)
+
+    start(guild, reset=True)
+
+    assert balance_of(frozen) == 0
     assert_ledger_sound()
