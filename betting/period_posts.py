@@ -16,6 +16,7 @@ index-backed statement of ``betting.leaderboards``).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -28,6 +29,8 @@ from points.models import Guild
 from predictmarket.outbox import outbox_append
 
 POSTED_ROWS = 10  # members named in a period's announcement
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -111,5 +114,12 @@ def period_leaders_post_due(*, now: datetime | None = None) -> int:
             .values_list("pk", flat=True)
         )
         for guild_id in due:
-            claimed += period_leaders_post(guild_id=guild_id, period=period, now=now) is not None
+            try:
+                claimed += (
+                    period_leaders_post(guild_id=guild_id, period=period, now=now) is not None
+                )
+            except Exception:
+                # One guild's failure must not keep every guild after it unannounced: it
+                # is logged (and in Sentry), and retried at the next beat.
+                logger.exception("posting guild %s's %s leaders failed", guild_id, period)
     return claimed

@@ -102,3 +102,28 @@ def test_concurrent_beats_post_once() -> None:
     assert [o.error for o in outcomes] == [None] * 4
     assert sum(o.value for o in outcomes) == 2
     assert len([e for e in announcements() if e.payload["period"] == "week"]) == 1
+
+
+@pytest.mark.django_db
+def test_one_guild_failing_does_not_keep_the_others_from_their_post(
+    guild: Guild, outsider: Member, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import betting.period_posts as period_posts
+
+    now = at("2026-11-04T12:00:00")
+    for guild_id in (guild.pk, outsider.guild_id):
+        Guild.objects.filter(pk=guild_id).update(
+            announcement_channel_id=223456789012345678, created_at=now - timedelta(days=60)
+        )
+    compute = period_posts.compute_board
+
+    def broken_for_the_first(guild_id: int, **kwargs: object) -> object:
+        if guild_id == min(guild.pk, outsider.guild_id):
+            raise RuntimeError("this guild's board broke")
+        return compute(guild_id, **kwargs)
+
+    monkeypatch.setattr(period_posts, "compute_board", broken_for_the_first)
+
+    assert period_leaders_post_due(now=now) == 2  # the other guild's week and month
+    assert PeriodPost.objects.filter(guild_id=max(guild.pk, outsider.guild_id)).count() == 2
+    assert not PeriodPost.objects.filter(guild_id=min(guild.pk, outsider.guild_id)).exists()
