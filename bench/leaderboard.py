@@ -66,8 +66,9 @@ def seed(members: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             """INSERT INTO points_member
-                   (guild_id, discord_id, display_name, is_frozen, frozen_reason, created_at)
-               SELECT %s, 100000000000000000 + i, 'member ' || i, false, '', now()
+                   (guild_id, discord_id, display_name, is_frozen, frozen_reason,
+                    notify_results, created_at)
+               SELECT %s, 100000000000000000 + i, 'member ' || i, false, '', false, now()
                FROM generate_series(1, %s) i""",
             [GUILD_ID, members],
         )
