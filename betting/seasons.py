@@ -157,6 +157,7 @@ def reset_key_prefix(season: Season) -> str:
 
 def _reset_balances(guild: Guild, *, season: Season, actor: str) -> int:
     """Post what brings every member's balance to the starting balance; how many moved."""
+    _refuse_while_points_are_parked(guild)  # before locking every account for nothing
     # Every member account and the house, locked in primary-key order (the ledger's
     # lock order): no trade, claim or tip moves a balance between this read and
     # the postings, so each member ends at exactly the starting balance.
@@ -169,7 +170,7 @@ def _reset_balances(guild: Guild, *, season: Season, actor: str) -> int:
     house = next((pk for pk, kind, _ in accounts if kind == AccountKind.HOUSE), None)
     if house is None:
         raise NotFound("This server is not set up yet.")
-    _refuse_while_points_are_parked(guild)
+    _refuse_while_points_are_parked(guild)  # again: no bet can add a position from here
     frozen = set(
         Member.objects.filter(guild_id=guild.pk, is_frozen=True).values_list("account", flat=True)
     )
