@@ -254,10 +254,11 @@ def test_pm_reconcile_refuses_a_guild_without_drip(guild: Guild) -> None:
 # ------------------------------------------------------------------------------
 # pm_outbox
 # ------------------------------------------------------------------------------
-def test_the_bot_s_consumer_is_the_one_registered() -> None:
-    from botrunner.outbox_consumer import CONSUMER
+def test_the_bot_s_consumers_are_the_ones_registered() -> None:
+    from botrunner.outbox_consumer import CONSUMER, RESULTS_CONSUMER
 
-    assert CONSUMER == "discord"  # registered by name in botrunner/apps.py
+    # registered by name in botrunner/apps.py
+    assert (CONSUMER, RESULTS_CONSUMER) == ("discord", "discord-result-dms")
 
 
 def test_pm_outbox_shows_each_consumer_s_lag(guild: Guild) -> None:
@@ -274,14 +275,16 @@ def test_pm_outbox_shows_each_consumer_s_lag(guild: Guild) -> None:
 
     lines = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
     assert lines["metrics"][1:4] == [str(first.pk), "2", "5m"]
-    # The bot's consumer has not read anything: its whole backlog shows.
-    assert lines["discord"][1:3] == ["0", "3"]
-    assert lines["discord"][-1] == "never"
+    # The bot's consumers (the feed and the result DMs) have not read anything: their
+    # whole backlog shows.
+    for bots in ("discord", "discord-result-dms"):
+        assert lines[bots][1:3] == ["0", "3"]
+        assert lines[bots][-1] == "never"
 
     by_guild, _ = run_plain("pm_outbox", "--consumer", "metrics", "--guild", str(guild.pk))
     assert by_guild.splitlines()[1].split()[2] == "1"
 
-    with pytest.raises(CommandError, match="outbox lag over 60s: discord, metrics"):
+    with pytest.raises(CommandError, match="outbox lag over 60s: discord, discord-result-dms, metrics"):
         run_plain("pm_outbox", "--max-age", "60")
     run_plain("pm_outbox", "--max-age", "3600")  # within the limit: passes
 
