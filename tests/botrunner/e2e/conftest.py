@@ -18,8 +18,9 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
+from betting.services import bet_place
 from markets.models import Market
-from markets.services import market_create
+from markets.services import market_close, market_create
 from points.models import Member
 from points.services import guild_update_settings, member_ensure
 from tests.botrunner.e2e.bot_process import BotProcess
@@ -139,6 +140,32 @@ def open_market(
         bypass_rate_limit=True,
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+def resolved_by_two_moderators(
+    emulator: DiscordEmulator,
+    guild: GuildSetup,
+    market: Market,
+    bets: list[tuple[Persona, int]],
+    moderators: tuple[Persona, Persona],
+    *,
+    key: str,
+) -> None:
+    """Each persona bets 100 on their answer, the market closes, and two moderators
+    ``/resolve`` it to Yes through the bot (the vote rule's two agreeing votes)."""
+    for persona, answer in bets:
+        bet_place(
+            member=member_row(guild, persona),
+            market_id=market.pk,
+            outcome_index=answer,
+            amount=100,
+            idempotency_key=f"e2e:{key}:{persona.user_id}:{market.pk}",
+            bypass_rate_limit=True,
+        )
+    market_close(market_id=market.pk, actor="system:e2e")
+    for mod in moderators:
+        voted = emulator.slash(mod, "resolve", market=str(market.pk), outcome="Yes")
+        emulator.wait_for_reply(voted, contains="market")
 
 
 @pytest.hookimpl(wrapper=True)

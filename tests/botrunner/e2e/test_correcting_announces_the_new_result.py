@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from betting.services import bet_place
 from markets.models import Market, MarketCorrection
-from markets.services import market_close
 from tests.botrunner.e2e.bot_process import BotProcess
-from tests.botrunner.e2e.conftest import Personas, member_row, open_market
+from tests.botrunner.e2e.conftest import (
+    Personas,
+    open_market,
+    resolved_by_two_moderators,
+)
 from tests.discord_emulator import DiscordEmulator, GuildSetup, message_text
 
 pytestmark = [
@@ -22,19 +24,14 @@ def test_a_correction_is_voted_paid_and_announced(
     emulator: DiscordEmulator, bot: BotProcess, people: Personas, discord_guild: GuildSetup
 ) -> None:
     market = open_market(discord_guild, people.alice, "Did the fair happen?", ["Yes", "No"])
-    for persona, answer in ((people.alice, 0), (people.bob, 1)):
-        bet_place(
-            member=member_row(discord_guild, persona),
-            market_id=market.pk,
-            outcome_index=answer,
-            amount=100,
-            idempotency_key=f"e2e:correct:{persona.user_id}:{market.pk}",
-            bypass_rate_limit=True,
-        )
-    market_close(market_id=market.pk, actor="system:e2e")
-    for mod in (people.mod_one, people.mod_two):
-        voted = emulator.slash(mod, "resolve", market=str(market.pk), outcome="Yes")
-        emulator.wait_for_reply(voted, contains="market")
+    resolved_by_two_moderators(
+        emulator,
+        discord_guild,
+        market,
+        [(people.alice, 0), (people.bob, 1)],
+        (people.mod_one, people.mod_two),
+        key="correct",
+    )
     emulator.wait_for(
         lambda: Market.objects.filter(pk=market.pk, settled_at__isnull=False).exists(),
         timeout=30,

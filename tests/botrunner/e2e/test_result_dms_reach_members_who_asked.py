@@ -14,12 +14,14 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from betting.services import bet_place
 from markets.models import Market
-from markets.services import market_close
 from points.models import Member
 from tests.botrunner.e2e.bot_process import BotProcess
-from tests.botrunner.e2e.conftest import Personas, member_row, open_market
+from tests.botrunner.e2e.conftest import (
+    Personas,
+    open_market,
+    resolved_by_two_moderators,
+)
 from tests.discord_emulator import DiscordEmulator, GuildSetup, Persona, message_text
 
 pytestmark = [
@@ -78,19 +80,14 @@ def test_a_member_who_asked_gets_their_result_by_dm(
     refused_before = bot.refused_dms()
 
     market = open_market(discord_guild, people.alice, "Will the fair be on?", ["Yes", "No"])
-    for persona, answer in ((people.alice, 0), (people.bob, 0), (closed, 1)):
-        bet_place(
-            member=member_row(discord_guild, persona),
-            market_id=market.pk,
-            outcome_index=answer,
-            amount=100,
-            idempotency_key=f"e2e:notify:{persona.user_id}:{market.pk}",
-            bypass_rate_limit=True,
-        )
-    market_close(market_id=market.pk, actor="system:e2e")
-    for mod in (people.mod_one, people.mod_two):
-        voted = emulator.slash(mod, "resolve", market=str(market.pk), outcome="Yes")
-        emulator.wait_for_reply(voted, contains="market")
+    resolved_by_two_moderators(
+        emulator,
+        discord_guild,
+        market,
+        [(people.alice, 0), (people.bob, 0), (closed, 1)],
+        (people.mod_one, people.mod_two),
+        key="notify",
+    )
 
     dms = emulator.wait_for(
         lambda: emulator.direct_messages(people.alice), timeout=30, what="alice's result DM"
@@ -137,19 +134,14 @@ def test_a_correction_tells_each_opted_in_member_again_and_off_means_off(
         changed = emulator.slash(people.bob, "notify", setting=setting)
         emulator.wait_for_reply(changed, contains="🔔" if setting == "on" else "🔕")
     market = open_market(discord_guild, people.alice, "Did the fair happen?", ["Yes", "No"])
-    for persona, answer in ((people.alice, 0), (people.bob, 1)):
-        bet_place(
-            member=member_row(discord_guild, persona),
-            market_id=market.pk,
-            outcome_index=answer,
-            amount=100,
-            idempotency_key=f"e2e:notify-correct:{persona.user_id}:{market.pk}",
-            bypass_rate_limit=True,
-        )
-    market_close(market_id=market.pk, actor="system:e2e")
-    for mod in (people.mod_one, people.mod_two):
-        voted = emulator.slash(mod, "resolve", market=str(market.pk), outcome="Yes")
-        emulator.wait_for_reply(voted, contains="market")
+    resolved_by_two_moderators(
+        emulator,
+        discord_guild,
+        market,
+        [(people.alice, 0), (people.bob, 1)],
+        (people.mod_one, people.mod_two),
+        key="notify-correct",
+    )
 
     def about_this_market(persona: Persona) -> list[str]:
         texts = [message_text(m) for m in emulator.direct_messages(persona)]
