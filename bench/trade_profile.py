@@ -163,39 +163,20 @@ def main() -> None:
         committed.append(time.perf_counter() - start)
 
     print(f"{args.bets} bets, one process, market #{market_id}")
+    under_lock = list(zip(phases["lock_read"], phases["python"], phases["write"], strict=True))
+    # The rest of bet_place: its whole time less the three phases under the lock.
+    phases["outside"] = [
+        (total[0] - sum(p[0] for p in locked), total[1] - sum(p[1] for p in locked))
+        for total, locked in zip(phases["bet_place"], under_lock, strict=True)
+    ]
     for name in ("bet_place", "outside", "lock_read", "python", "write"):
-        if name == "outside":
-            wall = [
-                t[0] - a[0] - p[0] - w[0]
-                for t, a, p, w in zip(
-                    phases["bet_place"],
-                    phases["lock_read"],
-                    phases["python"],
-                    phases["write"],
-                    strict=True,
-                )
-            ]
-            cpu = [
-                t[1] - a[1] - p[1] - w[1]
-                for t, a, p, w in zip(
-                    phases["bet_place"],
-                    phases["lock_read"],
-                    phases["python"],
-                    phases["write"],
-                    strict=True,
-                )
-            ]
-        else:
-            wall = [s[0] for s in phases[name]]
-            cpu = [s[1] for s in phases[name]]
+        wall = [s[0] for s in phases[name]]
+        cpu = [s[1] for s in phases[name]]
         print(
             f"  {name:10s} wall {_ms(wall)}"
             f"   python cpu mean {statistics.fmean(cpu) * 1000:6.3f} ms"
         )
-    held = [
-        a[0] + p[0] + w[0]
-        for a, p, w in zip(phases["lock_read"], phases["python"], phases["write"], strict=True)
-    ]
+    held = [sum(p[0] for p in locked) for locked in under_lock]
     print(
         f"  lock held  wall {_ms(held)}"
         f"  → at most {1 / statistics.fmean(held):6.0f} bets/s on one market"
