@@ -23,8 +23,15 @@ def _shares_field(**kwargs: object) -> models.DecimalField:
 
 
 class Trade(models.Model):
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="trades")
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="trades")
+    # market and member are not indexed alone: the (market, -id) and
+    # (member, -id) indexes lead with them. Each index is one more entry
+    # written by every trade, while the market is locked.
+    market = models.ForeignKey(
+        Market, on_delete=models.PROTECT, related_name="trades", db_index=False
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="trades", db_index=False
+    )
     outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="trades")
     side = models.CharField(max_length=4, choices=TradeSide.choices)
     points = models.BigIntegerField(help_text="Paid by a buyer, or received by a seller")
@@ -59,8 +66,15 @@ class Trade(models.Model):
 class Position(models.Model):
     """A member's holding of one outcome, and what they spent on and got from it."""
 
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="positions")
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="positions")
+    # market and member are not indexed alone: (market, outcome, -shares) and
+    # position_flows_idx lead with market, position_unique with member. A
+    # trade changes shares (indexed), so each index is rewritten by it.
+    market = models.ForeignKey(
+        Market, on_delete=models.PROTECT, related_name="positions", db_index=False
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="positions", db_index=False
+    )
     outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="positions")
     shares = _shares_field(default=Decimal(0))
     points_spent = models.BigIntegerField(default=0)

@@ -258,7 +258,12 @@ MAY_GO_NEGATIVE = (AccountKind.HOUSE, AccountKind.CLEARING)
 
 
 class Account(models.Model):
-    guild = models.ForeignKey(Guild, on_delete=models.PROTECT, related_name="accounts")
+    # Not indexed alone: account_leaderboard_idx leads with it. Every posting
+    # rewrites its accounts' rows (balance is indexed, so never in place), and
+    # each index on them is one more entry written per leg.
+    guild = models.ForeignKey(
+        Guild, on_delete=models.PROTECT, related_name="accounts", db_index=False
+    )
     kind = models.CharField(max_length=16, choices=AccountKind.choices)
     member = models.OneToOneField(
         Member, null=True, blank=True, on_delete=models.PROTECT, related_name="account"
@@ -315,7 +320,10 @@ class TransactionKind(models.TextChoices):
 
 
 class LedgerTransaction(models.Model):
-    guild = models.ForeignKey(Guild, on_delete=models.PROTECT, related_name="transactions")
+    # Not indexed alone: the (guild, created_at) index leads with it.
+    guild = models.ForeignKey(
+        Guild, on_delete=models.PROTECT, related_name="transactions", db_index=False
+    )
     kind = models.CharField(max_length=16, choices=TransactionKind.choices)
     actor = models.CharField(max_length=100)
     memo = models.CharField(max_length=500, blank=True)
@@ -335,7 +343,10 @@ class LedgerEntry(models.Model):
     transaction = models.ForeignKey(
         LedgerTransaction, on_delete=models.PROTECT, related_name="entries"
     )
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    # Not indexed alone: entry_account_history_idx leads with it.
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     amount = models.BigIntegerField()
     balance_after = models.BigIntegerField()
 
