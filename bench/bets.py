@@ -47,6 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
+    LockHolderSampler,
     WorkCpu,
     drop_database,
     percentile,
@@ -144,6 +145,7 @@ def main() -> None:
             f"(CPU-bound ceiling {closed_cpu.ceiling_per_s(len(latencies)):.0f} bets/s)"
         )
     rate8 = results[8][0]
+    lock_shares = sample_lock_holder(url, members, hot, args.operations // 2)
 
     # 2. pgbench on the same server: the hot-row transaction, then the bet's own statements.
     connections.close_all()
@@ -258,13 +260,50 @@ def main() -> None:
     ratio, replay_ratio, many_ratio = rate8 / pg, rate8 / ceiling, many_rate / tpcb
     print(
         f"hot market, 8 workers: {ratio:.1%} of pgbench's hot-row rate (target >= 22%), "
-        f"{replay_ratio:.1%} of the replay (>= 75%); open-loop p99 {open_p99:.1f} ms (< 50); "
+        f"{replay_ratio:.1%} of the replay (>= 75%; the Python client held the lock for "
+        f"{lock_shares['client']:.0%} of its hold, work the replay does not have); "
+        f"open-loop p99 {open_p99:.1f} ms (< 50); "
         f"many markets {many_ratio:.1%} of TPC-B (>= 30%); settlement {settle_seconds:.2f} s (< 3)"
     )
     print(
         f"RESULT bets_per_s={rate8:.0f} ratio={ratio:.3f} replay_ratio={replay_ratio:.3f} "
         f"open_p99_ms={open_p99:.1f} many_ratio={many_ratio:.3f} settle_10k_s={settle_seconds:.2f}"
     )
+
+
+def sample_lock_holder(
+    url: str, members: Sequence[object], hot: int, operations: int
+) -> dict[str, float]:
+    """One more 8-worker run on the hot market, with what the market lock's holder does sampled.
+
+    The replay (pgbench) has no client time under the lock; this shows how
+    much of the Python client's hold is spent waiting for Python (idle in
+    transaction: the lock read's answer parsed, the market maker, the write's
+    arguments, and the operating system's scheduling of eight Python
+    processes on the machine's cores) against the server's own work.
+    """
+    from django.db import connections
+
+    plan = _plan(random.Random(88), members, [hot], operations)
+    per_worker = operations // 8
+    connections.close_all()
+    with LockHolderSampler(
+        url, BENCH_DB, outside=["SELECT EXISTS (SELECT 1 FROM betting_trade"]
+    ) as sampler:
+        rate, _ = run_workers(
+            _placer(plan, "sampled", lambda w, i: w * per_worker + i),
+            workers=8,
+            operations=operations,
+        )
+    shares = sampler.shares()
+    print(
+        f"  market lock's holder, sampled every 2 ms over another 8-worker run ({rate:.0f} bets/s "
+        f"with the sampler's own load): held {sampler.held_share():.0%} of the time; of that, "
+        f"waiting for the Python client {shares['client']:.0%}, running statements "
+        f"{shares['server']:.0%}, flushing the WAL {shares['wal']:.0%}, other waits "
+        f"{shares['other']:.0%}"
+    )
+    return shares
 
 
 def _plan(

@@ -439,3 +439,71 @@ class WorkCpu:
     def ceiling_per_s(self, operations: int) -> float:
         client, server = self.per_operation_ms(operations)
         return self.cores / ((client + server) / 1000)
+
+
+class LockHolderSampler:
+    """What the backend holding a hot row's lock is doing, sampled while a ``with`` block runs.
+
+    Every ``interval`` seconds a thread reads ``pg_stat_activity`` for
+    ``database``: backends in a transaction that are not waiting for a lock
+    (and whose statement is not one of ``outside``, statements sent outside
+    the locked transaction) hold the lock. Each sample is counted as: no one
+    holds it (``free``); the holder waits for its client (``client``: idle in
+    transaction, or reading the client's next message); it runs a statement
+    on the CPU (``server``); it waits for the WAL to be flushed at commit
+    (``wal``); any other wait (``other``). The sampling itself costs a little
+    CPU, so run it apart from the runs whose rate is reported.
+    """
+
+    def __init__(self, url: str, database: str, *, outside: Sequence[str], interval: float = 0.002):
+        self.url, self.database, self.outside, self.interval = url, database, outside, interval
+        self.counts: dict[str, int] = dict.fromkeys(("free", "client", "server", "wal", "other"), 0)
+
+    def __enter__(self) -> LockHolderSampler:
+        import threading
+
+        import psycopg
+
+        self._stop = threading.Event()
+        self._conn = psycopg.connect(self.url, autocommit=True)
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        query = (
+            "SELECT state, wait_event_type, wait_event, query FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+            " AND wait_event_type IS DISTINCT FROM 'Lock'"
+        )
+        while not self._stop.wait(self.interval):
+            holders = [
+                row
+                for row in self._conn.execute(query, [self.database])
+                if not any(row[3].lstrip().startswith(text) for text in self.outside)
+            ]
+            if not holders:
+                self.counts["free"] += 1
+            for state, wait_type, wait, _ in holders:
+                if state == "idle in transaction" or wait_type == "Client":
+                    self.counts["client"] += 1
+                elif wait_type is None:
+                    self.counts["server"] += 1
+                elif wait_type == "IO" and wait in ("WALSync", "WALWrite"):
+                    self.counts["wal"] += 1
+                else:
+                    self.counts["other"] += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._conn.close()
+
+    def shares(self) -> dict[str, float]:
+        """Each kind's share of the samples in which the lock was held."""
+        held = sum(n for kind, n in self.counts.items() if kind != "free") or 1
+        return {kind: n / held for kind, n in self.counts.items() if kind != "free"}
+
+    def held_share(self) -> float:
+        total = sum(self.counts.values()) or 1
+        return 1 - self.counts["free"] / total
