@@ -254,7 +254,7 @@ def _open_loop_worker(
     origin: Any,
     claimed: Any,
     results: Any,
-    warm_up: Callable[[], None],
+    warm_up: Callable[[int], None],
 ) -> None:
     """Take the next unclaimed arrival, wait for its time, run it; until none is left.
 
@@ -268,7 +268,7 @@ def _open_loop_worker(
     rows: list[tuple[float, float, bool]] = []
     error = ""
     try:
-        warm_up()  # the connection is open before the first arrival
+        warm_up(worker)  # the connection is open (and warm, if it bets) before the first arrival
         start.wait()  # every worker is ready, and the origin is set
         zero = origin.value
         while True:
@@ -299,7 +299,7 @@ def run_open_loop(
     *,
     arrivals: Sequence[float],
     workers: int,
-    warm_up: Callable[[], None],
+    warm_up: Callable[[int], None],
 ) -> OpenLoopResult:
     """Run ``work(worker, i)`` for each arrival at its scheduled time, on ``workers`` processes.
 
