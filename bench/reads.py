@@ -5,8 +5,8 @@
 Starts gunicorn with ``predictmarket/gunicorn_conf.py`` (its workers and
 threads, ``PROMETHEUS_MULTIPROC_DIR`` so ``/metrics`` sums the workers) on a
 scratch PostgreSQL database and Redis (``BENCH_REDIS_URL``, default
-``redis://127.0.0.1:6379/14``; the cache and the rate-limit keys live there
-under the ``pm`` prefix). Then, for ``--seconds`` each:
+``redis://127.0.0.1:6379/14``, emptied first; the cache and the rate-limit keys
+live there under the ``pm`` prefix). Then, for ``--seconds`` each:
 
 1. **cached**: ``--writers`` processes place bets through ``bet_place`` on
    ONE hot market (as the bot and the API workers do) while ``--readers``
@@ -103,6 +103,12 @@ def main() -> None:
     os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
     os.environ.pop("CELERY_BROKER_URL", None)  # the broker follows REDIS_URL (database 14)
     setup_django("predictmarket_bench_reads")
+    from django.core.cache import cache
+
+    # The database is new, the cache is not: a previous run's latest-version pointers
+    # (forward only) would stand ahead of this run's markets, which reuse their ids, and
+    # every read of the hot market would miss and rebuild until they expired.
+    cache.clear()
     scene = seed(args.writers)
     from django.db import connections
 
