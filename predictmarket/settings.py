@@ -211,8 +211,6 @@ else:
             "TIMEOUT": CACHE_TTL,
         }
     }
-# Cached reads (market snapshots, leaderboards); false reads the database every time.
-READ_CACHE_ENABLED = cfg.bool("READ_CACHE_ENABLED", True)
 # A leaderboard (top rows and every member's score, per guild, board and period)
 # is recomputed at most this often; a member's own figures are always read live.
 LEADERBOARD_CACHE_SECONDS = cfg.int("LEADERBOARD_CACHE_SECONDS", 5, min_value=1)
