@@ -445,18 +445,21 @@ class LockHolderSampler:
     """What the backend holding a hot row's lock is doing, sampled while a ``with`` block runs.
 
     Every ``interval`` seconds a thread reads ``pg_stat_activity`` for
-    ``database``: backends in a transaction that are not waiting for a lock
-    (and whose statement is not one of ``outside``, statements sent outside
-    the locked transaction) hold the lock. Each sample is counted as: no one
-    holds it (``free``); the holder waits for its client (``client``: idle in
-    transaction, or reading the client's next message); it runs a statement
-    on the CPU (``server``); it waits for the WAL to be flushed at commit
-    (``wal``); any other wait (``other``). The sampling itself costs a little
+    ``database``'s client backends. The holder is the backend, in a
+    transaction and not waiting for a lock, whose current (or, idle, last)
+    statement starts with one of ``holding``: the locking read (first; done,
+    the backend holds the lock) or a statement sent after it in the same
+    transaction. A transaction just begun, or any other, is not the holder.
+    Each sample counts once: no one holds the lock (``free``); the holder
+    waits for its client (``client``: idle in transaction, or reading the
+    client's next message); it runs a statement on the CPU (``server``); it
+    writes or flushes the WAL at commit, or waits for another backend's
+    flush (``wal``); any other wait (``other``). The sampling costs a little
     CPU, so run it apart from the runs whose rate is reported.
     """
 
-    def __init__(self, url: str, database: str, *, outside: Sequence[str], interval: float = 0.002):
-        self.url, self.database, self.outside, self.interval = url, database, outside, interval
+    def __init__(self, url: str, database: str, *, holding: Sequence[str], interval: float = 0.002):
+        self.url, self.database, self.holding, self.interval = url, database, holding, interval
         self.counts: dict[str, int] = dict.fromkeys(("free", "client", "server", "wal", "other"), 0)
 
     def __enter__(self) -> LockHolderSampler:
@@ -473,26 +476,35 @@ class LockHolderSampler:
     def _sample(self) -> None:
         query = (
             "SELECT state, wait_event_type, wait_event, query FROM pg_stat_activity"
-            " WHERE datname = %s AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+            " WHERE datname = %s AND backend_type = 'client backend'"
+            " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
             " AND wait_event_type IS DISTINCT FROM 'Lock'"
         )
+        locking = self.holding[0]
         while not self._stop.wait(self.interval):
-            holders = [
+            rows = [
                 row
                 for row in self._conn.execute(query, [self.database])
-                if not any(row[3].lstrip().startswith(text) for text in self.outside)
+                if row[3].lstrip().startswith(tuple(self.holding))
             ]
-            if not holders:
-                self.counts["free"] += 1
-            for state, wait_type, wait, _ in holders:
-                if state == "idle in transaction" or wait_type == "Client":
-                    self.counts["client"] += 1
-                elif wait_type is None:
-                    self.counts["server"] += 1
-                elif wait_type == "IO" and wait in ("WALSync", "WALWrite"):
-                    self.counts["wal"] += 1
-                else:
-                    self.counts["other"] += 1
+            # A locking read still running may be about to wait behind the holder:
+            # a backend past it (idle after it, or in a later statement) holds the lock.
+            past = [r for r in rows if r[0] != "active" or not r[3].lstrip().startswith(locking)]
+            holder = (past or rows or [None])[0]
+            self.counts[self._kind(holder)] += 1
+
+    @staticmethod
+    def _kind(holder: tuple[str, str | None, str | None, str] | None) -> str:
+        if holder is None:
+            return "free"
+        state, wait_type, wait, _ = holder
+        if state == "idle in transaction" or wait_type == "Client":
+            return "client"
+        if wait_type is None:
+            return "server"
+        if wait in ("WALSync", "WALWrite", "WALInsert"):  # IO, or LWLock for another's flush
+            return "wal"
+        return "other"
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()

@@ -2,9 +2,16 @@
 
 ``drop_pattern_index``: Django gives every unique or indexed ``CharField``
 on PostgreSQL a second index with ``varchar_pattern_ops`` (the ``…_like``
-index), for ``LIKE 'prefix%'`` queries. On a column the application only
-ever compares whole (an idempotency key, an event kind), it is one more
+index), for ``LIKE 'prefix%'`` queries. On a column no query matches
+by prefix on its own (an idempotency key, an event kind), it is one more
 index entry for every row inserted, and nothing reads it.
+
+The indexes are dropped (and, in reverse, made) ``CONCURRENTLY``: a plain
+``DROP INDEX`` takes its table's exclusive lock until the migration commits,
+so a migration dropping indexes on three ledger tables would hold up every
+posting meanwhile, and could deadlock with one. Migrations using these
+operations are ``atomic = False`` (PostgreSQL runs ``CONCURRENTLY`` outside
+a transaction only).
 """
 
 from __future__ import annotations
@@ -14,32 +21,9 @@ from django.db import migrations
 
 def drop_pattern_index(table: str, column: str) -> migrations.RunPython:
     """Drop ``table.column``'s pattern index on PostgreSQL (recreated on reverse)."""
-
-    def names(schema_editor) -> list[str]:  # type: ignore[no-untyped-def]
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
-                " AND tablename = %s AND indexdef LIKE %s",
-                [table, f"%({column} varchar_pattern_ops)"],
-            )
-            return [name for (name,) in cursor.fetchall()]
-
-    def forward(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        for name in names(schema_editor):
-            schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(name)}")
-
-    def backward(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
-        if schema_editor.connection.vendor != "postgresql" or names(schema_editor):
-            return
-        name = schema_editor._create_index_name(table, [column], suffix="_like")
-        schema_editor.execute(
-            f"CREATE INDEX {schema_editor.quote_name(name)} ON {schema_editor.quote_name(table)}"
-            f" ({schema_editor.quote_name(column)} varchar_pattern_ops)"
-        )
-
-    return migrations.RunPython(forward, backward)
+    return _index_dropper(
+        table, column, definition=rf"\({column} varchar_pattern_ops\)$", suffix="_like"
+    )
 
 
 def drop_plain_index(table: str, column: str) -> migrations.RunPython:
@@ -52,13 +36,23 @@ def drop_plain_index(table: str, column: str) -> migrations.RunPython:
     unique index made by a ``UniqueConstraint(condition=…)`` included (a
     guild's one house account). This drops only the one with no predicate.
     """
+    return _index_dropper(
+        table, column, definition=rf"^CREATE INDEX \S+ ON \S+ USING btree \({column}\)$", suffix=""
+    )
+
+
+def _index_dropper(
+    table: str, column: str, *, definition: str, suffix: str
+) -> migrations.RunPython:
+    """Drop ``table``'s indexes whose definition matches the regex ``definition``; reverse: one."""
+    opclass = " varchar_pattern_ops" if suffix == "_like" else ""
 
     def names(schema_editor) -> list[str]:  # type: ignore[no-untyped-def]
         with schema_editor.connection.cursor() as cursor:
             cursor.execute(
                 "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
                 " AND tablename = %s AND indexdef ~ %s",
-                [table, rf"^CREATE INDEX \S+ ON \S+ USING btree \({column}\)$"],
+                [table, definition],
             )
             return [name for (name,) in cursor.fetchall()]
 
@@ -66,15 +60,16 @@ def drop_plain_index(table: str, column: str) -> migrations.RunPython:
         if schema_editor.connection.vendor != "postgresql":
             return
         for name in names(schema_editor):
-            schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(name)}")
+            quoted = schema_editor.quote_name(name)
+            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {quoted}")
 
     def backward(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
         if schema_editor.connection.vendor != "postgresql" or names(schema_editor):
             return
-        name = schema_editor._create_index_name(table, [column])
+        quote = schema_editor.quote_name
+        name = schema_editor._create_index_name(table, [column], suffix=suffix)
         schema_editor.execute(
-            f"CREATE INDEX {schema_editor.quote_name(name)} ON {schema_editor.quote_name(table)}"
-            f" ({schema_editor.quote_name(column)})"
+            f"CREATE INDEX CONCURRENTLY {quote(name)} ON {quote(table)} ({quote(column)}{opclass})"
         )
 
     return migrations.RunPython(forward, backward)

@@ -13,6 +13,8 @@ from predictmarket.migration_ops import drop_pattern_index, unindex_foreign_key
 
 
 class Migration(migrations.Migration):
+    atomic = False  # DROP INDEX CONCURRENTLY (predictmarket.migration_ops)
+
     dependencies = [
         ("betting", "0006_seasons_and_period_posts"),
         ("markets", "0012_market_thread_and_closing_soon"),

@@ -3,7 +3,9 @@
 The plain indexes on a foreign key that a composite index already leads with
 (account.guild_id: account_leaderboard_idx; ledgerentry.account_id:
 entry_account_history_idx; ledgertransaction.guild_id: (guild, created_at)),
-and the idempotency key's LIKE index (keys are only ever compared whole).
+and the idempotency key's LIKE index (the one prefix match on these keys,
+betting.unwind's look-up of a market's refunds, starts from the escrow
+account's entries: entry_account_history_idx).
 A posting rewrites its accounts' rows (balance is indexed, so never in place)
 and inserts a transaction and its entries: each index is one more entry per
 row, written while a trade holds its market's lock.
@@ -15,6 +17,8 @@ from predictmarket.migration_ops import drop_pattern_index, unindex_foreign_key
 
 
 class Migration(migrations.Migration):
+    atomic = False  # DROP INDEX CONCURRENTLY (predictmarket.migration_ops)
+
     dependencies = [("points", "0012_guild_announcements_and_threads")]
 
     operations = [

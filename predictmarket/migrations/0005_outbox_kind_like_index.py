@@ -7,6 +7,8 @@ from predictmarket.migration_ops import drop_pattern_index
 
 
 class Migration(migrations.Migration):
+    atomic = False  # DROP INDEX CONCURRENTLY (predictmarket.migration_ops)
+
     dependencies = [("core", "0004_process_heartbeats")]
 
     operations = [drop_pattern_index("core_outboxevent", "kind")]
