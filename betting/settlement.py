@@ -171,11 +171,24 @@ def settle_resolved_market(*, market_id: int, actor: str = "system") -> Settleme
 
 
 def payee_accounts(market: Market, member_ids: list[int]) -> dict[int, int]:
-    """Where each member's payment goes: their account, or DRIP's clearing account."""
+    """Where each member's payment goes: their account, or DRIP's clearing account.
+
+    ``member_ids`` are members with a position on the market (whoever is paid,
+    refunded or taken back from traded on it).
+    """
     if is_drip_guild(market.guild):
         clearing = clearing_account(market.guild_id).pk
         return dict.fromkeys(member_ids, clearing)
-    return dict(Account.objects.filter(member_id__in=member_ids).values_list("member_id", "pk"))
+    # The members are read by a subquery, not bound one parameter each: a
+    # settlement has up to every trader of the market (10,000 and more).
+    wanted = set(member_ids)
+    traders = Position.objects.filter(market=market).values("member_id")
+    accounts = Account.objects.filter(guild_id=market.guild_id, member_id__in=traders)
+    return {
+        member_id: pk
+        for member_id, pk in accounts.values_list("member_id", "pk")
+        if member_id in wanted
+    }
 
 
 def queue_drip_credits(market: Market, payments: dict[int, int], purpose: str) -> None:
