@@ -154,7 +154,11 @@ def _kept_trades_postgresql(
     499-value ``IN``, which Django turns into a QUALIFY subquery, each value
     prepared one by one) was about half of ``price_history``'s CPU: a sixth of
     a public market page's read in bench/reads.py, which rebuilds the chart for
-    each version of a hot market. Here the numbers travel as one array.
+    each version of a hot market. Here the numbers travel as one array, and
+    are joined (hashed), not tested with ``n = ANY(…)``: that compared every
+    trade's number with each of the 499, and took 21 ms of the database's
+    time at 5,400 trades where the join takes 7 ms. (The numbers are distinct:
+    ``price_history`` steps by more than one.)
     """
     # The table name is the model's own (quoted), never input.
     sql = f"""
@@ -163,7 +167,8 @@ def _kept_trades_postgresql(
                    ROW_NUMBER() OVER (ORDER BY created_at ASC, id ASC) AS n
             FROM {connection.ops.quote_name(table)} WHERE market_id = %s
         ) numbered
-        WHERE n = ANY(%s) ORDER BY created_at ASC, id ASC"""  # noqa: S608
+        JOIN unnest(%s::bigint[]) AS kept(n) USING (n)
+        ORDER BY created_at ASC, id ASC"""  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [market_id, kept])
         # Django reads jsonb as text and leaves decoding to JSONField, as here.
