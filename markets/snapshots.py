@@ -223,14 +223,29 @@ def snapshot_build(*, guild_id: int, market_id: int) -> MarketSnapshot:
         # Only the columns the lines show, not the trades' and members' whole rows: a hot
         # market's snapshot is rebuilt for nearly every read (each trade is a new version),
         # and making the rows into models was a fifth of a read's CPU in bench/reads.py.
-        recent = market.trades.order_by("-id").values_list(
-            "created_at", "member__display_name", "side", "outcome__label", "points", "shares"
-        )[:RECENT_TRADES]
-        side_labels = dict(market.trades.model._meta.get_field("side").flatchoices)
+        # The lines are picked from the trades (and positions) alone, then joined to their
+        # members and outcomes: joined first, PostgreSQL may join every trade of the
+        # market before it sorts and keeps 25, whenever its statistics predate the
+        # market's trades (a market that became busy since the table was last
+        # analysed): 7.4 ms of a 16 ms build at 5,400 trades. Picked first, the lines of a
+        # market of 2,200 trades took 1.3 ms instead of 2.9 ms (unanalysed statistics both).
+        trade_model, position_model = market.trades.model, market.positions.model
+        latest = market.trades.order_by("-id").values("id")[:RECENT_TRADES]
+        recent = (
+            trade_model.objects.filter(id__in=latest)
+            .order_by("-id")
+            .values_list(
+                "created_at", "member__display_name", "side", "outcome__label", "points", "shares"
+            )
+        )
+        side_labels = dict(trade_model._meta.get_field("side").flatchoices)
+        largest = (market.positions.filter(shares__gt=0).order_by("-shares", "id").values("id"))[
+            :TOP_HOLDERS
+        ]
         holders = (
-            market.positions.filter(shares__gt=0)
+            position_model.objects.filter(id__in=largest)
             .order_by("-shares", "id")
-            .values_list("member__display_name", "outcome__label", "shares")[:TOP_HOLDERS]
+            .values_list("member__display_name", "outcome__label", "shares")
         )
         history = tuple(market_history(market))
         return MarketSnapshot(
