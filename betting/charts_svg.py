@@ -49,22 +49,17 @@ def chart_series(
         return []
     start = history[0].at.timestamp()
     span = max(until.timestamp() - start, history[-1].at.timestamp() - start, 1.0)
-
-    def x(at: float) -> float:
-        return (at - start) / span * width
-
+    # Each point's x once for every line (a public page draws 500 points per outcome,
+    # rebuilt for each version of a busy market).
+    xs = [f"{(point.at.timestamp() - start) / span * width:.1f}" for point in history]
     series = []
     for i, label in enumerate(labels):
-        coords = []
-        previous_y = None
-        for point in history:
-            px = x(point.at.timestamp())
-            y = height - float(point.probabilities[i]) * height
-            if previous_y is not None:
-                coords.append(f"{px:.1f},{previous_y:.1f}")  # hold until the next trade
-            coords.append(f"{px:.1f},{y:.1f}")
-            previous_y = y
-        coords.append(f"{width:.1f},{previous_y:.1f}")  # the current price, up to now
+        ys = [f"{height - float(point.probabilities[i]) * height:.1f}" for point in history]
+        coords = [f"{xs[0]},{ys[0]}"]
+        for x, held, y in zip(xs[1:], ys, ys[1:], strict=False):
+            coords.append(f"{x},{held}")  # hold until the next trade
+            coords.append(f"{x},{y}")
+        coords.append(f"{width:.1f},{ys[-1]}")  # the current price, up to now
         series.append(
             Series(
                 label,
