@@ -239,11 +239,9 @@ def snapshot_build(*, guild_id: int, market_id: int) -> MarketSnapshot:
             )
         )
         side_labels = dict(trade_model._meta.get_field("side").flatchoices)
-        largest = (market.positions.filter(shares__gt=0).order_by("-shares", "id").values("id"))[
-            :TOP_HOLDERS
-        ]
+        largest = market.positions.filter(shares__gt=0).order_by("-shares", "id").values("id")
         holders = (
-            position_model.objects.filter(id__in=largest)
+            position_model.objects.filter(id__in=largest[:TOP_HOLDERS])
             .order_by("-shares", "id")
             .values_list("member__display_name", "outcome__label", "shares")
         )
