@@ -17,6 +17,11 @@ live there under the ``pm`` prefix). Then, for ``--seconds`` each:
    ``READ_CACHE_ENABLED=false``;
 3. **writers alone**: no readers, no server.
 
+Each phase has a hot market of its own, made at seeding with the others, so
+each starts from no trades (a market's reads cost more as its trades grow:
+the chart's history is read from them) and the list polled is the same in
+every phase.
+
 Reported: reads/s, read p50/p99 and gunicorn's CPU per read (its master and
 workers, from ``/proc``) for 1 and 2, the cache hit rate of 1 (from
 ``/metrics``: ``predictmarket_cache_reads_total{kind,result}``, all kinds),
@@ -51,7 +56,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -68,11 +73,22 @@ METRIC = re.compile(
 TARGETS = {"hit_rate": 0.80, "read_p99_ms": 50.0, "read_speedup": 5.0, "writer_keep": 0.90}
 
 
+# Each phase trades on a hot market of its own, all made at seeding: every phase starts
+# from no trades (a market's reads cost more as its trades grow: the chart's history is
+# read from them) and polls the same market list.
+PHASES = ("cached", "uncached", "alone")
+
+
 @dataclass(frozen=True)
 class Scene:
     market_id: int
     reader_key: str
     writer_ids: list[int]
+    hot_markets: dict[str, int]
+
+    def phase(self, name: str) -> Scene:
+        """The scene with ``name``'s own hot market."""
+        return replace(self, market_id=self.hot_markets[name])
 
 
 @dataclass(frozen=True)
@@ -118,15 +134,15 @@ def main() -> None:
     server_cpu: dict[str, float] = {}
     for name, cache_on in (("cached", True), ("uncached", False)):
         with gunicorn(read_cache=cache_on) as (base_url, server_pid):
-            warm(base_url, scene)
+            warm(base_url, scene.phase(name))
             before = cache_reads(base_url)
             cpu_before = process_tree_cpu_seconds(server_pid)
-            reads, writes = storm(base_url, scene, args)
+            reads, writes = storm(base_url, scene.phase(name), args)
             server_cpu[name] = process_tree_cpu_seconds(server_pid) - cpu_before
             after = cache_reads(base_url)
         delta = {key: after.get(key, 0.0) - before.get(key, 0.0) for key in after}
         phases[name] = (reads, writes, delta)
-    _, alone = storm(None, scene, args)
+    _, alone = storm(None, scene.phase("alone"), args)
 
     for name, (reads, writes, _) in phases.items():
         p50, p99 = median(reads.latencies) * 1000, percentile(reads.latencies, 99) * 1000
@@ -162,7 +178,7 @@ def main() -> None:
 
 
 def seed(writers: int) -> Scene:
-    """A public guild, one rich member per writer, a reader's API key, one hot 4-way market."""
+    """A public guild, a rich member per writer, a reader's API key, a hot market per phase."""
     from markets.services import market_create
     from points.api_tokens import api_token_issue
     from points.models import Guild
@@ -173,14 +189,17 @@ def seed(writers: int) -> Scene:
         starting_balance=10**9, default_liquidity=100_000, public_pages=True
     )
     members = [member_ensure(guild_id=GUILD_ID, discord_id=10**17 + i) for i in range(writers + 1)]
-    market = market_create(
-        creator=members[0],
-        question="Hot market",
-        options=["A", "B", "C", "D"],
-        duration=timedelta(days=1),
-        actor="bench",
-        bypass_rate_limit=True,
-    )
+    hot = {
+        name: market_create(
+            creator=members[0],
+            question=f"Hot market ({name})",
+            options=["A", "B", "C", "D"],
+            duration=timedelta(days=1),
+            actor="bench",
+            bypass_rate_limit=True,
+        ).pk
+        for name in PHASES
+    }
     for n in range(20):  # a few quieter markets, so the list is not a single row
         market_create(
             creator=members[0],
@@ -191,7 +210,7 @@ def seed(writers: int) -> Scene:
             bypass_rate_limit=True,
         )
     reader_key = api_token_issue(member=members[0], actor="bench").key
-    return Scene(market.pk, reader_key, [m.pk for m in members[1:]])
+    return Scene(hot["cached"], reader_key, [m.pk for m in members[1:]], hot)
 
 
 @contextmanager
