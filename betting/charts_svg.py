@@ -56,7 +56,7 @@ def chart_series(
     for i, label in enumerate(labels):
         ys = [f"{height - float(point.probabilities[i]) * height:.1f}" for point in history]
         coords = [f"{xs[0]},{ys[0]}"]
-        for x, held, y in zip(xs[1:], ys, ys[1:], strict=False):
+        for x, held, y in zip(xs[1:], ys[:-1], ys[1:], strict=True):
             coords.append(f"{x},{held}")  # hold until the next trade
             coords.append(f"{x},{y}")
         coords.append(f"{width:.1f},{ys[-1]}")  # the current price, up to now

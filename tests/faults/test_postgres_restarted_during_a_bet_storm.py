@@ -80,7 +80,10 @@ def test_the_pool_recovers_by_itself_after_postgres_restarts_mid_storm(
 
     answers = [*storm.answers, after]
     assert_every_answer_is_a_bet_or_the_envelope(answers)
-    before = [a for a in answers if a.sent_at < restarted["at"] - 0.5]
+    # Bets answered before the restart began all succeeded. (Not "sent half a second
+    # before": on a loaded machine one such bet was still waiting for its answer when
+    # the restart cut its connection, and its 503 was the outage's, as it should be.)
+    before = [a for a in answers if a.answered_at < restarted["at"]]
     assert before and all(is_success(a) for a in before), [a for a in before if not is_success(a)]
     failed = [a for a in answers if not is_success(a)]
     assert failed, "no bet failed: the restart did not land during the storm"
